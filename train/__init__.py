@@ -1,0 +1,1 @@
+"""GAN training for vidcolor (``vidcolor train``): data, config, the loop, plots."""

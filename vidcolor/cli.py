@@ -1,0 +1,167 @@
+"""Command line: ``vidcolor INPUT -o OUTPUT`` plus subcommands (``train``, ...).
+
+The only place where domain errors become exit codes: 2 for bad input or usage, 1 for a
+processing failure, 130 for Ctrl-C. Errors are one line on stderr; ``--debug`` shows a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from typer.core import TyperGroup
+
+from vidcolor.errors import BadInputError, VidcolorError
+
+F = TypeVar("F", bound=Callable[..., Any])
+DEFAULT_COMMAND = "colorize"
+
+
+class DefaultCommandGroup(TyperGroup):
+    """Routes ``vidcolor INPUT ...`` to the ``colorize`` command; subcommand names win."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h", "--version"):
+            args = [DEFAULT_COMMAND, *args]
+        return super().parse_args(ctx, args)
+
+
+app = typer.Typer(
+    cls=DefaultCommandGroup,
+    help="Colorize black-and-white video with a pix2pix GAN.\n\nvidcolor INPUT -o OUTPUT colorizes a video or image; the commands below do the rest.",
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _err(message: str) -> None:
+    typer.echo(f"vidcolor: error: {message}", err=True)
+
+
+def handle_errors(func: F) -> F:
+    """Turn domain errors and interrupts into one line + exit code (traceback only with --debug)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        debug = bool(kwargs.get("debug"))
+        try:
+            return func(*args, **kwargs)
+        except VidcolorError as e:
+            if debug:
+                traceback.print_exc()
+            _err(str(e))
+            raise typer.Exit(e.exit_code) from None
+        except KeyboardInterrupt:
+            _err("interrupted")
+            raise typer.Exit(130) from None
+        except (typer.Exit, typer.Abort, typer.TyperException):
+            raise
+        except Exception as e:  # a bug: still one line unless --debug
+            if debug:
+                traceback.print_exc()
+            _err(f"unexpected {type(e).__name__}: {e} (rerun with --debug for a traceback)")
+            raise typer.Exit(1) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+Debug = Annotated[bool, typer.Option("--debug", help="Show a traceback on errors.")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or messages.")]
+
+
+@app.command(DEFAULT_COMMAND, help="Colorize a video or image (the default command: vidcolor INPUT -o OUTPUT).")
+@handle_errors
+def colorize_cmd(
+    input: Annotated[Path, typer.Argument(help="Black-and-white video or image.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output file (.mp4, .mkv, .mov, .webm, .png, .jpg).")],
+    debug: Debug = False,
+) -> None:
+    raise VidcolorError("colorizing is not built yet (issue #3); only `vidcolor train` works in this version")
+
+
+@app.command("train", help="Train the pix2pix colorizer on folders of images and videos.")
+@handle_errors
+def train_cmd(
+    data: Annotated[list[Path] | None, typer.Argument(help="Image/video files or folders (searched recursively).")] = None,
+    out: Annotated[Path, typer.Option("--out", help="Run folder (config, logs, samples, checkpoints).")] = Path("runs/train"),
+    steps: Annotated[int | None, typer.Option(help="Total optimiser steps (L1 pre-training included).", min=1)] = None,
+    pretrain_steps: Annotated[int | None, typer.Option(help="L1-only steps before the GAN starts [default: steps/4].", min=0)] = None,
+    size: Annotated[int | None, typer.Option(help="Training crop size in px [default: 128].", min=16)] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Images per step (per process under torchrun) [default: 16].", min=1)] = None,
+    device: Annotated[str, typer.Option(help="auto | cpu | cuda.")] = "auto",
+    precision: Annotated[str | None, typer.Option(help="auto | fp32 | bf16 | fp16 (auto: mixed precision on CUDA only).")] = None,
+    config: Annotated[Path | None, typer.Option(help="TOML file of training options (the run folder's config.toml works).")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out from its last.pt.")] = False,
+    seed: Annotated[int | None, typer.Option(help="Random seed [default: 0].")] = None,
+    val: Annotated[list[Path] | None, typer.Option(help="Validation files/folders (else a split by file).")] = None,
+    val_fraction: Annotated[float | None, typer.Option(help="Fraction of files held out for validation [default: 0.1].")] = None,
+    lambda_l1: Annotated[float | None, typer.Option("--lambda", help="Weight of the L1 term in the GAN phase [default: 100].")] = None,
+    lr_g: Annotated[float | None, typer.Option(help="Generator learning rate [default: 2e-4].")] = None,
+    lr_d: Annotated[float | None, typer.Option(help="Discriminator learning rate [default: 2e-4].")] = None,
+    workers: Annotated[int | None, typer.Option(help="Data loader worker processes [default: 1].", min=0)] = None,
+    threads: Annotated[int | None, typer.Option(help="CPU threads for torch [default: all cores].", min=0)] = None,
+    eval_every: Annotated[int | None, typer.Option(help="Validate (and maybe save best) every N steps [default: 200].", min=1)] = None,
+    sample_every: Annotated[int | None, typer.Option(help="Write a sample grid every N steps [default: 200].", min=1)] = None,
+    ckpt_every: Annotated[int | None, typer.Option(help="Write last.pt every N steps [default: 50].", min=1)] = None,
+    log_every: Annotated[int | None, typer.Option(help="Log losses every N steps [default: 10].", min=1)] = None,
+    base: Annotated[int | None, typer.Option(help="Generator width at full resolution [default: 16].", min=1)] = None,
+    depth: Annotated[int | None, typer.Option(help="Generator down-samplings [default: 6].", min=1)] = None,
+    quiet: Quiet = False,
+    debug: Debug = False,
+) -> None:
+    from vidcolor.train.config import build_config
+    from vidcolor.train.loop import train
+
+    overrides = {
+        "data": [str(p) for p in data] if data else None,
+        "out": str(out),
+        "steps": steps,
+        "pretrain_steps": pretrain_steps,
+        "size": size,
+        "batch_size": batch_size,
+        "device": device,
+        "precision": precision,
+        "seed": seed,
+        "val": [str(p) for p in val] if val else None,
+        "val_fraction": val_fraction,
+        "lambda_l1": lambda_l1,
+        "lr_g": lr_g,
+        "lr_d": lr_d,
+        "workers": workers,
+        "threads": threads,
+        "eval_every": eval_every,
+        "sample_every": sample_every,
+        "ckpt_every": ckpt_every,
+        "log_every": log_every,
+        "generator.base": base,
+        "generator.depth": depth,
+    }
+    if resume:
+        from vidcolor.train.loop import resume_config
+
+        cfg = resume_config(out, steps, device=device, workers=workers, threads=threads, precision=precision)
+    else:
+        cfg = build_config(config, overrides)
+        if not cfg.data:
+            raise BadInputError("no training data: give image/video files or folders (vidcolor train DATA... --out DIR)")
+        missing = [p for p in cfg.data if not Path(p).exists()]
+        if missing:
+            raise BadInputError(f"training data not found: {', '.join(missing)}")
+    log = (lambda _m: None) if quiet else (lambda m: typer.echo(m, err=True))
+    result = train(cfg, resume=resume, log=log, progress=not quiet and sys.stderr.isatty())
+    log(f"done: step {result.step}, best val L1 {result.best_val_l1:.4f}; run folder {result.out}")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,23 @@
+"""Domain errors. Each carries the bad value in its message; only ``cli.py`` maps them to exit codes."""
+
+from __future__ import annotations
+
+
+class VidcolorError(Exception):
+    """Base class: a problem the user can fix, reported as one line without a traceback."""
+
+    exit_code = 1
+
+
+class BadInputError(VidcolorError):
+    """The input (file, option value, data folder) is unusable: exit code 2."""
+
+    exit_code = 2
+
+
+class ModelFileError(BadInputError):
+    """A weights file is missing, corrupt, a pickle, or of another architecture."""
+
+
+class ProcessingError(VidcolorError):
+    """Work started but failed part-way: exit code 1."""

@@ -1,0 +1,167 @@
+"""pix2pix networks: a U-Net generator (L -> ab) and a 70x70 PatchGAN discriminator.
+
+Both work on the normalised Lab ranges of :mod:`vidcolor.color`: L in [-1, 1] goes in, ab in
+[-1, 1] (tanh) comes out. The generator accepts any height and width: it reflect-pads the input to
+a multiple of ``2**depth`` and crops the output back, so odd video sizes need no special care.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+@dataclass(frozen=True)
+class GeneratorConfig:
+    """Architecture of the U-Net generator; stored beside the weights so a file describes itself.
+
+    Attributes:
+        base: channels at full resolution (level 0).
+        depth: number of 2x down-samplings; the input is padded to a multiple of ``2**depth``.
+        max_channels: cap on channels at the deepest levels.
+        blocks: 3x3 conv blocks per level on the way down and up (>= 1).
+        norm: "batch" (folded into the convs at inference) or "none".
+    """
+
+    base: int = 16
+    depth: int = 6
+    max_channels: int = 256
+    blocks: int = 1
+    norm: str = "batch"
+    arch: str = "unet-v1"
+
+    def __post_init__(self) -> None:
+        if self.base < 1 or self.depth < 1 or self.max_channels < 1 or self.blocks < 1:
+            raise ValueError(f"generator sizes must be positive: {self}")
+        if self.norm not in ("batch", "none"):
+            raise ValueError(f"norm must be 'batch' or 'none', got {self.norm!r}")
+        if self.arch != "unet-v1":
+            raise ValueError(f"unknown generator architecture {self.arch!r} (this version knows unet-v1)")
+
+    @property
+    def multiple(self) -> int:
+        """Input sizes are padded up to a multiple of this."""
+        return 2**self.depth
+
+    def channels(self, level: int) -> int:
+        return min(self.base * 2**level, self.max_channels)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> GeneratorConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"unknown generator config keys: {sorted(unknown)}")
+        return cls(**d)
+
+
+def _norm(ch: int, kind: str) -> nn.Module:
+    return nn.BatchNorm2d(ch) if kind == "batch" else nn.Identity()
+
+
+def _conv_block(cin: int, cout: int, norm: str, act: nn.Module) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1, bias=norm == "none"), _norm(cout, norm), act)
+
+
+class Generator(nn.Module):
+    """U-Net: L (N,1,H,W) in [-1,1] -> ab (N,2,H,W) in [-1,1].
+
+    Down: strided 4x4 convs (pix2pix) each followed by ``blocks`` 3x3 convs. Up: bilinear 2x
+    up-sampling + skip concatenation + 3x3 convs (no transposed convs, so no checkerboard).
+    """
+
+    def __init__(self, config: GeneratorConfig | None = None) -> None:
+        super().__init__()
+        self.config = cfg = config or GeneratorConfig()
+        lrelu = nn.LeakyReLU(0.2, inplace=True)
+        relu = nn.ReLU(inplace=True)
+        c0 = cfg.channels(0)
+        self.stem = _conv_block(1, c0, "none", lrelu)
+        self.down = nn.ModuleList()
+        for i in range(cfg.depth):
+            cin, cout = cfg.channels(i), cfg.channels(i + 1)
+            layers = [nn.Conv2d(cin, cout, 4, stride=2, padding=1, bias=cfg.norm == "none"), _norm(cout, cfg.norm), lrelu]
+            for _ in range(cfg.blocks):
+                layers += list(_conv_block(cout, cout, cfg.norm, lrelu))
+            self.down.append(nn.Sequential(*layers))
+        self.up = nn.ModuleList()
+        for i in reversed(range(cfg.depth)):
+            cin, cskip, cout = cfg.channels(i + 1), cfg.channels(i), cfg.channels(i)
+            layers = list(_conv_block(cin + cskip, cout, cfg.norm, relu))
+            for _ in range(cfg.blocks - 1):
+                layers += list(_conv_block(cout, cout, cfg.norm, relu))
+            self.up.append(nn.Sequential(*layers))
+        self.head = nn.Conv2d(c0, 2, 1)
+
+    def forward(self, L: torch.Tensor) -> torch.Tensor:
+        if L.ndim != 4 or L.shape[1] != 1:
+            raise ValueError(f"generator expects L of shape (N,1,H,W), got {tuple(L.shape)}")
+        h, w = L.shape[-2:]
+        m = self.config.multiple
+        ph, pw = (-h) % m, (-w) % m
+        x = L
+        if ph or pw:
+            # reflect needs pad < size; replicate works for tiny frames (1x1, 2x2) too.
+            mode = "reflect" if ph < h and pw < w else "replicate"
+            x = F.pad(x, (0, pw, 0, ph), mode=mode)
+        x = self.stem(x)
+        skips = [x]
+        for block in self.down:
+            x = block(x)
+            skips.append(x)
+        skips.pop()
+        for block in self.up:
+            skip = skips.pop()
+            x = F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False)
+            x = block(torch.cat([x, skip], dim=1))
+        return torch.tanh(self.head(x))[..., :h, :w]
+
+
+class PatchDiscriminator(nn.Module):
+    """70x70 PatchGAN on (L, ab): (N,1,H,W) + (N,2,H,W) -> logits (N,1,H/8-2,W/8-2).
+
+    Instance norm (pix2pix's option) makes each sample's score independent of the rest of the
+    batch, so real and fake pairs can share one forward pass (one DDP all-reduce per step).
+    """
+
+    def __init__(self, base: int = 64, n_layers: int = 3) -> None:
+        super().__init__()
+        layers: list[nn.Module] = [nn.Conv2d(3, base, 4, stride=2, padding=1), nn.LeakyReLU(0.2, inplace=True)]
+        ch = base
+        for i in range(1, n_layers + 1):
+            nxt = base * min(2**i, 8)
+            stride = 2 if i < n_layers else 1
+            layers += [
+                nn.Conv2d(ch, nxt, 4, stride=stride, padding=1, bias=False),
+                nn.InstanceNorm2d(nxt, affine=True),
+                nn.LeakyReLU(0.2, inplace=True),
+            ]
+            ch = nxt
+        layers.append(nn.Conv2d(ch, 1, 4, stride=1, padding=1))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, L: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
+        return self.net(torch.cat([L, ab], dim=1))
+
+
+def init_weights(module: nn.Module, gain: float = 0.02) -> None:
+    """pix2pix initialisation: conv weights ~ N(0, 0.02), norm scales ~ N(1, 0.02)."""
+    for m in module.modules():
+        if isinstance(m, nn.Conv2d | nn.ConvTranspose2d):
+            nn.init.normal_(m.weight, 0.0, gain)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm2d | nn.InstanceNorm2d) and m.weight is not None:
+            nn.init.normal_(m.weight, 1.0, gain)
+            nn.init.zeros_(m.bias)
+
+
+def count_parameters(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
