@@ -151,9 +151,7 @@ def scan(paths: Sequence[str | Path], frames_per_video: int = 64, keep_side: int
     return report
 
 
-def split_by_file(
-    sources: list[Source], val_fraction: float, seed: int
-) -> tuple[list[Source], list[Source]]:
+def split_by_file(sources: list[Source], val_fraction: float, seed: int) -> tuple[list[Source], list[Source]]:
     """Hold out whole files for validation (frames of one clip never sit on both sides).
 
     The held-out set is a seeded choice, at least one file when there are two or more, and it
@@ -210,7 +208,9 @@ class FrameDataset(torch.utils.data.Dataset):
                 img = TF.horizontal_flip(img)
         else:
             side = min(h, w)
-            img = TF.resized_crop(img, (h - side) // 2, (w - side) // 2, side, side, [self.size, self.size], antialias=True)
+            img = TF.resized_crop(
+                img, (h - side) // 2, (w - side) // 2, side, side, [self.size, self.size], antialias=True
+            )
         return img.float() / 255.0
 
 

@@ -29,14 +29,14 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel as DDP
 
-from vidcolor.train.config import TrainConfig
-from vidcolor.train.data import FrameDataset, ScanReport, StepSampler, scan, split_by_file
-from vidcolor.train.plots import plot_losses, save_sample_grid
 from vidcolor.color import model_to_rgb, rgb_to_model
 from vidcolor.errors import BadInputError
 from vidcolor.metrics import psnr
 from vidcolor.model import Generator, PatchDiscriminator, count_parameters, init_weights
 from vidcolor.modelfile import save_generator
+from vidcolor.train.config import TrainConfig
+from vidcolor.train.data import FrameDataset, ScanReport, StepSampler, scan, split_by_file
+from vidcolor.train.plots import plot_losses, save_sample_grid
 
 Logger = Callable[[str], None]
 
@@ -155,19 +155,44 @@ def resume_config(out: str | Path, steps: int | None = None, **changes: object) 
 # ---------------------------------------------------------------- the loop
 
 
-def train(cfg: TrainConfig, resume: bool = False, log: Logger = print, progress: bool = True) -> TrainResult:
+def train(
+    cfg: TrainConfig, resume: bool = False, log: Logger = print, progress: bool = True, stop_at: int | None = None
+) -> TrainResult:
+    """Run (or with ``resume`` continue) the training described by ``cfg``.
+
+    ``stop_at`` ends this call after that step, as an interruption would, without changing the
+    run's schedule (which depends on ``cfg.steps``); a later ``resume`` carries on.
+    """
     rank, world, local_rank = _dist_env()
     if world > 1 and not dist.is_initialized():
         backend = "nccl" if cfg.device != "cpu" and torch.cuda.is_available() else "gloo"
         dist.init_process_group(backend)
     try:
-        return _train(cfg, resume, log if rank == 0 else (lambda _m: None), progress and rank == 0, rank, world, local_rank)
+        return _train(
+            cfg,
+            resume,
+            log if rank == 0 else (lambda _m: None),
+            progress and rank == 0,
+            rank,
+            world,
+            local_rank,
+            stop_at,
+        )
     finally:
         if world > 1 and dist.is_initialized():
             dist.destroy_process_group()
 
 
-def _train(cfg: TrainConfig, resume: bool, log: Logger, progress: bool, rank: int, world: int, local_rank: int) -> TrainResult:
+def _train(
+    cfg: TrainConfig,
+    resume: bool,
+    log: Logger,
+    progress: bool,
+    rank: int,
+    world: int,
+    local_rank: int,
+    stop_at: int | None,
+) -> TrainResult:
     out = Path(cfg.out)
     ckpt_path = out / "last.pt"
     state = None
@@ -180,7 +205,9 @@ def _train(cfg: TrainConfig, resume: bool, log: Logger, progress: bool, rank: in
     else:
         cfg = cfg.resolved()
         if ckpt_path.exists():
-            raise BadInputError(f"{out}: already holds a run (last.pt); pass --resume to continue it or choose another --out")
+            raise BadInputError(
+                f"{out}: already holds a run (last.pt); pass --resume to continue it or choose another --out"
+            )
 
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
@@ -239,11 +266,20 @@ def _train(cfg: TrainConfig, resume: bool, log: Logger, progress: bool, rank: in
         log(f"resumed {ckpt_path} at step {step}")
     if world > 1:
         ids = [device.index] if device.type == "cuda" else None
+        if device.type == "cuda":  # batch statistics over the global batch (SyncBatchNorm is GPU-only)
+            G = torch.nn.SyncBatchNorm.convert_sync_batchnorm(G)
         G, D = DDP(G, device_ids=ids), DDP(D, device_ids=ids)
 
     if rank == 0:
         out.mkdir(parents=True, exist_ok=True)
         cfg.save_toml(out / "config.toml")
+        files = {
+            "train": [str(s.path) for s in train_src],
+            "val": [str(s.path) for s in val_src],
+            "grayscale_skipped": [str(p) for p in report.gray],
+            "unreadable_skipped": [[str(p), why] for p, why in report.unreadable],
+        }
+        (out / "data.json").write_text(json.dumps(files, indent=1) + "\n")
         _trim_log(out / "log.jsonl", step)
         log(
             f"G {count_parameters(_unwrap(G)) / 1e6:.2f}M params, D {count_parameters(_unwrap(D)) / 1e6:.2f}M; "
@@ -259,9 +295,7 @@ def _train(cfg: TrainConfig, resume: bool, log: Logger, progress: bool, rank: in
         persistent_workers=False,
         prefetch_factor=4 if cfg.workers else None,
     )
-    autocast = (
-        (lambda: torch.autocast(device.type, dtype=amp_dtype)) if amp_dtype else contextlib.nullcontext
-    )
+    autocast = (lambda: torch.autocast(device.type, dtype=amp_dtype)) if amp_dtype else contextlib.nullcontext
 
     def evaluate() -> dict:
         g = _unwrap(G)
@@ -308,7 +342,8 @@ def _train(cfg: TrainConfig, resume: bool, log: Logger, progress: bool, rank: in
     t_last, n_last = time.perf_counter(), 0
     acc: dict[str, list[float]] = {"l1": [], "g_gan": [], "d": []}
     try:
-        while step < cfg.steps:
+        end = min(cfg.steps, stop_at) if stop_at is not None else cfg.steps
+        while step < end:
             rgb = next(it).to(device, non_blocking=True)
             with torch.no_grad():
                 L, ab = rgb_to_model(rgb)
@@ -381,7 +416,7 @@ def _train(cfg: TrainConfig, resume: bool, log: Logger, progress: bool, rank: in
                     save_sample_grid(out / "samples" / f"step_{step:07d}.png", *grid)
                     plot_losses(out / "log.jsonl", out / "loss.png")
                 bar.note(f"step {step}: val L1 {metrics['val_l1']:.4f}, PSNR {metrics['val_psnr']:.2f} dB")
-            if rank == 0 and (step % cfg.ckpt_every == 0 or step == cfg.steps):
+            if rank == 0 and (step % cfg.ckpt_every == 0 or step == end):
                 checkpoint()
             if world > 1 and (step % cfg.eval_every == 0 or step == cfg.steps):
                 dist.barrier()  # keep ranks together while rank 0 evaluates and writes

@@ -30,7 +30,7 @@ def plot_losses(log_path: Path, png_path: Path) -> None:
     for key, label in (("l1", "G L1 (ab)"), ("g_gan", "G GAN"), ("d", "D")):
         pts = [(r["step"], r[key]) for r in train if r.get(key) is not None]
         if pts:
-            ax1.plot(*zip(*pts), label=label)
+            ax1.plot(*zip(*pts, strict=True), label=label)
     ax1.set_xlabel("step")
     ax1.set_yscale("log")
     ax1.set_title("training losses")

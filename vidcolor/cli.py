@@ -89,26 +89,46 @@ def colorize_cmd(
 @app.command("train", help="Train the pix2pix colorizer on folders of images and videos.")
 @handle_errors
 def train_cmd(
-    data: Annotated[list[Path] | None, typer.Argument(help="Image/video files or folders (searched recursively).")] = None,
-    out: Annotated[Path, typer.Option("--out", help="Run folder (config, logs, samples, checkpoints).")] = Path("runs/train"),
+    data: Annotated[
+        list[Path] | None, typer.Argument(help="Image/video files or folders (searched recursively).")
+    ] = None,
+    out: Annotated[Path, typer.Option("--out", help="Run folder (config, logs, samples, checkpoints).")] = Path(
+        "runs/train"
+    ),
     steps: Annotated[int | None, typer.Option(help="Total optimiser steps (L1 pre-training included).", min=1)] = None,
-    pretrain_steps: Annotated[int | None, typer.Option(help="L1-only steps before the GAN starts [default: steps/4].", min=0)] = None,
+    pretrain_steps: Annotated[
+        int | None, typer.Option(help="L1-only steps before the GAN starts [default: steps/4].", min=0)
+    ] = None,
     size: Annotated[int | None, typer.Option(help="Training crop size in px [default: 128].", min=16)] = None,
-    batch_size: Annotated[int | None, typer.Option(help="Images per step (per process under torchrun) [default: 16].", min=1)] = None,
+    batch_size: Annotated[
+        int | None, typer.Option(help="Images per step (per process under torchrun) [default: 16].", min=1)
+    ] = None,
     device: Annotated[str, typer.Option(help="auto | cpu | cuda.")] = "auto",
-    precision: Annotated[str | None, typer.Option(help="auto | fp32 | bf16 | fp16 (auto: mixed precision on CUDA only).")] = None,
-    config: Annotated[Path | None, typer.Option(help="TOML file of training options (the run folder's config.toml works).")] = None,
+    precision: Annotated[
+        str | None, typer.Option(help="auto | fp32 | bf16 | fp16 (auto: mixed precision on CUDA only).")
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option(help="TOML file of training options (the run folder's config.toml works).")
+    ] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out from its last.pt.")] = False,
     seed: Annotated[int | None, typer.Option(help="Random seed [default: 0].")] = None,
     val: Annotated[list[Path] | None, typer.Option(help="Validation files/folders (else a split by file).")] = None,
-    val_fraction: Annotated[float | None, typer.Option(help="Fraction of files held out for validation [default: 0.1].")] = None,
-    lambda_l1: Annotated[float | None, typer.Option("--lambda", help="Weight of the L1 term in the GAN phase [default: 100].")] = None,
+    val_fraction: Annotated[
+        float | None, typer.Option(help="Fraction of files held out for validation [default: 0.1].")
+    ] = None,
+    lambda_l1: Annotated[
+        float | None, typer.Option("--lambda", help="Weight of the L1 term in the GAN phase [default: 100].")
+    ] = None,
     lr_g: Annotated[float | None, typer.Option(help="Generator learning rate [default: 2e-4].")] = None,
     lr_d: Annotated[float | None, typer.Option(help="Discriminator learning rate [default: 2e-4].")] = None,
     workers: Annotated[int | None, typer.Option(help="Data loader worker processes [default: 1].", min=0)] = None,
     threads: Annotated[int | None, typer.Option(help="CPU threads for torch [default: all cores].", min=0)] = None,
-    eval_every: Annotated[int | None, typer.Option(help="Validate (and maybe save best) every N steps [default: 200].", min=1)] = None,
-    sample_every: Annotated[int | None, typer.Option(help="Write a sample grid every N steps [default: 200].", min=1)] = None,
+    eval_every: Annotated[
+        int | None, typer.Option(help="Validate (and maybe save best) every N steps [default: 200].", min=1)
+    ] = None,
+    sample_every: Annotated[
+        int | None, typer.Option(help="Write a sample grid every N steps [default: 200].", min=1)
+    ] = None,
     ckpt_every: Annotated[int | None, typer.Option(help="Write last.pt every N steps [default: 50].", min=1)] = None,
     log_every: Annotated[int | None, typer.Option(help="Log losses every N steps [default: 10].", min=1)] = None,
     base: Annotated[int | None, typer.Option(help="Generator width at full resolution [default: 16].", min=1)] = None,
@@ -150,7 +170,9 @@ def train_cmd(
     else:
         cfg = build_config(config, overrides)
         if not cfg.data:
-            raise BadInputError("no training data: give image/video files or folders (vidcolor train DATA... --out DIR)")
+            raise BadInputError(
+                "no training data: give image/video files or folders (vidcolor train DATA... --out DIR)"
+            )
         missing = [p for p in cfg.data if not Path(p).exists()]
         if missing:
             raise BadInputError(f"training data not found: {', '.join(missing)}")

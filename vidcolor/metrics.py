@@ -14,6 +14,8 @@ def psnr(pred: torch.Tensor, target: torch.Tensor, data_range: float = 1.0) -> t
         (N,) PSNR = 10 log10(data_range^2 / MSE); +inf where the images are identical.
     """
     if pred.shape != target.shape or pred.ndim != 4:
-        raise ValueError(f"psnr needs two (N,C,H,W) tensors of one shape, got {tuple(pred.shape)} and {tuple(target.shape)}")
+        raise ValueError(
+            f"psnr needs two (N,C,H,W) tensors of one shape, got {tuple(pred.shape)} and {tuple(target.shape)}"
+        )
     mse = (pred.float() - target.float()).pow(2).mean(dim=(1, 2, 3))
     return 10.0 * torch.log10(data_range**2 / mse)

@@ -87,7 +87,11 @@ class Generator(nn.Module):
         self.down = nn.ModuleList()
         for i in range(cfg.depth):
             cin, cout = cfg.channels(i), cfg.channels(i + 1)
-            layers = [nn.Conv2d(cin, cout, 4, stride=2, padding=1, bias=cfg.norm == "none"), _norm(cout, cfg.norm), lrelu]
+            layers = [
+                nn.Conv2d(cin, cout, 4, stride=2, padding=1, bias=cfg.norm == "none"),
+                _norm(cout, cfg.norm),
+                lrelu,
+            ]
             for _ in range(cfg.blocks):
                 layers += list(_conv_block(cout, cout, cfg.norm, lrelu))
             self.down.append(nn.Sequential(*layers))

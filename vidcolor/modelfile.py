@@ -23,7 +23,9 @@ from vidcolor.model import Generator, GeneratorConfig
 FORMAT = "vidcolor-generator/1"
 
 
-def save_generator(path: str | Path, generator: Generator, meta: dict[str, Any] | None = None, half: bool = False) -> None:
+def save_generator(
+    path: str | Path, generator: Generator, meta: dict[str, Any] | None = None, half: bool = False
+) -> None:
     """Write ``generator``'s weights and config to ``path`` (.safetensors) and ``path``.json.
 
     ``half=True`` stores float tensors as float16 (half the size; loading upcasts to float32).

@@ -1,0 +1,52 @@
+"""The eager PyTorch engine: the reference every other engine is checked against.
+
+Inference-only rewrites that do not change the maths beyond float rounding: batch norm folded into
+the preceding convolution, channels-last memory layout (faster oneDNN kernels on CPU), and an
+optional autocast precision (``precision="bf16"`` or ``"fp16"``).
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch import nn
+from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+from vidcolor.engines import register_engine
+from vidcolor.model import Generator
+
+_DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def fold_batchnorm(module: nn.Module) -> nn.Module:
+    """Return an eval-mode copy of ``module`` with every Conv2d -> BatchNorm2d pair fused."""
+    module = copy.deepcopy(module).eval()
+    for seq in [m for m in module.modules() if isinstance(m, nn.Sequential)]:
+        for i in range(len(seq) - 1):
+            if isinstance(seq[i], nn.Conv2d) and isinstance(seq[i + 1], nn.BatchNorm2d):
+                seq[i] = fuse_conv_bn_eval(seq[i], seq[i + 1])
+                seq[i + 1] = nn.Identity()
+    return module
+
+
+class EagerEngine:
+    def __init__(self, generator: Generator, device: torch.device, precision: str = "fp32") -> None:
+        if precision not in _DTYPES:
+            raise ValueError(f"precision must be one of {list(_DTYPES)}, got {precision!r}")
+        self.dtype = _DTYPES[precision]
+        self.device = device
+        self.model = fold_batchnorm(generator).to(device).to(memory_format=torch.channels_last)
+
+    @torch.inference_mode()
+    def __call__(self, L: torch.Tensor) -> torch.Tensor:
+        x = L.to(self.device, torch.float32).contiguous(memory_format=torch.channels_last)
+        if self.dtype is None:
+            return self.model(x).contiguous()
+        with torch.autocast(self.device.type, dtype=self.dtype):
+            return self.model(x).float().contiguous()
+
+
+@register_engine("eager", description="PyTorch eager, BN folded, channels-last; precision fp32|bf16|fp16")
+def _create(generator: Generator, device: torch.device, precision: str = "fp32") -> EagerEngine:
+    return EagerEngine(generator, device, precision)

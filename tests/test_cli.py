@@ -1,0 +1,48 @@
+from typer.testing import CliRunner
+
+from vidcolor.cli import app
+
+runner = CliRunner()
+
+
+def test_help_lists_default_command_and_subcommands():
+    r = runner.invoke(app, ["--help"])
+    assert r.exit_code == 0
+    assert "vidcolor INPUT -o OUTPUT" in r.output
+    for name in ("colorize", "train"):
+        assert name in r.output
+
+
+def test_bare_input_routes_to_the_default_command(tmp_path):
+    r = runner.invoke(app, [str(tmp_path / "in.mp4"), "--help"])
+    assert r.exit_code == 0
+    assert "--output" in r.output
+
+
+def test_train_help_shows_its_options():
+    r = runner.invoke(app, ["train", "--help"])
+    assert r.exit_code == 0
+    for opt in (
+        "--out",
+        "--steps",
+        "--pretrain-steps",
+        "--size",
+        "--batch-size",
+        "--device",
+        "--config",
+        "--resume",
+        "--seed",
+    ):
+        assert opt in r.output
+
+
+def test_bad_option_value_is_a_usage_error():
+    r = runner.invoke(app, ["train", "x", "--steps", "0"])
+    assert r.exit_code == 2
+
+
+def test_resume_without_a_run_is_one_line_exit_2(tmp_path):
+    r = runner.invoke(app, ["train", "--out", str(tmp_path / "none"), "--resume"])
+    assert r.exit_code == 2
+    assert "nothing to resume" in r.output
+    assert "Traceback" not in r.output

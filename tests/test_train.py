@@ -1,0 +1,255 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from vidcolor.errors import BadInputError
+from vidcolor.model import GeneratorConfig
+from vidcolor.modelfile import load_generator
+from vidcolor.train.config import TrainConfig
+from vidcolor.train.loop import resume_config, train
+
+TINY = GeneratorConfig(base=4, depth=3, max_channels=16)
+
+
+def tiny_config(data: Path, out: Path, **kw) -> TrainConfig:
+    base = dict(
+        data=(str(data),),
+        out=str(out),
+        steps=4,
+        pretrain_steps=2,
+        size=32,
+        batch_size=4,
+        workers=0,
+        log_every=1,
+        eval_every=2,
+        sample_every=2,
+        ckpt_every=2,
+        frames_per_video=6,
+        d_base=8,
+        generator=TINY,
+    )
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def quiet(_msg: str) -> None:
+    pass
+
+
+def test_training_run_leaves_every_artefact(image_folder, tmp_path):
+    out = tmp_path / "run"
+    result = train(tiny_config(image_folder, out), log=quiet, progress=False)
+    assert result.step == 4
+    for name in ("config.toml", "data.json", "log.jsonl", "loss.png", "last.pt", "best.safetensors", "best.json"):
+        assert (out / name).is_file(), name
+    assert sorted(p.name for p in (out / "samples").iterdir()) == ["step_0000002.png", "step_0000004.png"]
+    rows = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    train_rows = [r for r in rows if r["kind"] == "train"]
+    assert [r["phase"] for r in train_rows] == ["pretrain", "pretrain", "gan", "gan"]
+    assert all(r["d"] is not None and r["g_gan"] is not None for r in train_rows[2:])
+    assert {"val_l1", "val_psnr"} <= set(next(r for r in rows if r["kind"] == "val"))
+    g, info = load_generator(out / "best.safetensors")
+    assert g.config == TINY and info["selected_by"] == "val_l1"
+    assert "pretrain_steps = 2" in (out / "config.toml").read_text()
+    files = json.loads((out / "data.json").read_text())
+    assert files["val"] and set(files["train"]).isdisjoint(files["val"])
+    assert [Path(p).name for p in files["grayscale_skipped"]] == ["gray.png"]
+
+
+def test_resume_continues_exactly(image_folder, tmp_path):
+    straight = tmp_path / "straight"
+    train(tiny_config(image_folder, straight, steps=6, ckpt_every=1), log=quiet, progress=False)
+    split = tmp_path / "split"
+    train(tiny_config(image_folder, split, steps=6, ckpt_every=1), log=quiet, progress=False, stop_at=3)
+    assert torch.load(split / "last.pt", weights_only=True)["step"] == 3
+    cfg = resume_config(split)
+    assert cfg.steps == 6 and cfg.pretrain_steps == 2 and cfg.generator == TINY
+    train(cfg, resume=True, log=quiet, progress=False)
+    a = torch.load(straight / "last.pt", weights_only=True)
+    b = torch.load(split / "last.pt", weights_only=True)
+    assert a["step"] == b["step"] == 6
+    for key in a["G"]:
+        torch.testing.assert_close(a["G"][key], b["G"][key], rtol=0, atol=0, msg=key)
+    for key in a["D"]:
+        torch.testing.assert_close(a["D"][key], b["D"][key], rtol=0, atol=0, msg=key)
+    steps = [json.loads(line)["step"] for line in (split / "log.jsonl").read_text().splitlines()]
+    assert steps == sorted(steps) and steps.count(3) == 1  # no duplicated log rows after resume
+
+
+def test_same_seed_same_weights_other_seed_differs(image_folder, tmp_path):
+    runs = {}
+    for name, seed in (("a", 5), ("b", 5), ("c", 6)):
+        train(tiny_config(image_folder, tmp_path / name, steps=2, seed=seed), log=quiet, progress=False)
+        runs[name] = load_file(tmp_path / name / "best.safetensors")
+    key = "head.weight"
+    assert torch.equal(runs["a"][key], runs["b"][key])
+    assert not torch.equal(runs["a"][key], runs["c"][key])
+
+
+def test_fresh_run_refuses_to_overwrite_an_existing_run(image_folder, tmp_path):
+    out = tmp_path / "run"
+    train(tiny_config(image_folder, out, steps=2), log=quiet, progress=False)
+    with pytest.raises(BadInputError, match="--resume"):
+        train(tiny_config(image_folder, out, steps=2), log=quiet, progress=False)
+
+
+def test_no_colour_data_is_a_clear_error(tmp_path):
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "junk.txt").write_text("hello")
+    with pytest.raises(BadInputError, match="no usable colour training data"):
+        train(tiny_config(tmp_path / "d", tmp_path / "run"), log=quiet, progress=False)
+
+
+def test_overfitting_a_few_images_lowers_validation_l1(tmp_path):
+    from media import gradient_frame, write_image
+
+    data = tmp_path / "few"
+    data.mkdir()
+    for i in range(3):
+        write_image(data / f"{i}.png", gradient_frame(40, 40, t=2 * i))
+    cfg = tiny_config(
+        data,
+        tmp_path / "run",
+        steps=120,
+        pretrain_steps=120,
+        val_fraction=0.0,
+        eval_every=20,
+        log_every=20,
+        ckpt_every=120,
+        sample_every=120,
+        lr_g=3e-3,
+        generator=GeneratorConfig(base=8, depth=3, max_channels=32),
+    )
+    train(cfg, log=quiet, progress=False)
+    val = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    l1 = [r["val_l1"] for r in val if r["kind"] == "val"]
+    # The do-nothing baseline (ab = 0, a gray output) scores mean |ab| of the targets.
+    from vidcolor.color import rgb_to_model
+    from vidcolor.train.data import FrameDataset, scan
+
+    ds = FrameDataset(scan([data]).sources, 32, train=False)
+    gray_l1 = float(rgb_to_model(torch.stack([ds[i] for i in range(len(ds))]))[1].abs().mean())
+    assert l1[-1] < 0.5 * gray_l1, (l1, gray_l1)
+    assert l1[-1] < l1[0]
+
+
+def _cli(*args: str, env: dict | None = None, timeout: float = 240) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "vidcolor", *args], capture_output=True, text=True, timeout=timeout, env=env
+    )
+
+
+def _tiny_toml(path: Path) -> Path:
+    path.write_text(
+        "size = 32\nbatch_size = 2\nworkers = 0\nframes_per_video = 4\nd_base = 8\n"
+        "log_every = 1\neval_every = 2\nsample_every = 2\nckpt_every = 1\n"
+        "[generator]\nbase = 4\ndepth = 3\nmax_channels = 16\n"
+    )
+    return path
+
+
+def test_cli_train_and_resume(image_folder, tmp_path):
+    out = tmp_path / "run"
+    cfg = _tiny_toml(tmp_path / "tiny.toml")
+    r = _cli("train", str(image_folder), "--out", str(out), "--steps", "2", "--config", str(cfg))
+    assert r.returncode == 0, r.stderr
+    assert "grayscale skipped" in r.stderr and "unreadable skipped" in r.stderr
+    r = _cli("train", "--out", str(out), "--resume", "--steps", "3")
+    assert r.returncode == 0, r.stderr
+    assert "resumed" in r.stderr
+    assert torch.load(out / "last.pt", weights_only=True)["step"] == 3
+
+
+def test_cli_train_without_data_exits_2_with_one_line(tmp_path):
+    r = _cli("train", "--out", str(tmp_path / "run"))
+    assert r.returncode == 2
+    assert r.stderr.strip().count("\n") == 0 and "no training data" in r.stderr
+    (tmp_path / "empty").mkdir()
+    r = _cli("train", str(tmp_path / "empty"), "--out", str(tmp_path / "run"))
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "no usable colour training data" in r.stderr
+
+
+def test_kill_9_then_resume_finishes_the_run(image_folder, tmp_path):
+    out = tmp_path / "run"
+    cfg = _tiny_toml(tmp_path / "tiny.toml")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "vidcolor",
+            "train",
+            str(image_folder),
+            "--out",
+            str(out),
+            "--steps",
+            "400",
+            "--config",
+            str(cfg),
+            "--quiet",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.time() + 120
+    while time.time() < deadline and not (out / "last.pt").exists():
+        time.sleep(0.2)
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    killed_at = torch.load(out / "last.pt", weights_only=True)["step"]
+    assert 0 < killed_at < 400
+    r = _cli("train", "--out", str(out), "--resume", "--steps", str(killed_at + 3))
+    assert r.returncode == 0, r.stderr
+    assert torch.load(out / "last.pt", weights_only=True)["step"] == killed_at + 3
+    assert not list(out.glob("*.tmp"))
+
+
+def test_torchrun_two_process_ddp_step_on_cpu(image_folder, tmp_path):
+    out = tmp_path / "ddp"
+    cfg = _tiny_toml(tmp_path / "tiny.toml")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc-per-node",
+            "2",
+            "--master-port",
+            "29517",
+            "-m",
+            "vidcolor",
+            "train",
+            str(image_folder),
+            "--out",
+            str(out),
+            "--steps",
+            "3",
+            "--pretrain-steps",
+            "1",
+            "--config",
+            str(cfg),
+            "--device",
+            "cpu",
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+    state = torch.load(out / "last.pt", weights_only=True)
+    assert state["step"] == 3
+    rows = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows if r["kind"] == "train"] == [1, 2, 3]  # rank 0 alone writes
+    assert [r for r in rows if r["kind"] == "train"][-1]["phase"] == "gan"
