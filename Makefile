@@ -18,8 +18,9 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	@echo "vidcolor: no default model yet: colorizing arrives with issue #3. Try: $(BIN)/vidcolor train --help" >&2
-	@exit 1
+	@mkdir -p demo_out
+	$(BIN)/vidcolor examples/bikes_gray.mp4 -o demo_out/bikes_color.mp4 --preview 4 --overwrite
+	@echo "demo: play demo_out/bikes_color.mp4; compare gray | colour in demo_out/bikes_color.preview.png"
 
 test: $(STAMP)
 	$(BIN)/ruff check .
@@ -37,6 +38,7 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/model_speed.py
 	$(BIN)/python benchmarks/train_throughput.py
+	$(BIN)/python benchmarks/pipeline.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

@@ -11,9 +11,9 @@ from __future__ import annotations
 import argparse
 
 import torch
-from common import machine, timeit
 from torch.utils.flop_counter import FlopCounterMode
 
+from common import machine, timeit
 from vidcolor.engines import create_engine
 from vidcolor.model import Generator, GeneratorConfig, count_parameters
 

@@ -14,8 +14,8 @@ import functools
 
 import torch
 import torch.nn.functional as F
-from common import machine, timeit
 
+from common import machine, timeit
 from vidcolor.model import Generator, PatchDiscriminator, init_weights
 
 

@@ -21,3 +21,41 @@ def image_folder(tmp_path: Path) -> Path:
     (root / "broken.jpg").write_bytes(b"\xff\xd8\xff not really a jpeg")
     (root / "notes.mp4").write_text("this is text, not a video\n")
     return root
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> Path:
+    """A small generator file whose output is clearly coloured (its head is biased to orange)."""
+    import torch
+
+    from vidcolor.model import Generator, GeneratorConfig
+    from vidcolor.modelfile import save_generator
+
+    torch.manual_seed(0)
+    g = Generator(GeneratorConfig(base=4, depth=3, max_channels=16))
+    with torch.no_grad():
+        g.head.bias.copy_(torch.tensor([0.25, 0.4]))
+    path = tmp_path_factory.mktemp("model") / "tiny.safetensors"
+    save_generator(path, g.eval(), {"note": "test model"})
+    return path
+
+
+def _register_luma_tint() -> None:
+    """Test engine: bright pixels red-ish, dark pixels blue-ish (colour that follows the luma)."""
+    import torch
+
+    from vidcolor.engines import list_engines, register_engine
+
+    if "test-luma-tint" in list_engines():
+        return
+
+    @register_engine("test-luma-tint", description="tests only")
+    def _factory(generator, device, precision="fp32"):
+        def engine(L: torch.Tensor) -> torch.Tensor:
+            bright = (L > 0).float()
+            return torch.cat([0.5 * bright - 0.1 * (1 - bright), 0.2 * bright - 0.5 * (1 - bright)], 1)
+
+        return engine
+
+
+_register_luma_tint()

@@ -31,8 +31,14 @@ def write_video(
     pix_fmt: str = "yuv420p",
     pts: list[int] | None = None,
     time_base: Fraction | None = None,
+    audio: bool = False,
+    rotation: int = 0,
 ) -> Path:
-    """Encode RGB uint8 frames into ``path``; ``pts`` (in ``time_base``) gives variable timing."""
+    """Encode RGB uint8 frames into ``path``.
+
+    ``pts`` (in ``time_base``) gives variable timing; ``audio`` adds an AAC 440 Hz tone as long as
+    the video; ``rotation`` writes a display matrix.
+    """
     frames = list(frames)
     h, w = frames[0].shape[:2]
     with av.open(str(path), "w") as out:
@@ -40,6 +46,9 @@ def write_video(
         stream.width, stream.height, stream.pix_fmt = w, h, pix_fmt
         if time_base is not None:
             stream.codec_context.time_base = time_base
+        if rotation:
+            stream.set_display_rotation(rotation)
+        astream = out.add_stream("aac", rate=48000, layout="mono") if audio else None
         for i, arr in enumerate(frames):
             frame = av.VideoFrame.from_ndarray(arr, format="rgb24")
             if pts is not None:
@@ -48,7 +57,37 @@ def write_video(
                 out.mux(packet)
         for packet in stream.encode():
             out.mux(packet)
+        if astream is not None:
+            seconds = len(frames) / fps
+            n = int(seconds * 48000)
+            t = np.arange(n) / 48000
+            tone = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+            for i in range(0, n, 1024):
+                chunk = tone[i : i + 1024]
+                af = av.AudioFrame.from_ndarray(chunk[None], format="fltp", layout="mono")
+                af.sample_rate, af.pts = 48000, i
+                for packet in astream.encode(af):
+                    out.mux(packet)
+            for packet in astream.encode():
+                out.mux(packet)
     return path
+
+
+def read_frames(path: Path, fmt: str = "rgb24") -> list[np.ndarray]:
+    with av.open(str(path)) as c:
+        return [f.to_ndarray(format=fmt) for f in c.decode(video=0)]
+
+
+def frame_times(path: Path) -> list[float]:
+    with av.open(str(path)) as c:
+        return [float(f.pts * f.time_base) for f in c.decode(video=0)]
+
+
+def audio_packets(path: Path) -> list[bytes]:
+    with av.open(str(path)) as c:
+        if not c.streams.audio:
+            return []
+        return [bytes(p) for p in c.demux(audio=0) if p.size]
 
 
 def write_image(path: Path, arr: np.ndarray) -> Path:

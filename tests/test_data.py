@@ -2,8 +2,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from media import gradient_frame, write_video
 
+from media import gradient_frame, write_video
 from vidcolor.train.data import FrameDataset, Source, StepSampler, sample_video, scan, split_by_file
 
 

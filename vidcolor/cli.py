@@ -6,10 +6,12 @@ processing failure, 130 for Ctrl-C. Errors are one line on stderr; ``--debug`` s
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import sys
+import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -79,11 +81,115 @@ Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or m
 @app.command(DEFAULT_COMMAND, help="Colorize a video or image (the default command: vidcolor INPUT -o OUTPUT).")
 @handle_errors
 def colorize_cmd(
-    input: Annotated[Path, typer.Argument(help="Black-and-white video or image.")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Output file (.mp4, .mkv, .mov, .webm, .png, .jpg).")],
+    input: Annotated[Path, typer.Argument(help="Black-and-white video or image.", show_default=False)],
+    output: Annotated[
+        Path,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Output video (.mp4 .mkv .mov .webm) or image; a .png for a video input writes only a preview sheet.",
+        ),
+    ],
+    model: Annotated[
+        Path | None, typer.Option(help="Generator weights (.safetensors from vidcolor train) [default: bundled model].")
+    ] = None,
+    render_size: Annotated[
+        int, typer.Option(help="Short side the model sees, px (rounded to the model's multiple).", min=16, max=4096)
+    ] = 256,
+    batch_size: Annotated[int, typer.Option(help="Frames per model call.", min=1, max=1024)] = 8,
+    smoothing: Annotated[
+        float, typer.Option(help="Temporal smoothing of colour, 0 (off) .. 1.", min=0.0, max=1.0)
+    ] = 0.5,
+    strength: Annotated[
+        float, typer.Option(help="Colour strength (scales saturation), 0 .. 4.", min=0.0, max=4.0)
+    ] = 1.0,
+    start: Annotated[float, typer.Option(help="Start of the segment to process, seconds.", min=0.0)] = 0.0,
+    duration: Annotated[
+        float | None, typer.Option(help="Length of the segment, seconds [default: to the end].", min=0.001)
+    ] = None,
+    preview: Annotated[
+        int, typer.Option(help="Also write OUTPUT.preview.png with N frames, gray | colour.", min=0, max=100)
+    ] = 0,
+    engine: Annotated[str, typer.Option(help="Inference engine (vidcolor engines lists them).")] = "eager",
+    precision: Annotated[str, typer.Option(help="Engine precision: fp32 | bf16 | fp16.")] = "fp32",
+    device: Annotated[str, typer.Option(help="auto | cpu | cuda.")] = "auto",
+    codec: Annotated[str | None, typer.Option(help="Video codec [default: libx264; libvpx-vp9 for .webm].")] = None,
+    crf: Annotated[int, typer.Option(help="Encoder quality (lower is better).", min=0, max=63)] = 18,
+    preset: Annotated[str, typer.Option(help="x264/x265 speed preset.")] = "fast",
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace OUTPUT if it exists.")] = False,
+    quiet: Quiet = False,
     debug: Debug = False,
 ) -> None:
-    raise VidcolorError("colorizing is not built yet (issue #3); only `vidcolor train` works in this version")
+    from vidcolor.encode import EncodeSettings
+    from vidcolor.pipeline import ColorizeConfig, Colorizer, check_output, colorize
+
+    check_output(input, output, overwrite)
+    cfg = ColorizeConfig(
+        model=str(model) if model else None,
+        render_size=render_size,
+        batch_size=batch_size,
+        smoothing=smoothing,
+        strength=strength,
+        start=start,
+        duration=duration,
+        preview=preview,
+        engine=engine,
+        precision=precision,
+        device=device,
+        encode=EncodeSettings(codec=codec, crf=crf, preset=preset),
+    )
+    log = (lambda _m: None) if quiet else (lambda m: typer.echo(m, err=True))
+    colorizer = Colorizer(cfg, log)
+    with _progress_bar(input, cfg, enabled=not quiet) as advance:
+        report = colorize(input, output, colorizer, progress=advance, log=log)
+    extra = f", preview {report.preview}" if report.preview and report.preview != report.output else ""
+    log(f"wrote {report.output} ({report.frames} frame{'s' if report.frames != 1 else ''}{extra})")
+
+
+@contextlib.contextmanager
+def _progress_bar(input: Path, cfg: Any, enabled: bool) -> Iterator[Callable[[int], None]]:
+    """A rich bar with frames, fps and ETA on stderr (a no-op when quiet or for still images)."""
+    from vidcolor.decode import is_image
+
+    if not enabled or is_image(input) or not input.is_file():
+        yield lambda _n: None
+        return
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from vidcolor.decode import probe
+
+    total = probe(input).expected_frames(cfg.start, cfg.duration) or None
+    columns = [
+        TextColumn("[bold]colorize"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("frames"),
+        TextColumn("{task.fields[fps]:>6.1f} fps"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+    ]
+    with Progress(*columns, console=Console(stderr=True), transient=False) as bar:
+        task = bar.add_task("colorize", total=total, fps=0.0)
+        t0 = time.perf_counter()
+        done = 0
+
+        def advance(n: int) -> None:
+            nonlocal done
+            done += n
+            bar.update(task, advance=n, fps=done / max(1e-6, time.perf_counter() - t0))
+
+        yield advance
+        if total is None or done != total:
+            bar.update(task, total=done, completed=done)
 
 
 @app.command("train", help="Train the pix2pix colorizer on folders of images and videos.")

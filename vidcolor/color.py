@@ -66,6 +66,33 @@ def rgb_to_gray_L(rgb: torch.Tensor) -> torch.Tensor:
     return rgb_to_model(rgb)[0]
 
 
+_SRGB_TO_LINEAR: dict[torch.device, torch.Tensor] = {}
+_LUMINANCE = (0.212671, 0.715160, 0.072169)  # Y row of kornia's linear sRGB -> XYZ (D65) matrix
+
+
+def _srgb_lut(device: torch.device) -> torch.Tensor:
+    if device not in _SRGB_TO_LINEAR:
+        v = torch.arange(256, dtype=torch.float64) / 255.0
+        lin = torch.where(v > 0.04045, ((v + 0.055) / 1.055) ** 2.4, v / 12.92)
+        _SRGB_TO_LINEAR[device] = lin.float().to(device)
+    return _SRGB_TO_LINEAR[device]
+
+
+def uint8_rgb_to_L(rgb: torch.Tensor) -> torch.Tensor:
+    """8-bit sRGB (N,3,H,W) uint8 -> normalised L (N,1,H,W) in [-1,1], without the a/b work.
+
+    Same L as :func:`rgb_to_gray_L` (CIE L* of the D65 luminance), via a 256-entry table for the
+    sRGB transfer curve: the pipeline's hot path needs only lightness.
+    """
+    if rgb.dtype != torch.uint8 or rgb.ndim != 4 or rgb.shape[1] != 3:
+        raise ValueError(f"expected uint8 RGB of shape (N,3,H,W), got {rgb.dtype} {tuple(rgb.shape)}")
+    lin = _srgb_lut(rgb.device)[rgb.long()]
+    y = _LUMINANCE[0] * lin[:, 0:1] + _LUMINANCE[1] * lin[:, 1:2] + _LUMINANCE[2] * lin[:, 2:3]
+    eps = (6.0 / 29.0) ** 3
+    f = torch.where(y > eps, y.clamp_min(eps).pow(1.0 / 3.0), y * (841.0 / 108.0) + 4.0 / 29.0)
+    return (116.0 * f - 16.0) / L_SCALE - 1.0
+
+
 def chroma(rgb: torch.Tensor) -> torch.Tensor:
     """Mean Lab chroma sqrt(a^2+b^2) per image, (*,3,H,W) -> (*,). Near 0 for grayscale images."""
     lab = rgb_to_lab(rgb)

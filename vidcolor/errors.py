@@ -21,3 +21,10 @@ class ModelFileError(BadInputError):
 
 class ProcessingError(VidcolorError):
     """Work started but failed part-way: exit code 1."""
+
+
+def describe(e: BaseException) -> str:
+    """First line of an exception's message (FFmpeg and OS errors carry a strerror), for one-line reports."""
+    text = getattr(e, "strerror", None) or str(e)
+    text = text.strip().splitlines()[0][:160] if text and text.strip() else ""
+    return text or type(e).__name__

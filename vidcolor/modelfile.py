@@ -17,7 +17,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, safe_open, save_file
 
-from vidcolor.errors import ModelFileError
+from vidcolor.errors import ModelFileError, describe
 from vidcolor.model import Generator, GeneratorConfig
 
 FORMAT = "vidcolor-generator/1"
@@ -41,6 +41,7 @@ def save_generator(
     text = json.dumps(info, indent=2, sort_keys=True, default=str)
     tmp = path.with_name(path.name + ".tmp")
     save_file(state, str(tmp), metadata={"vidcolor": text})
+    os.chmod(tmp, 0o644)  # a model file is for sharing: readable like any other output
     os.replace(tmp, path)
     side = path.with_suffix(".json")
     tmp = side.with_name(side.name + ".tmp")
@@ -59,7 +60,7 @@ def read_info(path: str | Path) -> dict[str, Any]:
         with safe_open(str(path), framework="pt") as f:
             meta = f.metadata() or {}
     except (SafetensorError, OSError, ValueError, RuntimeError) as e:
-        raise ModelFileError(f"{path}: not a readable safetensors model file ({_short(e)})") from None
+        raise ModelFileError(f"{path}: not a readable safetensors model file ({describe(e)})") from None
     if "vidcolor" not in meta:
         raise ModelFileError(f"{path}: safetensors file has no vidcolor metadata (not written by vidcolor)")
     try:
@@ -77,12 +78,12 @@ def load_generator(path: str | Path, device: str | torch.device = "cpu") -> tupl
     try:
         config = GeneratorConfig.from_dict(info["generator"])
     except (KeyError, TypeError, ValueError) as e:
-        raise ModelFileError(f"{path}: bad generator config in metadata ({_short(e)})") from None
+        raise ModelFileError(f"{path}: bad generator config in metadata ({describe(e)})") from None
     generator = Generator(config)
     try:
         state = load_file(str(path))
     except (SafetensorError, OSError, ValueError, RuntimeError) as e:
-        raise ModelFileError(f"{path}: cannot read weights ({_short(e)})") from None
+        raise ModelFileError(f"{path}: cannot read weights ({describe(e)})") from None
     ref = generator.state_dict()
     missing, unexpected = set(ref) - set(state), set(state) - set(ref)
     bad_shape = [k for k in set(ref) & set(state) if ref[k].shape != state[k].shape]
@@ -94,7 +95,3 @@ def load_generator(path: str | Path, device: str | torch.device = "cpu") -> tupl
     state = {k: v.to(ref[k].dtype) for k, v in state.items()}
     generator.load_state_dict(state)
     return generator.to(device).eval(), info
-
-
-def _short(e: BaseException) -> str:
-    return str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__

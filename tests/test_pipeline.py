@@ -1,0 +1,172 @@
+"""End-to-end colorizing: frame count, timing, audio, luma, cuts, safety rules."""
+
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from media import audio_packets, frame_times, gradient_frame, read_frames, write_image, write_video
+from vidcolor.cli import app
+
+runner = CliRunner()
+
+
+def run(*args: str):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+    return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
+
+
+def gray_clip(path: Path, n: int = 30, w: int = 96, h: int = 64, **kw) -> Path:
+    return write_video(path, [gradient_frame(w, h, t=i / 6, colour=False) for i in range(n)], **kw)
+
+
+def stray_files(folder: Path) -> list[str]:
+    return [p.name for p in folder.iterdir() if "partial" in p.name or p.name.startswith(".")]
+
+
+def test_video_keeps_frames_timing_audio_and_luma(tmp_path, tiny_model):
+    src = gray_clip(tmp_path / "in.mp4", n=30, audio=True)
+    out = tmp_path / "out.mp4"
+    r = run(src, "-o", out, "--model", tiny_model, "--quiet")
+    assert r.exit_code == 0, r.output
+    assert len(read_frames(out)) == 30
+    assert frame_times(out) == pytest.approx(frame_times(src), abs=1e-3)
+    src_audio, out_audio = audio_packets(src), audio_packets(out)
+    assert src_audio and out_audio == src_audio  # copied packet for packet
+    y_in, y_out = read_frames(src, "gray"), read_frames(out, "gray")
+    assert min(psnr(a, b) for a, b in zip(y_in, y_out, strict=True)) >= 40
+    colour = np.stack(read_frames(out, "yuv444p"))  # planar: (N, 3, H, W)
+    assert np.abs(colour[:, 1:].astype(int) - 128).mean() > 5  # colour was added
+    with av.open(str(out)) as c:
+        assert "vidcolor" in c.metadata.get("comment", "")
+    assert stray_files(tmp_path) == []
+
+
+def test_odd_size_and_mkv(tmp_path, tiny_model):
+    src = gray_clip(tmp_path / "odd.mkv", n=5, w=161, h=121, codec="libx264rgb", pix_fmt="rgb24")
+    out = tmp_path / "odd_out.mkv"
+    r = run(src, "-o", out, "--model", tiny_model, "--quiet")
+    assert r.exit_code == 0, r.output
+    frames = read_frames(out)
+    assert len(frames) == 5 and frames[0].shape == (121, 161, 3)
+
+
+def test_variable_frame_rate_timestamps_survive(tmp_path, tiny_model):
+    tb = Fraction(1, 1000)
+    pts = [0, 40, 80, 200, 240, 500, 540, 580, 900, 1000]
+    src = write_video(
+        tmp_path / "vfr.mkv", [gradient_frame(64, 48, t=i, colour=False) for i in range(10)], pts=pts, time_base=tb
+    )
+    out = tmp_path / "vfr_out.mkv"
+    assert run(src, "-o", out, "--model", tiny_model, "--quiet").exit_code == 0
+    assert frame_times(out) == pytest.approx([p / 1000 for p in pts], abs=1e-3)
+
+
+def test_no_colour_crosses_a_scene_cut(tmp_path, tiny_model):
+    bright = [np.full((48, 64, 3), 200, np.uint8) for _ in range(8)]
+    dark = [np.full((48, 64, 3), 40, np.uint8) for _ in range(8)]
+    src = write_video(tmp_path / "cut.mp4", bright + dark, codec="libx264rgb", pix_fmt="rgb24")
+    out = tmp_path / "cut_out.mp4"
+    r = run(src, "-o", out, "--model", tiny_model, "--engine", "test-luma-tint", "--smoothing", "0.95", "--quiet")
+    assert r.exit_code == 0, r.output
+    chroma = np.stack(read_frames(out, "yuv444p"))[:, 1:].astype(float).mean((2, 3))  # (N, 2)
+    # The first frame after the cut already has the dark shot's settled colour: nothing carried over.
+    assert np.abs(chroma[8] - chroma[15]).max() <= 2.0, chroma[6:10]
+    assert np.abs(chroma[7] - chroma[8]).max() > 20  # and the two shots do differ in colour
+
+
+def test_strength_zero_gives_neutral_chroma(tmp_path, tiny_model):
+    src = gray_clip(tmp_path / "in.mp4", n=4)
+    out = tmp_path / "flat.mp4"
+    assert run(src, "-o", out, "--model", tiny_model, "--strength", "0", "--quiet").exit_code == 0
+    colour = np.stack(read_frames(out, "yuv444p"))
+    assert np.abs(colour[:, 1:].astype(int) - 128).max() <= 2
+
+
+def test_segment_start_and_duration(tmp_path, tiny_model):
+    src = gray_clip(tmp_path / "in.mp4", n=50, fps=25)  # 2 s
+    out = tmp_path / "seg.mp4"
+    r = run(src, "-o", out, "--model", tiny_model, "--start", "0.4", "--duration", "0.8", "--quiet")
+    assert r.exit_code == 0, r.output
+    times = frame_times(out)
+    assert len(times) == 20 and times[0] == pytest.approx(0.0, abs=1e-3)
+
+
+def test_rotation_metadata_survives(tmp_path, tiny_model):
+    src = gray_clip(tmp_path / "rot.mp4", n=3, rotation=90)
+    out = tmp_path / "rot_out.mp4"
+    assert run(src, "-o", out, "--model", tiny_model, "--quiet").exit_code == 0
+    with av.open(str(out)) as c:
+        assert next(c.decode(video=0)).rotation == 90
+
+
+def test_preview_sheet_beside_and_instead_of_video(tmp_path, tiny_model):
+    src = gray_clip(tmp_path / "in.mp4", n=20)
+    out = tmp_path / "out.mp4"
+    assert run(src, "-o", out, "--model", tiny_model, "--preview", "3", "--quiet").exit_code == 0
+    sheet = Image.open(tmp_path / "out.preview.png")
+    assert sheet.width > 2 * 96 and sheet.height >= 3 * 64
+    only = tmp_path / "sheet.png"
+    assert run(src, "-o", only, "--model", tiny_model, "--preview", "2", "--quiet").exit_code == 0
+    assert Image.open(only).height >= 2 * 64
+
+
+def test_still_image_keeps_size_and_lightness(tmp_path, tiny_model):
+    from vidcolor.color import rgb_to_lab
+
+    src = write_image(tmp_path / "photo.png", gradient_frame(123, 77, colour=False))
+    out = tmp_path / "photo_color.png"
+    r = run(src, "-o", out, "--model", tiny_model, "--quiet")
+    assert r.exit_code == 0, r.output
+    a, b = np.array(Image.open(src).convert("RGB")), np.array(Image.open(out))
+    assert b.shape == a.shape
+    import torch
+
+    lab = [rgb_to_lab(torch.from_numpy(x).permute(2, 0, 1).float() / 255) for x in (a, b)]
+    assert (lab[0][0] - lab[1][0]).abs().mean() < 1.5  # lightness kept (gamut clipping aside)
+    assert lab[1][1:].abs().mean() > 3  # colour added
+
+
+def test_existing_output_is_not_overwritten_without_flag(tmp_path, tiny_model):
+    src = gray_clip(tmp_path / "in.mp4", n=3)
+    out = tmp_path / "out.mp4"
+    out.write_bytes(b"precious")
+    r = run(src, "-o", out, "--model", tiny_model, "--quiet")
+    assert r.exit_code == 2 and "--overwrite" in r.output
+    assert out.read_bytes() == b"precious"
+    assert run(src, "-o", out, "--model", tiny_model, "--overwrite", "--quiet").exit_code == 0
+    assert len(read_frames(out)) == 3
+
+
+def test_output_equal_to_input_is_refused(tmp_path, tiny_model):
+    src = gray_clip(tmp_path / "in.mp4", n=3)
+    before = src.read_bytes()
+    r = run(src, "-o", src, "--model", tiny_model, "--overwrite", "--quiet")
+    assert r.exit_code == 2 and "output is the input" in r.output
+    assert src.read_bytes() == before
+
+
+def test_failed_encode_leaves_nothing_under_the_final_name(tmp_path, tiny_model):
+    src = gray_clip(tmp_path / "in.mp4", n=3)
+    out = tmp_path / "out.webm"
+    r = run(src, "-o", out, "--model", tiny_model, "--codec", "libx264", "--quiet")  # H.264 is not allowed in WebM
+    assert r.exit_code != 0
+    assert "Traceback" not in r.output and len(r.output.strip().splitlines()) == 1
+    assert not out.exists() and stray_files(tmp_path) == []
+
+
+def test_missing_input_and_bad_options(tmp_path, tiny_model):
+    r = run(tmp_path / "nope.mp4", "-o", tmp_path / "o.mp4", "--model", tiny_model)
+    assert r.exit_code == 2 and "not found" in r.output
+    src = gray_clip(tmp_path / "in.mp4", n=2)
+    for bad in (["--render-size", "0"], ["--batch-size", "-1"], ["--smoothing", "2"]):
+        assert run(src, "-o", tmp_path / "o.mp4", "--model", tiny_model, *bad).exit_code == 2, bad
+    assert not (tmp_path / "o.mp4").exists()

@@ -1,0 +1,263 @@
+"""Encoding: write colorized frames with PyAV, copy the audio, keep timing, never half-write.
+
+The output is written to a hidden temporary file beside the final name and renamed only when the
+encoder has been flushed and the container closed. Any error or interrupt removes the temporary
+file, so the final name holds a complete file or nothing.
+
+* container from the output extension; H.264 / yuv420p (CRF 18) by default, VP9 for .webm;
+* every frame keeps its timestamp (variable frame rate survives); a segment (``--start``) is
+  shifted to start at 0;
+* rotation (display matrix) is copied; mp4/mov get ``faststart`` (index first, streamable);
+* audio streams are copied packet for packet where the container takes their codec, else
+  transcoded (AAC, or Opus for WebM) and reported; they are interleaved with the video by time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+
+from vidcolor.decode import VideoInfo
+from vidcolor.errors import BadInputError, ProcessingError, describe
+from vidcolor.planes import ColourSpec
+
+CONTAINERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm"}
+DEFAULT_CODEC = {"mp4": "libx264", "mov": "libx264", "matroska": "libx264", "webm": "libvpx-vp9"}
+FALLBACK_AUDIO = {"webm": "libopus"}
+Log = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class EncodeSettings:
+    codec: str | None = None  # None: the container's default (H.264, VP9 for WebM)
+    crf: int = 18
+    preset: str = "fast"
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.crf <= 63:
+            raise BadInputError(f"--crf must be in 0..63, got {self.crf}")
+
+
+def container_format(path: Path) -> str:
+    fmt = CONTAINERS.get(path.suffix.lower())
+    if fmt is None:
+        raise BadInputError(f"{path}: unsupported output extension {path.suffix!r}; use one of {', '.join(CONTAINERS)}")
+    return fmt
+
+
+def temp_path(final: Path) -> Path:
+    """Hidden sibling of ``final`` (same folder, so the final rename is atomic)."""
+    return final.with_name(f".{final.stem}.vidcolor-{os.getpid()}.partial{final.suffix}")
+
+
+def _encoder_options(codec: str, s: EncodeSettings) -> dict[str, str]:
+    if codec in ("libx264", "libx265"):
+        return {"crf": str(s.crf), "preset": s.preset}
+    if codec == "libvpx-vp9":
+        return {"crf": str(s.crf), "b": "0", "row-mt": "1", "deadline": "good", "cpu-used": "4"}
+    if codec == "libsvtav1":
+        return {"crf": str(s.crf), "preset": "8"}
+    return {}
+
+
+class VideoWriter:
+    """Context manager: ``with VideoWriter(...) as w: w.write(frame)``; commits on clean exit."""
+
+    def __init__(
+        self,
+        final: Path,
+        info: VideoInfo,
+        settings: EncodeSettings,
+        spec: ColourSpec,
+        metadata: dict,
+        start: float = 0.0,
+        duration: float | None = None,
+        log: Log = lambda _m: None,
+    ) -> None:
+        self.final, self.info, self.settings, self.spec = final, info, settings, spec
+        self.fmt = container_format(final)
+        self.tmp = temp_path(final)
+        self.metadata, self.start, self.log = metadata, start, log
+        self.end = start + duration if duration is not None else math.inf
+        self.frames_written = 0
+        self._offset: int | None = None  # pts shift (input time base) for segments
+        self._audio: _AudioCopier | None = None
+
+    # -- lifecycle
+    def __enter__(self) -> VideoWriter:
+        try:
+            self.out = av.open(
+                str(self.tmp), "w", format=self.fmt,
+                options={"movflags": "+faststart"} if self.fmt in ("mp4", "mov") else {},
+            )  # fmt: skip
+        except (av.error.FFmpegError, OSError) as e:
+            raise ProcessingError(f"{self.final}: cannot create output ({describe(e)})") from None
+        try:
+            self._setup_video()
+            self._audio = _AudioCopier(self.info.path, self.out, self.fmt, self.start, self.end, self.log)
+            self.out.metadata["comment"] = "colorized by vidcolor " + json.dumps(self.metadata, sort_keys=True)
+        except BaseException:
+            self._discard()
+            raise
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None:
+            self._discard()
+            return
+        try:
+            for packet in self.stream.encode():
+                self.out.mux(packet)
+            if self._audio:
+                self._audio.drain(math.inf)
+            self.out.close()
+        except (av.error.FFmpegError, OSError) as e:
+            self._discard()
+            raise ProcessingError(f"{self.final}: encoding failed ({describe(e)})") from None
+        except BaseException:
+            self._discard()
+            raise
+        os.replace(self.tmp, self.final)
+
+    def _discard(self) -> None:
+        with contextlib.suppress(Exception):
+            self.out.close()
+        with contextlib.suppress(FileNotFoundError):
+            self.tmp.unlink()
+
+    # -- video
+    def _setup_video(self) -> None:
+        info = self.info
+        codec = self.settings.codec or DEFAULT_CODEC[self.fmt]
+        if codec not in av.codecs_available:
+            raise BadInputError(f"--codec {codec}: not available in this FFmpeg build")
+        pix_fmt = "yuv420p"
+        if (info.width % 2 or info.height % 2) and codec in ("libx264", "libx265"):
+            pix_fmt = "yuv444p"  # 4:2:0 needs even sizes in x264/x265; keep the odd size exactly
+            self.log(f"note: odd frame size {info.width}x{info.height}: encoding {codec} with 4:4:4 chroma")
+        try:
+            stream = self.out.add_stream(codec, rate=info.rate or 25)
+        except (av.error.FFmpegError, ValueError) as e:
+            raise BadInputError(f"--codec {codec}: cannot encode into {self.final.suffix} ({describe(e)})") from None
+        stream.width, stream.height, stream.pix_fmt = info.width, info.height, pix_fmt
+        stream.time_base = info.time_base
+        stream.codec_context.time_base = info.time_base
+        cc = stream.codec_context
+        cc.colorspace = int(self.spec.av_colorspace)
+        cc.color_range = 1  # limited ("tv") range
+        cc.color_primaries = cc.color_trc = 1 if self.spec.matrix == "bt709" else 6
+        cc.thread_count = 0
+        stream.options = _encoder_options(codec, self.settings)
+        if info.rotation:
+            stream.set_display_rotation(info.rotation)
+        self.stream, self.pix_fmt = stream, pix_fmt
+
+    def write(self, frame: av.VideoFrame) -> None:
+        """Encode one frame; its pts (input time base) is kept, shifted for a segment."""
+        if frame.pts is None:
+            raise ProcessingError(f"{self.info.path}: frame {self.frames_written} has no timestamp")
+        if self._offset is None:
+            self._offset = frame.pts if self.start > 0 else 0
+        t = float((frame.pts - self._offset) * self.info.time_base)
+        if self._audio:
+            self._audio.drain(t + self.start)
+        out = frame if frame.format.name == self.pix_fmt else frame.reformat(format=self.pix_fmt)
+        out.pts, out.time_base = frame.pts - self._offset, self.info.time_base
+        out.pict_type = av.video.frame.PictureType.NONE
+        try:
+            for packet in self.stream.encode(out):
+                self.out.mux(packet)
+        except (av.error.FFmpegError, OSError) as e:
+            raise ProcessingError(
+                f"{self.final}: encoding failed at frame {self.frames_written} ({describe(e)})"
+            ) from None
+        self.frames_written += 1
+
+
+class _AudioCopier:
+    """Copies (or transcodes) the source's audio streams, interleaved with the video by time."""
+
+    def __init__(self, src: Path, out: av.container.OutputContainer, fmt: str, start: float, end: float, log: Log):
+        self.start, self.end, self.out = start, end, out
+        self.pairs: list[tuple] = []
+        self.pending: av.Packet | None = None
+        self.done = False
+        self.packets: Iterator[av.Packet] = iter(())
+        self.input = av.open(str(src), metadata_errors="ignore")
+        streams = list(self.input.streams.audio)
+        if not streams:
+            self.input.close()
+            self.done = True
+            return
+        for s in streams:
+            if s.codec_context.name in out.supported_codecs:
+                self.pairs.append((s, out.add_stream_from_template(s), None))
+            else:
+                codec = FALLBACK_AUDIO.get(fmt, "aac")
+                o = out.add_stream(codec, rate=s.codec_context.sample_rate or 48000)
+                o.layout = s.codec_context.layout
+                self.pairs.append((s, o, s))
+                log(
+                    f"note: audio stream {s.index} ({s.codec_context.name}) cannot be copied into {fmt}: transcoding to {codec}"
+                )
+        self.map = {s.index: (o, dec) for s, o, dec in self.pairs}
+        if start > 0:
+            self.input.seek(int(start * av.time_base), backward=True)
+        self.packets = self.input.demux(*[s for s, _, _ in self.pairs])
+
+    def drain(self, until: float) -> None:
+        """Mux audio packets whose time is at most ``until`` seconds (source clock)."""
+        if self.done:
+            return
+        while True:
+            pkt = self.pending or next(self.packets, None)
+            self.pending = None
+            if pkt is None:
+                self._finish()
+                return
+            if pkt.dts is None and pkt.pts is None:
+                continue
+            t = float((pkt.pts if pkt.pts is not None else pkt.dts) * pkt.time_base)
+            if t > until:
+                self.pending = pkt
+                return
+            if t >= self.end:
+                self._finish()
+                return
+            if self.start > 0 and t < self.start - 1e-6:
+                continue  # before the segment (a full run keeps priming packets with pts < 0)
+            self._mux(pkt)
+
+    def _mux(self, pkt: av.Packet) -> None:
+        out_stream, transcode = self.map[pkt.stream.index]
+        shift = round(self.start / pkt.time_base) if self.start > 0 else 0
+        if transcode is None:
+            if pkt.pts is not None:
+                pkt.pts -= shift
+            if pkt.dts is not None:
+                pkt.dts -= shift
+            pkt.stream = out_stream
+            self.out.mux(pkt)
+            return
+        for frame in pkt.decode():
+            if frame.pts is not None:
+                frame.pts -= shift
+            for p in out_stream.encode(frame):
+                self.out.mux(p)
+
+    def _finish(self) -> None:
+        if self.done:
+            return
+        self.done = True
+        for _s, o, transcode in self.pairs:
+            if transcode is not None:
+                for p in o.encode():
+                    self.out.mux(p)
+        self.input.close()

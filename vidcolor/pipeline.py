@@ -1,0 +1,385 @@
+"""The colorizing pipeline: decode -> colour (render size) -> engine -> smooth -> chroma -> encode.
+
+Frames stream through generators: a decode thread prepares frames (working YUV + a small RGB copy)
+into a bounded queue while the main thread runs the model on batches and encodes, so memory is
+bounded by the queue and the batch, whatever the film's length. The output's luma is the input's
+luma plane (see :mod:`vidcolor.planes`); only chroma is computed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import queue
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, TypeVar
+
+import av
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from vidcolor import __version__
+from vidcolor.color import lab_to_rgb, model_to_rgb, rgb_to_gray_L, rgb_to_lab, uint8_rgb_to_L
+from vidcolor.decode import VideoInfo, check_input, frames, is_image, probe
+from vidcolor.encode import CONTAINERS, EncodeSettings, VideoWriter
+from vidcolor.engines import Engine, create_engine
+from vidcolor.errors import BadInputError, ProcessingError, describe
+from vidcolor.modelfile import load_generator
+from vidcolor.planes import (
+    ColourSpec,
+    render_size,
+    rgb_to_cbcr,
+    small_rgb,
+    to_work_frame,
+    upsample_chroma,
+    write_chroma,
+)
+from vidcolor.preview import PreviewSheet, pick_indices, save_sheet, side_by_side, tile_size
+from vidcolor.temporal import TemporalSmoother
+
+T = TypeVar("T")
+Progress = Callable[[int], None]
+Log = Callable[[str], None]
+IMAGE_OUTPUTS = {
+    ".png": "PNG",
+    ".jpg": "JPEG",
+    ".jpeg": "JPEG",
+    ".webp": "WEBP",
+    ".tif": "TIFF",
+    ".tiff": "TIFF",
+    ".bmp": "BMP",
+}
+
+
+def default_model_path() -> Path:
+    return Path(str(resources.files("vidcolor") / "weights" / "default.safetensors"))
+
+
+@dataclass(frozen=True)
+class ColorizeConfig:
+    """Everything that decides what a colorized output looks like; saved into every output."""
+
+    model: str | None = None  # weights file; None = the bundled default model
+    render_size: int = 256  # short side the model sees, px (rounded to the model's multiple)
+    batch_size: int = 8
+    smoothing: float = 0.5  # temporal smoothing of colour, 0 = off
+    strength: float = 1.0  # multiplies ab (saturation)
+    start: float = 0.0
+    duration: float | None = None
+    preview: int = 0  # frames in a preview sheet written beside the output (0 = none)
+    engine: str = "eager"
+    precision: str = "fp32"
+    device: str = "auto"
+    encode: EncodeSettings = field(default_factory=EncodeSettings)
+
+    def __post_init__(self) -> None:
+        checks = {
+            "render_size": self.render_size >= 16,
+            "batch_size": self.batch_size >= 1,
+            "smoothing": 0.0 <= self.smoothing <= 1.0,
+            "strength": 0.0 <= self.strength <= 4.0,
+            "start": self.start >= 0,
+            "duration": self.duration is None or self.duration > 0,
+            "preview": self.preview >= 0,
+        }
+        for name, ok in checks.items():
+            if not ok:
+                raise BadInputError(f"invalid option --{name.replace('_', '-')} {getattr(self, name)!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+class Colorizer:
+    """A loaded model behind an engine, on a device: numpy RGB at render size -> (L, ab) tensors."""
+
+    def __init__(self, cfg: ColorizeConfig, log: Log = lambda _m: None) -> None:
+        self.cfg = cfg
+        self.device = pick_device(cfg.device)
+        path = Path(cfg.model) if cfg.model else default_model_path()
+        if cfg.model is None and not path.exists():
+            raise BadInputError(f"no bundled default model at {path}; pass --model PATH (weights from vidcolor train)")
+        generator, self.model_info = load_generator(path, self.device)
+        self.multiple = generator.config.multiple
+        self.model_id = f"{path.name}:{_sha256(path)[:12]}"
+        self.engine: Engine = create_engine(cfg.engine, generator, self.device, precision=cfg.precision)
+
+    def predict(self, rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """sRGB (N,3,h,w), uint8 or float in [0,1], on the device -> normalised (L (N,1,h,w), ab (N,2,h,w))."""
+        L = uint8_rgb_to_L(rgb) if rgb.dtype == torch.uint8 else rgb_to_gray_L(rgb)
+        return L, self.engine(L)
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise BadInputError(f"--device {name}: no CUDA device is available")
+    if name != "cpu" and not name.startswith("cuda"):
+        raise BadInputError(f"--device must be auto, cpu or cuda, got {name!r}")
+    return torch.device(name)
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def check_output(input: Path, output: Path, overwrite: bool) -> None:
+    """Refuse what would lose or overwrite the user's work, before any decoding starts."""
+    suffix = output.suffix.lower()
+    if suffix not in CONTAINERS and suffix not in IMAGE_OUTPUTS:
+        raise BadInputError(
+            f"{output}: unsupported output extension {output.suffix!r}; use a video "
+            f"({', '.join(CONTAINERS)}) or image ({', '.join(IMAGE_OUTPUTS)}) extension"
+        )
+    if output.exists() and input.exists() and output.resolve() == input.resolve():
+        raise BadInputError(f"{output}: output is the input file; choose another name")
+    if output.is_dir():
+        raise BadInputError(f"{output}: is a directory; give an output file name")
+    if output.exists() and not overwrite:
+        raise BadInputError(f"{output}: already exists (pass --overwrite to replace it)")
+    parent = output.parent
+    if not parent.is_dir():
+        raise BadInputError(f"{parent}: output folder does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise BadInputError(f"{parent}: output folder is not writable")
+
+
+# ---------------------------------------------------------------- streaming helpers
+
+
+def batched(items: Iterable[T], n: int) -> Iterator[list[T]]:
+    batch: list[T] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == n:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+_END = object()
+
+
+def prefetch(items: Iterator[T], depth: int) -> Iterator[T]:
+    """Run ``items`` in a background thread, ``depth`` items ahead (bounded memory).
+
+    Errors in the producer re-raise in the consumer; closing the consumer stops the producer.
+    """
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(x: object) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(x, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def run() -> None:
+        try:
+            for x in items:
+                if not put(x):
+                    break
+            put(_END)
+        except BaseException as e:
+            put(e)
+        finally:
+            close = getattr(items, "close", None)
+            if close:
+                close()
+
+    thread = threading.Thread(target=run, name="vidcolor-decode", daemon=True)
+    thread.start()
+    try:
+        while True:
+            x = q.get()
+            if x is _END:
+                return
+            if isinstance(x, BaseException):
+                raise x
+            yield x  # type: ignore[misc]
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+
+
+@dataclass
+class _Item:
+    frame: av.VideoFrame  # working yuv420p frame; its chroma is replaced in place
+    small: np.ndarray  # render-size RGB
+
+
+# ---------------------------------------------------------------- video
+
+
+@dataclass
+class Report:
+    frames: int
+    seconds_of_video: float
+    scene_cuts: int
+    output: Path
+    preview: Path | None = None
+
+
+def colorize_video(
+    input: Path,
+    output: Path,
+    colorizer: Colorizer,
+    progress: Progress = lambda _n: None,
+    log: Log = lambda _m: None,
+    info: VideoInfo | None = None,
+) -> Report:
+    """Colorize ``input`` into ``output`` (a video file). Output frame count = input frame count."""
+    cfg = colorizer.cfg
+    info = info or probe(input)
+    if info.video_streams > 1:
+        log(f"note: {input} has {info.video_streams} video streams; colorizing the first")
+    spec = ColourSpec(info.matrix)
+    rsize = render_size(info.width, info.height, cfg.render_size, colorizer.multiple)
+    smoother = TemporalSmoother(cfg.smoothing)
+    sheet = (
+        PreviewSheet(cfg.preview, info.expected_frames(cfg.start, cfg.duration), info.width, info.height)
+        if cfg.preview
+        else None
+    )
+
+    def prepare() -> Iterator[_Item]:
+        for frame in frames(input, cfg.start, cfg.duration):
+            yield _Item(to_work_frame(frame, spec), small_rgb(frame, rsize))
+
+    meta = {"version": __version__, "model": colorizer.model_id, "settings": cfg.to_dict()}
+    decoded = 0
+    with VideoWriter(output, info, cfg.encode, spec, meta, cfg.start, cfg.duration, log) as writer:
+        for batch in batched(prefetch(prepare(), depth=2 * cfg.batch_size), cfg.batch_size):
+            decoded += len(batch)
+            uv = colour_batch(colorizer, smoother, [it.small for it in batch], spec, info.width, info.height)
+            for item, planes in zip(batch, uv, strict=True):
+                write_chroma(item.frame, planes)
+                if sheet:
+                    sheet.offer(writer.frames_written, item.frame)
+                writer.write(item.frame)
+            progress(len(batch))
+        if decoded == 0:
+            raise ProcessingError(
+                f"{input}: no decodable video frames" + (" in the segment" if cfg.start or cfg.duration else "")
+            )
+        if writer.frames_written != decoded:
+            raise ProcessingError(f"{input}: wrote {writer.frames_written} of {decoded} frames")
+    preview = None
+    if sheet and sheet.rows:
+        preview = output.with_name(output.stem + ".preview.png")
+        sheet.save(preview)
+    return Report(decoded, decoded / float(info.rate) if info.rate else 0.0, smoother.cuts, output, preview)
+
+
+def colour_batch(
+    colorizer: Colorizer,
+    smoother: TemporalSmoother,
+    smalls: list[np.ndarray],
+    spec: ColourSpec,
+    width: int,
+    height: int,
+) -> np.ndarray:
+    """Render-size RGB frames -> uint8 chroma planes (N, 2, ceil(H/2), ceil(W/2)) for the output."""
+    rgb = torch.from_numpy(np.stack(smalls)).to(colorizer.device).permute(0, 3, 1, 2)
+    L, ab = colorizer.predict(rgb)
+    ab = smoother(L, ab) * colorizer.cfg.strength
+    cbcr = rgb_to_cbcr(model_to_rgb(L, ab), spec)
+    return upsample_chroma(cbcr, width, height).cpu().numpy()
+
+
+def preview_only(input: Path, output: Path, colorizer: Colorizer, n: int) -> Report:
+    """A PNG sheet of ``n`` evenly spaced frames (gray | colour), without writing a video."""
+    cfg = colorizer.cfg
+    info = probe(input)
+    spec = ColourSpec(info.matrix)
+    rsize = render_size(info.width, info.height, cfg.render_size, colorizer.multiple)
+    wanted = set(pick_indices(n, info.expected_frames(cfg.start, cfg.duration)))
+    tw, th = tile_size(info.width, info.height)
+    rows = []
+    for i, frame in enumerate(frames(input, cfg.start, cfg.duration)):
+        if i not in wanted:
+            continue
+        work = to_work_frame(frame, spec)
+        uv = colour_batch(colorizer, TemporalSmoother(0.0), [small_rgb(frame, rsize)], spec, info.width, info.height)
+        write_chroma(work, uv[0])
+        gray = work.to_ndarray(format="gray", width=tw, height=th)
+        rows.append(
+            side_by_side(np.repeat(gray[..., None], 3, -1), work.to_ndarray(format="rgb24", width=tw, height=th))
+        )
+    if not rows:
+        raise ProcessingError(f"{input}: no decodable video frames for a preview")
+    save_sheet(rows, output)
+    return Report(len(rows), 0.0, 0, output, output)
+
+
+# ---------------------------------------------------------------- still images
+
+
+def load_photo(path: Path) -> np.ndarray:
+    """An image file as HxWx3 uint8 RGB, EXIF orientation applied."""
+    check_input(path)
+    try:
+        with Image.open(path) as im:
+            return np.array(ImageOps.exif_transpose(im).convert("RGB"))
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as e:
+        raise BadInputError(f"{path}: not a readable image ({describe(e)})") from None
+
+
+def colorize_image(input: Path, output: Path, colorizer: Colorizer) -> Report:
+    """Colorize a still image; full-resolution L is kept, ab is predicted at render size."""
+    cfg = colorizer.cfg
+    arr = load_photo(input)
+    h, w = arr.shape[:2]
+    rw, rh = render_size(w, h, cfg.render_size, colorizer.multiple)
+    full = torch.from_numpy(arr).to(colorizer.device).permute(2, 0, 1)[None].float().div_(255.0)
+    small = F.interpolate(full, size=(rh, rw), mode="bilinear", antialias=True, align_corners=False)
+    _, ab = colorizer.predict(small)
+    ab = F.interpolate(ab * cfg.strength, size=(h, w), mode="bilinear", align_corners=False)
+    lab = rgb_to_lab(full)
+    lab = torch.cat([lab[:, :1], ab * 110.0], 1)
+    rgb = (lab_to_rgb(lab)[0].permute(1, 2, 0) * 255.0).round().byte().cpu().numpy()
+    fmt = IMAGE_OUTPUTS[output.suffix.lower()]
+    tmp = output.with_name(f".{output.stem}.vidcolor-{os.getpid()}.partial{output.suffix}")
+    try:
+        Image.fromarray(rgb).save(tmp, format=fmt, **({"quality": 95} if fmt in ("JPEG", "WEBP") else {}))
+        os.replace(tmp, output)
+    except OSError as e:
+        raise ProcessingError(f"{output}: cannot write image ({describe(e)})") from None
+    finally:
+        tmp.unlink(missing_ok=True)
+    return Report(1, 0.0, 0, output)
+
+
+def colorize(
+    input: Path,
+    output: Path,
+    colorizer: Colorizer,
+    progress: Progress = lambda _n: None,
+    log: Log = lambda _m: None,
+) -> Report:
+    """Dispatch on input and output kinds: image -> image, video -> video, video -> preview PNG."""
+    check_input(input)
+    out_image = output.suffix.lower() in IMAGE_OUTPUTS
+    if is_image(input):
+        if not out_image:
+            raise BadInputError(f"{output}: input is an image; give an image output (.png, .jpg, ...)")
+        return colorize_image(input, output, colorizer)
+    if out_image:
+        return preview_only(input, output, colorizer, colorizer.cfg.preview or 6)
+    return colorize_video(input, output, colorizer, progress, log)
