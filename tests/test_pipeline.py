@@ -1,5 +1,9 @@
 """End-to-end colorizing: frame count, timing, audio, luma, cuts, safety rules."""
 
+import signal
+import subprocess
+import sys
+import time
 from fractions import Fraction
 from pathlib import Path
 
@@ -170,3 +174,23 @@ def test_missing_input_and_bad_options(tmp_path, tiny_model):
     for bad in (["--render-size", "0"], ["--batch-size", "-1"], ["--smoothing", "2"]):
         assert run(src, "-o", tmp_path / "o.mp4", "--model", tiny_model, *bad).exit_code == 2, bad
     assert not (tmp_path / "o.mp4").exists()
+
+
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_interrupt_removes_the_temporary_file(tmp_path, tiny_model, sig, code):
+    src = gray_clip(tmp_path / "long.mp4", n=1500, w=64, h=48)
+    out = tmp_path / "out.mp4"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vidcolor", str(src), "-o", str(out), "--model", str(tiny_model), "--quiet",
+         "--batch-size", "1", "--render-size", "64"],
+        stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.time() + 60
+    while time.time() < deadline and not any("partial" in p.name for p in tmp_path.iterdir()):
+        time.sleep(0.05)
+    time.sleep(0.3)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == code, err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert not out.exists() and stray_files(tmp_path) == []

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import signal
 import sys
 import time
 import traceback
@@ -43,6 +44,14 @@ app = typer.Typer(
 )
 
 
+class Terminated(BaseException):
+    """Raised in the main thread on SIGTERM, so cleanup (temporary files) runs as for Ctrl-C."""
+
+
+def _on_sigterm(_signum: int, _frame: object) -> None:
+    raise Terminated()
+
+
 def _err(message: str) -> None:
     typer.echo(f"vidcolor: error: {message}", err=True)
 
@@ -63,6 +72,9 @@ def handle_errors(func: F) -> F:
         except KeyboardInterrupt:
             _err("interrupted")
             raise typer.Exit(130) from None
+        except Terminated:
+            _err("terminated")
+            raise typer.Exit(143) from None
         except (typer.Exit, typer.Abort, typer.TyperException):
             raise
         except Exception as e:  # a bug: still one line unless --debug
@@ -288,6 +300,7 @@ def train_cmd(
 
 
 def main() -> None:
+    signal.signal(signal.SIGTERM, _on_sigterm)
     app()
 
 
