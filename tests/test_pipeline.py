@@ -194,3 +194,15 @@ def test_interrupt_removes_the_temporary_file(tmp_path, tiny_model, sig, code):
     assert proc.returncode == code, err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
     assert not out.exists() and stray_files(tmp_path) == []
+
+
+def test_webm_transcodes_aac_to_opus_and_says_so(tmp_path, tiny_model):
+    src = gray_clip(tmp_path / "in.mp4", n=25, audio=True)
+    out = tmp_path / "out.webm"
+    r = run(src, "-o", out, "--model", tiny_model)
+    assert r.exit_code == 0, r.output
+    assert "transcoding to libopus" in r.output
+    with av.open(str(out)) as c:
+        assert c.streams.audio[0].codec_context.name == "opus"
+        assert c.streams.video[0].codec_context.name == "vp9"
+    assert len(read_frames(out)) == 25
