@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.vidcolor-installed
 # torch is pinned to the release the project is tested with (a CUDA build that also runs on CPU).
 TORCH  := torch==2.14.1 torchvision==0.29.1
 
-.PHONY: install demo test lint format bench clean
+.PHONY: install demo test lint format bench bench-gpu clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,13 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/model_speed.py
 	$(BIN)/python benchmarks/train_throughput.py
 	$(BIN)/python benchmarks/pipeline.py
+
+# On a machine with an NVIDIA GPU: install TensorRT (from NVIDIA's index, via the PyPI package),
+# run the engine parity tests on CUDA and the engine benchmark there.
+bench-gpu: $(STAMP)
+	$(BIN)/python -m pip install -q -e '.[tensorrt]'
+	$(BIN)/python -m pytest -q tests/test_engines.py
+	$(BIN)/python benchmarks/engines.py --device cuda
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

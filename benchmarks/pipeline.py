@@ -14,6 +14,7 @@ and peak RSS of a whole run on a 10 s and a 10 min clip (same size and settings)
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import resource
 import subprocess
@@ -110,7 +111,7 @@ def frame_dump(clip: Path, colorizer: Colorizer, tmp: Path) -> float:
     for i, f in enumerate(frames(clip)):
         f.to_image().save(dump / f"{i:06d}.png")
         n += 1
-    single = Colorizer(ColorizeConfig(**{**colorizer.cfg.__dict__, "batch_size": 1}))
+    single = Colorizer(dataclasses.replace(colorizer.cfg, batch_size=1))
     for p in sorted(dump.iterdir()):
         colorize_image(p, done / p.name, single)
     with av.open(str(tmp / "dump.mp4"), "w") as out:
@@ -125,8 +126,8 @@ def frame_dump(clip: Path, colorizer: Colorizer, tmp: Path) -> float:
     return per_second(n, time.perf_counter() - t)
 
 
-def rss_child(clip: str, out: str, model: str | None, precision: str) -> None:
-    cfg = ColorizeConfig(model=model, render_size=64, precision=precision)
+def rss_child(clip: str, out: str, model: str | None, engine: str, precision: str) -> None:
+    cfg = ColorizeConfig(model=model, render_size=64, engine=engine, precision=precision)
     report = colorize_video(Path(clip), Path(out), Colorizer(cfg))
     print(json.dumps({"frames": report.frames, "peak_rss_mb": peak_rss_mb()}))
 
@@ -145,19 +146,20 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--frames", type=int, default=60)
     ap.add_argument("--model", default=None)
-    ap.add_argument("--precision", default="fp32")
+    ap.add_argument("--engine", default="auto")
+    ap.add_argument("--precision", default="auto")
     ap.add_argument("--skip-rss", action="store_true", help="skip the 10 s / 10 min memory runs")
     ap.add_argument("--rss-only", action="store_true", help="only the memory runs")
     ap.add_argument("--rss-child", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.rss_child:
-        rss_child(*args.rss_child, args.model, args.precision)
+        rss_child(*args.rss_child, args.model, args.engine, args.precision)
         return
-    cfg = ColorizeConfig(model=args.model, precision=args.precision)
+    cfg = ColorizeConfig(model=args.model, engine=args.engine, precision=args.precision)
     colorizer = Colorizer(cfg)
     print(
         f"# pipeline, {args.frames} frames per clip, render {cfg.render_size}, batch {cfg.batch_size}, "
-        f"engine {cfg.engine} {cfg.precision}, x264 crf {cfg.encode.crf} preset {cfg.encode.preset}; {machine()}"
+        f"engine {cfg.engine} -> {colorizer.engine.name}, x264 crf {cfg.encode.crf} preset {cfg.encode.preset}; {machine()}"
     )
     print(
         "| clip | decode fps | prepare fps | colour fps | encode fps | ideal fps | end-to-end fps | e2e / ideal | frame-dump fps | e2e / frame-dump |"

@@ -16,7 +16,13 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval
 from vidcolor.engines import register_engine
 from vidcolor.model import Generator
 
-_DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def check_precision(precision: str) -> torch.dtype | None:
+    if precision not in DTYPES:
+        raise ValueError(f"precision must be one of {list(DTYPES)}, got {precision!r}")
+    return DTYPES[precision]
 
 
 def fold_batchnorm(module: nn.Module) -> nn.Module:
@@ -30,13 +36,22 @@ def fold_batchnorm(module: nn.Module) -> nn.Module:
     return module
 
 
+class Core(nn.Module):
+    """The generator's network without its padding, as engines run and export it."""
+
+    def __init__(self, generator: Generator) -> None:
+        super().__init__()
+        self.generator = fold_batchnorm(generator)
+
+    def forward(self, L: torch.Tensor) -> torch.Tensor:
+        return self.generator.core(L)
+
+
 class EagerEngine:
     def __init__(self, generator: Generator, device: torch.device, precision: str = "fp32") -> None:
-        if precision not in _DTYPES:
-            raise ValueError(f"precision must be one of {list(_DTYPES)}, got {precision!r}")
-        self.dtype = _DTYPES[precision]
+        self.dtype = check_precision(precision)
         self.device = device
-        self.model = fold_batchnorm(generator).to(device).to(memory_format=torch.channels_last)
+        self.model = Core(generator).to(device).to(memory_format=torch.channels_last)
 
     @torch.inference_mode()
     def __call__(self, L: torch.Tensor) -> torch.Tensor:
@@ -47,6 +62,12 @@ class EagerEngine:
             return self.model(x).float().contiguous()
 
 
-@register_engine("eager", description="PyTorch eager, BN folded, channels-last; precision fp32|bf16|fp16")
-def _create(generator: Generator, device: torch.device, precision: str = "fp32") -> EagerEngine:
+def _unavailable(device: torch.device) -> str | None:
+    return "no CUDA device" if device.type == "cuda" and not torch.cuda.is_available() else None
+
+
+@register_engine(
+    "eager", description="PyTorch eager; BN folded, channels-last; fp32 | bf16 | fp16", unavailable=_unavailable
+)
+def _create(generator: Generator, device: torch.device, precision: str = "fp32", **_options: object) -> EagerEngine:
     return EagerEngine(generator, device, precision)

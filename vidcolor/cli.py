@@ -122,8 +122,11 @@ def colorize_cmd(
     preview: Annotated[
         int, typer.Option(help="Also write OUTPUT.preview.png with N frames, gray | colour.", min=0, max=100)
     ] = 0,
-    engine: Annotated[str, typer.Option(help="Inference engine (vidcolor engines lists them).")] = "eager",
-    precision: Annotated[str, typer.Option(help="Engine precision: fp32 | bf16 | fp16.")] = "fp32",
+    engine: Annotated[str, typer.Option(help="Inference engine, or auto (`vidcolor engines` lists them).")] = "auto",
+    precision: Annotated[str, typer.Option(help="Engine precision: auto | fp32 | bf16 | fp16.")] = "auto",
+    cache_dir: Annotated[
+        Path | None, typer.Option(help="Folder for compiled engines [default: ~/.cache/vidcolor].")
+    ] = None,
     device: Annotated[str, typer.Option(help="auto | cpu | cuda.")] = "auto",
     codec: Annotated[str | None, typer.Option(help="Video codec [default: libx264; libvpx-vp9 for .webm].")] = None,
     crf: Annotated[int, typer.Option(help="Encoder quality (lower is better).", min=0, max=63)] = 18,
@@ -136,6 +139,10 @@ def colorize_cmd(
     from vidcolor.pipeline import ColorizeConfig, Colorizer, check_output, colorize
 
     check_output(input, output, overwrite)
+    if cache_dir is not None:
+        from vidcolor.engines.cache import set_cache_dir
+
+        set_cache_dir(cache_dir)
     cfg = ColorizeConfig(
         model=str(model) if model else None,
         render_size=render_size,
@@ -202,6 +209,75 @@ def _progress_bar(input: Path, cfg: Any, enabled: bool) -> Iterator[Callable[[in
         yield advance
         if total is None or done != total:
             bar.update(task, total=done, completed=done)
+
+
+@app.command("engines", help="List inference engines: available here or not, and why.")
+@handle_errors
+def engines_cmd(
+    device: Annotated[str, typer.Option(help="auto | cpu | cuda.")] = "auto",
+    debug: Debug = False,
+) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from vidcolor.engines import auto_choices, describe_engines
+    from vidcolor.pipeline import pick_device
+
+    dev = pick_device(device)
+    table = Table(title=f"vidcolor engines on {dev}")
+    for col in ("engine", "status", "what"):
+        table.add_column(col)
+    for name, reason, what in describe_engines(dev):
+        table.add_row(name, f"[red]unavailable: {reason}" if reason else "[green]available", what)
+    Console().print(table)
+    choice = auto_choices(dev)
+    typer.echo("--engine auto picks: " + (f"{choice[0][0]} ({choice[0][1]})" if choice else "nothing available"))
+
+
+@app.command("export", help="Write the generator as ONNX or a TensorRT engine for deployment elsewhere.")
+@handle_errors
+def export_cmd(
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="File to write (.onnx, or .plan/.engine for TensorRT).")
+    ],
+    format: Annotated[str, typer.Option("--format", help="onnx | tensorrt.")] = "onnx",
+    model: Annotated[Path | None, typer.Option(help="Generator weights [default: bundled model].")] = None,
+    precision: Annotated[str, typer.Option(help="TensorRT precision: fp16 | fp32.")] = "fp16",
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace OUTPUT if it exists.")] = False,
+    debug: Debug = False,
+) -> None:
+    import os
+
+    from vidcolor.modelfile import load_generator
+    from vidcolor.pipeline import default_model_path
+
+    if format not in ("onnx", "tensorrt"):
+        raise BadInputError(f"--format must be onnx or tensorrt, got {format!r}")
+    if output.exists() and not overwrite:
+        raise BadInputError(f"{output}: already exists (pass --overwrite to replace it)")
+    if not output.parent.is_dir():
+        raise BadInputError(f"{output.parent}: output folder does not exist")
+    generator, _ = load_generator(model or default_model_path())
+    tmp = output.with_name(f".{output.name}.{os.getpid()}.partial")
+    try:
+        if format == "onnx":
+            from vidcolor.engines.onnx import export_onnx
+
+            export_onnx(generator, tmp)
+        else:
+            from vidcolor.engines import engine_unavailable
+
+            reason = engine_unavailable("tensorrt", "cuda")
+            if reason:
+                raise BadInputError(f"--format tensorrt: unavailable here ({reason})")
+            from vidcolor.engines.onnx import cached_onnx
+            from vidcolor.engines.tensorrt import build_engine, default_profile
+
+            tmp.write_bytes(build_engine(cached_onnx(generator), default_profile(generator.config.multiple), precision))
+        os.replace(tmp, output)
+    finally:
+        tmp.unlink(missing_ok=True)
+    typer.echo(f"wrote {output}", err=True)
 
 
 @app.command("train", help="Train the pix2pix colorizer on folders of images and videos.")

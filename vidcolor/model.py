@@ -105,16 +105,14 @@ class Generator(nn.Module):
         self.head = nn.Conv2d(c0, 2, 1)
 
     def forward(self, L: torch.Tensor) -> torch.Tensor:
+        """L (N,1,H,W) in [-1,1], any H and W -> ab (N,2,H,W) in [-1,1]."""
         if L.ndim != 4 or L.shape[1] != 1:
             raise ValueError(f"generator expects L of shape (N,1,H,W), got {tuple(L.shape)}")
         h, w = L.shape[-2:]
-        m = self.config.multiple
-        ph, pw = (-h) % m, (-w) % m
-        x = L
-        if ph or pw:
-            # reflect needs pad < size; replicate works for tiny frames (1x1, 2x2) too.
-            mode = "reflect" if ph < h and pw < w else "replicate"
-            x = F.pad(x, (0, pw, 0, ph), mode=mode)
+        return self.core(pad_to_multiple(L, self.config.multiple))[..., :h, :w]
+
+    def core(self, x: torch.Tensor) -> torch.Tensor:
+        """The network proper, for H and W that are multiples of ``config.multiple`` (what engines export)."""
         x = self.stem(x)
         skips = [x]
         for block in self.down:
@@ -122,10 +120,19 @@ class Generator(nn.Module):
             skips.append(x)
         skips.pop()
         for block in self.up:
-            skip = skips.pop()
-            x = F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False)
-            x = block(torch.cat([x, skip], dim=1))
-        return torch.tanh(self.head(x))[..., :h, :w]
+            x = F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)
+            x = block(torch.cat([x, skips.pop()], dim=1))
+        return torch.tanh(self.head(x))
+
+
+def pad_to_multiple(x: torch.Tensor, multiple: int) -> torch.Tensor:
+    """Pad (N,C,H,W) at the bottom/right up to multiples of ``multiple`` (reflect; replicate for tiny frames)."""
+    h, w = x.shape[-2:]
+    ph, pw = (-h) % multiple, (-w) % multiple
+    if not (ph or pw):
+        return x
+    mode = "reflect" if ph < h and pw < w else "replicate"  # reflect needs pad < size
+    return F.pad(x, (0, pw, 0, ph), mode=mode)
 
 
 class PatchDiscriminator(nn.Module):

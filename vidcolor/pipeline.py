@@ -29,7 +29,7 @@ from vidcolor import __version__
 from vidcolor.color import lab_to_rgb, model_to_rgb, rgb_to_gray_L, rgb_to_lab, uint8_rgb_to_L
 from vidcolor.decode import VideoInfo, check_input, frames, is_image, probe
 from vidcolor.encode import CONTAINERS, EncodeSettings, VideoWriter
-from vidcolor.engines import Engine, create_engine
+from vidcolor.engines import FallbackEngine, auto_choices, engine_unavailable
 from vidcolor.errors import BadInputError, ProcessingError, describe
 from vidcolor.modelfile import load_generator
 from vidcolor.planes import (
@@ -74,8 +74,8 @@ class ColorizeConfig:
     start: float = 0.0
     duration: float | None = None
     preview: int = 0  # frames in a preview sheet written beside the output (0 = none)
-    engine: str = "eager"
-    precision: str = "fp32"
+    engine: str = "auto"  # a registered engine name, or auto (see engines.auto_choices)
+    precision: str = "auto"  # auto | fp32 | bf16 | fp16
     device: str = "auto"
     encode: EncodeSettings = field(default_factory=EncodeSettings)
 
@@ -88,6 +88,7 @@ class ColorizeConfig:
             "start": self.start >= 0,
             "duration": self.duration is None or self.duration > 0,
             "preview": self.preview >= 0,
+            "precision": self.precision in ("auto", "fp32", "bf16", "fp16"),
         }
         for name, ok in checks.items():
             if not ok:
@@ -109,12 +110,28 @@ class Colorizer:
         generator, self.model_info = load_generator(path, self.device)
         self.multiple = generator.config.multiple
         self.model_id = f"{path.name}:{_sha256(path)[:12]}"
-        self.engine: Engine = create_engine(cfg.engine, generator, self.device, precision=cfg.precision)
+        self.engine = FallbackEngine(
+            engine_choices(cfg.engine, cfg.precision, self.device), generator, self.device, log
+        )
 
     def predict(self, rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """sRGB (N,3,h,w), uint8 or float in [0,1], on the device -> normalised (L (N,1,h,w), ab (N,2,h,w))."""
         L = uint8_rgb_to_L(rgb) if rgb.dtype == torch.uint8 else rgb_to_gray_L(rgb)
         return L, self.engine(L)
+
+
+def engine_choices(engine: str, precision: str, device: torch.device) -> list[tuple[str, str]]:
+    """(engine, precision) to try in order: the ``auto`` rule, or the named engine then eager fp32."""
+    if engine == "auto":
+        choices = auto_choices(device)
+        return [(n, precision) for n, _p in choices] if precision != "auto" else choices
+    reason = engine_unavailable(engine, device)  # also rejects unknown names, listing the valid ones
+    if reason:
+        raise BadInputError(f"--engine {engine}: unavailable here ({reason}); `vidcolor engines` lists what is")
+    if precision == "auto":
+        precision = "fp16" if engine == "tensorrt" else "fp32"
+    fallback = [("eager", "fp32")] if (engine, precision) != ("eager", "fp32") else []
+    return [(engine, precision), *fallback]
 
 
 def pick_device(name: str) -> torch.device:
@@ -262,7 +279,12 @@ def colorize_video(
         for frame in frames(input, cfg.start, cfg.duration):
             yield _Item(to_work_frame(frame, spec), small_rgb(frame, rsize))
 
-    meta = {"version": __version__, "model": colorizer.model_id, "settings": cfg.to_dict()}
+    meta = {
+        "version": __version__,
+        "model": colorizer.model_id,
+        "engine": colorizer.engine.name,
+        "settings": cfg.to_dict(),
+    }
     decoded = 0
     with VideoWriter(output, info, cfg.encode, spec, meta, cfg.start, cfg.duration, log) as writer:
         for batch in batched(prefetch(prepare(), depth=2 * cfg.batch_size), cfg.batch_size):

@@ -1,0 +1,72 @@
+"""A cache of compiled engine artefacts (ONNX graphs, serialized TensorRT engines).
+
+Entries are keyed by everything that makes an artefact valid: the weights' digest, the shape
+profile, the library versions and the GPU. They are written atomically; a reader that finds an
+entry unreadable or wrong (callers check outputs against the eager model) deletes and rebuilds it,
+so a stale or corrupt entry is never trusted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+from vidcolor.model import Generator
+
+_CACHE_DIR: Path | None = None
+
+
+def default_cache_dir() -> Path:
+    """``$VIDCOLOR_CACHE`` or ``$XDG_CACHE_HOME/vidcolor`` or ``~/.cache/vidcolor``."""
+    if os.environ.get("VIDCOLOR_CACHE"):
+        return Path(os.environ["VIDCOLOR_CACHE"])
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "vidcolor"
+
+
+def set_cache_dir(path: str | Path | None) -> None:
+    """Use ``path`` for engine artefacts (``--cache-dir``); None restores the default."""
+    global _CACHE_DIR
+    _CACHE_DIR = Path(path) if path is not None else None
+
+
+def cache_dir() -> Path:
+    return _CACHE_DIR or default_cache_dir()
+
+
+def weights_digest(generator: Generator) -> str:
+    """SHA-256 of the generator's architecture and every tensor's bytes (stable across runs)."""
+    h = hashlib.sha256(json.dumps(generator.config.to_dict(), sort_keys=True).encode())
+    for name, t in sorted(generator.state_dict().items()):
+        h.update(name.encode())
+        h.update(t.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+def entry(kind: str, suffix: str, **key: object) -> Path:
+    """Path of the cache entry for ``kind`` (e.g. "onnx") and a key of plain values."""
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:24]
+    return cache_dir() / kind / f"{digest}{suffix}"
+
+
+def build_once(path: Path, build: Callable[[Path], None]) -> Path:
+    """Return ``path``, building it with ``build(tmp)`` + atomic rename when it is missing."""
+    if path.exists():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        build(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def discard(path: Path) -> None:
+    path.unlink(missing_ok=True)

@@ -1,0 +1,104 @@
+"""ONNX export and the ``onnxruntime`` engine (CPU; CUDA execution provider where present).
+
+The generator's core (no padding) is exported once with dynamic batch, height and width
+(multiples of the model's ``multiple``) and cached; a cached graph is checked against the eager
+model on a small input before use and rebuilt if it disagrees or does not load.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from vidcolor.engines import cache, module_missing, register_engine
+from vidcolor.engines.eager import Core
+from vidcolor.errors import ProcessingError
+from vidcolor.model import Generator
+
+OPSET = 18
+PARITY_ATOL = 1e-3  # a cached fp32 graph must match eager fp32 to this (ab, normalised units)
+
+
+def export_onnx(generator: Generator, path: str | Path) -> Path:
+    """Write the generator (BN folded, no padding) as ONNX with dynamic N, H, W to ``path``."""
+    path = Path(path)
+    core = Core(generator.to("cpu").float()).eval()
+    m = generator.config.multiple
+    dim = torch.export.Dim
+    shapes = {"L": {0: dim("batch", min=1, max=4096), 2: m * dim("h", min=1, max=512), 3: m * dim("w", min=1, max=512)}}
+    example = torch.zeros(2, 1, 2 * m, 3 * m)
+    # The exporter narrates its passes on stdout; keep the CLI's output clean.
+    with contextlib.redirect_stdout(io.StringIO()), torch.inference_mode(False):
+        torch.onnx.export(
+            core, (example,), str(path), dynamo=True, dynamic_shapes=shapes,
+            input_names=["L"], output_names=["ab"], opset_version=OPSET, external_data=False,
+        )  # fmt: skip
+    return path
+
+
+def cached_onnx(generator: Generator) -> Path:
+    import onnx
+
+    key = {
+        "weights": cache.weights_digest(generator),
+        "torch": torch.__version__,
+        "onnx": onnx.__version__,
+        "opset": OPSET,
+    }
+    return cache.build_once(cache.entry("onnx", ".onnx", **key), lambda tmp: export_onnx(generator, tmp))
+
+
+def reference_check(engine, generator: Generator, atol: float) -> bool:
+    """Does ``engine`` agree with eager fp32 on a small random input?"""
+    m = generator.config.multiple
+    L = torch.rand(2, 1, m, 2 * m, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    with torch.inference_mode():
+        ref = Core(generator).to("cpu").float()(L)
+    try:
+        out = engine(L.to(engine.device)).float().cpu()
+    except Exception:
+        return False
+    return out.shape == ref.shape and bool((out - ref).abs().max() <= atol)
+
+
+class OrtEngine:
+    def __init__(self, generator: Generator, device: torch.device, precision: str = "fp32") -> None:
+        if precision != "fp32":
+            raise ValueError(f"the onnxruntime engine runs fp32, not {precision}")
+        import onnxruntime as ort
+
+        self.device = device
+        providers = ["CPUExecutionProvider"]
+        if device.type == "cuda" and "CUDAExecutionProvider" in ort.get_available_providers():
+            providers.insert(0, "CUDAExecutionProvider")
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.log_severity_level = 3
+        for _attempt in range(2):
+            path = cached_onnx(generator)
+            try:
+                self.session = ort.InferenceSession(str(path), options, providers=providers)
+                if reference_check(self, generator, PARITY_ATOL):
+                    return
+            except Exception:  # onnxruntime raises its own exception types for bad graphs
+                pass
+            cache.discard(path)  # stale or corrupt: never trusted, rebuilt once
+        raise ProcessingError(f"onnxruntime engine: exported graph does not match the model ({path})")
+
+    def __call__(self, L: torch.Tensor) -> torch.Tensor:
+        x = np.ascontiguousarray(L.detach().to("cpu", torch.float32).numpy())
+        out = self.session.run(["ab"], {"L": x})[0]
+        return torch.from_numpy(out).to(L.device)
+
+
+@register_engine(
+    "onnxruntime",
+    description="ONNX Runtime, fp32; CUDA provider where present; graph cached",
+    unavailable=lambda d: module_missing("onnxruntime", "onnx") or module_missing("onnxscript", "onnx"),
+)
+def _create(generator: Generator, device: torch.device, precision: str = "fp32", **_options: object) -> OrtEngine:
+    return OrtEngine(generator, device, precision)
