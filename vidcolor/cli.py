@@ -90,60 +90,68 @@ Debug = Annotated[bool, typer.Option("--debug", help="Show a traceback on errors
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or messages.")]
 
 
-@app.command(DEFAULT_COMMAND, help="Colorize a video or image (the default command: vidcolor INPUT -o OUTPUT).")
-@handle_errors
-def colorize_cmd(
-    input: Annotated[Path, typer.Argument(help="Black-and-white video or image.", show_default=False)],
-    output: Annotated[
-        Path,
-        typer.Option(
-            "--output",
-            "-o",
-            help="Output video (.mp4 .mkv .mov .webm) or image; a .png for a video input writes only a preview sheet.",
-        ),
-    ],
-    model: Annotated[
-        Path | None, typer.Option(help="Generator weights (.safetensors from vidcolor train) [default: bundled model].")
-    ] = None,
-    render_size: Annotated[
-        int, typer.Option(help="Short side the model sees, px (rounded to the model's multiple).", min=16, max=4096)
-    ] = 256,
-    batch_size: Annotated[int, typer.Option(help="Frames per model call.", min=1, max=1024)] = 8,
-    smoothing: Annotated[
-        float, typer.Option(help="Temporal smoothing of colour, 0 (off) .. 1.", min=0.0, max=1.0)
-    ] = 0.5,
-    strength: Annotated[
-        float, typer.Option(help="Colour strength (scales saturation), 0 .. 4.", min=0.0, max=4.0)
-    ] = 1.0,
-    start: Annotated[float, typer.Option(help="Start of the segment to process, seconds.", min=0.0)] = 0.0,
-    duration: Annotated[
-        float | None, typer.Option(help="Length of the segment, seconds [default: to the end].", min=0.001)
-    ] = None,
-    preview: Annotated[
-        int, typer.Option(help="Also write OUTPUT.preview.png with N frames, gray | colour.", min=0, max=100)
-    ] = 0,
-    engine: Annotated[str, typer.Option(help="Inference engine, or auto (`vidcolor engines` lists them).")] = "auto",
-    precision: Annotated[str, typer.Option(help="Engine precision: auto | fp32 | bf16 | fp16.")] = "auto",
-    cache_dir: Annotated[
-        Path | None, typer.Option(help="Folder for compiled engines [default: ~/.cache/vidcolor].")
-    ] = None,
-    device: Annotated[str, typer.Option(help="auto | cpu | cuda.")] = "auto",
-    codec: Annotated[str | None, typer.Option(help="Video codec [default: libx264; libvpx-vp9 for .webm].")] = None,
-    crf: Annotated[int, typer.Option(help="Encoder quality (lower is better).", min=0, max=63)] = 18,
-    preset: Annotated[str, typer.Option(help="x264/x265 speed preset.")] = "fast",
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace OUTPUT if it exists.")] = False,
-    quiet: Quiet = False,
-    debug: Debug = False,
-) -> None:
-    from vidcolor.encode import EncodeSettings
-    from vidcolor.pipeline import ColorizeConfig, Colorizer, check_output, colorize
+# Options shared by `vidcolor INPUT -o OUTPUT` and `vidcolor batch` (one definition each).
+ModelOpt = Annotated[
+    Path | None,
+    typer.Option("--model", help="Generator weights (.safetensors from vidcolor train) [default: bundled model]."),
+]
+RenderSizeOpt = Annotated[
+    int,
+    typer.Option(
+        "--render-size", help="Short side the model sees, px (rounded to the model's multiple).", min=16, max=4096
+    ),
+]
+BatchSizeOpt = Annotated[int, typer.Option("--batch-size", help="Frames per model call.", min=1, max=1024)]
+SmoothingOpt = Annotated[
+    float, typer.Option("--smoothing", help="Temporal smoothing of colour, 0 (off) .. 1.", min=0.0, max=1.0)
+]
+StrengthOpt = Annotated[
+    float, typer.Option("--strength", help="Colour strength (scales saturation), 0 .. 4.", min=0.0, max=4.0)
+]
+StartOpt = Annotated[float, typer.Option("--start", help="Start of the segment to process, seconds.", min=0.0)]
+DurationOpt = Annotated[
+    float | None, typer.Option("--duration", help="Length of the segment, seconds [default: to the end].", min=0.001)
+]
+PreviewOpt = Annotated[
+    int, typer.Option("--preview", help="Also write OUTPUT.preview.png with N frames, gray | colour.", min=0, max=100)
+]
+EngineOpt = Annotated[str, typer.Option("--engine", help="Inference engine, or auto (`vidcolor engines` lists them).")]
+PrecisionOpt = Annotated[str, typer.Option("--precision", help="Engine precision: auto | fp32 | bf16 | fp16.")]
+CacheDirOpt = Annotated[
+    Path | None, typer.Option("--cache-dir", help="Folder for compiled engines [default: ~/.cache/vidcolor].")
+]
+DeviceOpt = Annotated[str, typer.Option("--device", help="auto | cpu | cuda.")]
+CodecOpt = Annotated[str | None, typer.Option("--codec", help="Video codec [default: libx264; libvpx-vp9 for .webm].")]
+CrfOpt = Annotated[int, typer.Option("--crf", help="Encoder quality (lower is better).", min=0, max=63)]
+PresetOpt = Annotated[str, typer.Option("--preset", help="x264/x265 speed preset.")]
 
-    check_output(input, output, overwrite)
+
+def _colorize_config(
+    model,
+    render_size,
+    batch_size,
+    smoothing,
+    strength,
+    start,
+    duration,
+    preview,
+    engine,
+    precision,
+    device,
+    codec,
+    crf,
+    preset,
+    cache_dir,
+) -> Any:
+    """The frozen ColorizeConfig built at the CLI boundary (and the engine cache folder set)."""
+    from vidcolor.encode import EncodeSettings
+    from vidcolor.pipeline import ColorizeConfig
+
     if cache_dir is not None:
         from vidcolor.engines.cache import set_cache_dir
 
         set_cache_dir(cache_dir)
-    cfg = ColorizeConfig(
+    return ColorizeConfig(
         model=str(model) if model else None,
         render_size=render_size,
         batch_size=batch_size,
@@ -157,12 +165,189 @@ def colorize_cmd(
         device=device,
         encode=EncodeSettings(codec=codec, crf=crf, preset=preset),
     )
+
+
+@app.command(DEFAULT_COMMAND, help="Colorize a video or image (the default command: vidcolor INPUT -o OUTPUT).")
+@handle_errors
+def colorize_cmd(
+    input: Annotated[Path, typer.Argument(help="Black-and-white video or image.", show_default=False)],
+    output: Annotated[
+        Path,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Output video (.mp4 .mkv .mov .webm) or image; a .png for a video input writes only a preview sheet.",
+        ),
+    ],
+    model: ModelOpt = None,
+    render_size: RenderSizeOpt = 256,
+    batch_size: BatchSizeOpt = 8,
+    smoothing: SmoothingOpt = 0.5,
+    strength: StrengthOpt = 1.0,
+    start: StartOpt = 0.0,
+    duration: DurationOpt = None,
+    preview: PreviewOpt = 0,
+    engine: EngineOpt = "auto",
+    precision: PrecisionOpt = "auto",
+    cache_dir: CacheDirOpt = None,
+    device: DeviceOpt = "auto",
+    codec: CodecOpt = None,
+    crf: CrfOpt = 18,
+    preset: PresetOpt = "fast",
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace OUTPUT if it exists.")] = False,
+    quiet: Quiet = False,
+    debug: Debug = False,
+) -> None:
+    from vidcolor.pipeline import Colorizer, check_output, colorize
+
+    check_output(input, output, overwrite)
+    cfg = _colorize_config(
+        model,
+        render_size,
+        batch_size,
+        smoothing,
+        strength,
+        start,
+        duration,
+        preview,
+        engine,
+        precision,
+        device,
+        codec,
+        crf,
+        preset,
+        cache_dir,
+    )
     log = (lambda _m: None) if quiet else (lambda m: typer.echo(m, err=True))
     colorizer = Colorizer(cfg, log)
     with _progress_bar(input, cfg, enabled=not quiet) as advance:
         report = colorize(input, output, colorizer, progress=advance, log=log)
     extra = f", preview {report.preview}" if report.preview and report.preview != report.output else ""
     log(f"wrote {report.output} ({report.frames} frame{'s' if report.frames != 1 else ''}{extra})")
+
+
+@app.command("batch", help="Colorize many files: folders (recursive), files or a list; resumable, shardable.")
+@handle_errors
+def batch_cmd(
+    inputs: Annotated[list[Path] | None, typer.Argument(help="Folders (searched recursively) and files.")] = None,
+    out_dir: Annotated[Path, typer.Option("--output", "-o", help="Output folder (mirrors the inputs' layout).")] = Path(
+        "colorized"
+    ),
+    from_list: Annotated[Path | None, typer.Option("--from-list", help="A file with one input path per line.")] = None,
+    suffix: Annotated[str, typer.Option(help="Added to each output's name, before the extension.")] = "",
+    container: Annotated[
+        str | None,
+        typer.Option(help="Video container for outputs: mp4, mkv, mov, webm [default: the input's, else mp4]."),
+    ] = None,
+    redo: Annotated[
+        str,
+        typer.Option(help="changed (default): redo changed inputs/model/settings; failed: also retry failures; all."),
+    ] = "changed",
+    shard: Annotated[
+        str, typer.Option(help="K/N: process only shard K of N (for job arrays on several machines).")
+    ] = "0/1",
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would be done; write nothing.")] = False,
+    model: ModelOpt = None,
+    render_size: RenderSizeOpt = 256,
+    batch_size: BatchSizeOpt = 8,
+    smoothing: SmoothingOpt = 0.5,
+    strength: StrengthOpt = 1.0,
+    engine: EngineOpt = "auto",
+    precision: PrecisionOpt = "auto",
+    cache_dir: CacheDirOpt = None,
+    device: DeviceOpt = "auto",
+    codec: CodecOpt = None,
+    crf: CrfOpt = 18,
+    preset: PresetOpt = "fast",
+    quiet: Quiet = False,
+    debug: Debug = False,
+) -> None:
+    from vidcolor.batch import Shard, discover, run_batch
+
+    if container is not None and f".{container.lstrip('.')}" not in (".mp4", ".mkv", ".mov", ".webm", ".m4v"):
+        raise BadInputError(f"--container must be mp4, mkv, mov or webm, got {container!r}")
+    if not inputs and from_list is None:
+        raise BadInputError("no inputs: give folders/files or --from-list FILE")
+    part = Shard.parse(shard)
+    cfg = _colorize_config(
+        model,
+        render_size,
+        batch_size,
+        smoothing,
+        strength,
+        0.0,
+        None,
+        0,
+        engine,
+        precision,
+        device,
+        codec,
+        crf,
+        preset,
+        cache_dir,
+    )
+    log = (lambda _m: None) if quiet else (lambda m: typer.echo(m, err=True))
+    jobs = discover(inputs or [], from_list)
+    with _batch_progress(enabled=not quiet and not dry_run, total=sum(part.owns(j.rel) for j in jobs)) as on_file:
+        report = run_batch(jobs, out_dir, cfg, part, suffix, container, redo, dry_run, log, on_file)
+    if not quiet or report.failed:
+        _batch_summary(report, dry_run)
+    if report.failed:
+        raise typer.Exit(1)
+
+
+@contextlib.contextmanager
+def _batch_progress(enabled: bool, total: int) -> Iterator[Any]:
+    """Overall files bar plus the current file's frames bar (rich, on stderr)."""
+    if not enabled:
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from vidcolor.decode import is_image, probe
+
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
+        console=Console(stderr=True),
+    ) as bar:  # fmt: skip
+        files = bar.add_task("files", total=total)
+        current = bar.add_task("", total=None, visible=False)
+
+        def on_file(job: Any, _start: int) -> Callable[[int], None]:
+            frames = None if is_image(job.input) else (probe(job.input).frames or None)
+            bar.update(current, description=job.rel[-40:], total=frames, completed=0, visible=True)
+            bar.advance(files)
+            return lambda n: bar.advance(current, n)
+
+        yield on_file
+
+
+def _batch_summary(report: Any, dry_run: bool) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(stderr=True)
+    table = Table(title="vidcolor batch" + (" (dry run)" if dry_run else ""))
+    for col in ("result", "files", "frames", "seconds"):
+        table.add_column(col, justify="right" if col != "result" else "left")
+    for action in ("done", "would run", "skipped", "failed"):
+        rows = [o for o in report.outcomes if o.action == action]
+        if rows:
+            table.add_row(
+                action, str(len(rows)), str(sum(o.frames for o in rows)), f"{sum(o.seconds for o in rows):.1f}"
+            )
+    console.print(table)
+    for o in report.outcomes:
+        if o.action in ("failed", "would run") or o.detail.startswith("failed earlier"):
+            console.print(f"{o.action}: {o.job.input}: {o.detail}", highlight=False, soft_wrap=True)
 
 
 @contextlib.contextmanager

@@ -1,0 +1,169 @@
+"""vidcolor batch: exactly-once over an archive, failure isolation, crash recovery, sharding."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from media import gradient_frame, read_frames, write_image, write_video
+from vidcolor.batch import Shard, discover
+from vidcolor.cli import app
+
+FAST = ["--render-size", "64", "--quiet"]
+
+
+def clip(path: Path, n: int, **kw) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return write_video(path, [gradient_frame(64, 48, t=i / 5, colour=False) for i in range(n)], **kw)
+
+
+@pytest.fixture
+def archive(tmp_path) -> Path:
+    root = tmp_path / "archive"
+    clip(root / "reel1" / "a.mp4", 12)
+    clip(root / "reel1" / "sub" / "b.mkv", 9, audio=True)
+    clip(root / "c.mp4", 7)
+    (root / "photos").mkdir()
+    write_image(root / "photos" / "p.png", gradient_frame(40, 30, colour=False))
+    whole = (root / "c.mp4").read_bytes()
+    (root / "reel1" / "damaged.mp4").write_bytes(whole[: len(whole) // 3])  # cut before its index
+    (root / "reel1" / "notes.mp4").write_text("a text file, not a video\n")
+    (root / "readme.txt").write_text("ignored: not media\n")
+    return root
+
+
+def batch(*args) -> object:
+    return CliRunner().invoke(app, ["batch", *[str(a) for a in args]])
+
+
+def snapshot(folder: Path) -> dict[str, tuple[int, bytes]]:
+    return {
+        str(p.relative_to(folder)): (p.stat().st_mtime_ns, p.read_bytes())
+        for p in folder.rglob("*")
+        if p.is_file() and "manifest" not in p.name
+    }
+
+
+def records(out: Path) -> list[dict]:
+    return [json.loads(line) for m in out.glob("vidcolor-manifest*.jsonl") for line in m.read_text().splitlines()]
+
+
+def test_batch_finishes_good_files_and_reports_bad_ones(archive, tmp_path, tiny_model):
+    out = tmp_path / "out"
+    r = batch(archive, "-o", out, "--model", tiny_model, *FAST)
+    assert r.exit_code == 1  # some files failed
+    assert "damaged.mp4" in r.output and "notes.mp4" in r.output
+    assert len(read_frames(out / "reel1" / "a.mp4")) == 12
+    assert len(read_frames(out / "reel1" / "sub" / "b.mkv")) == 9
+    assert len(read_frames(out / "c.mp4")) == 7
+    assert (out / "photos" / "p.png").is_file()
+    assert not (out / "readme.txt").exists() and not (out / "reel1" / "damaged.mp4").exists()
+    status = {r["rel"]: r["status"] for r in records(out)}
+    assert status["reel1/damaged.mp4"] == status["reel1/notes.mp4"] == "failed"
+    assert status["reel1/a.mp4"] == "done"
+
+
+def test_rerun_changes_nothing_and_changed_input_is_redone(archive, tmp_path, tiny_model):
+    out = tmp_path / "out"
+    batch(archive, "-o", out, "--model", tiny_model, *FAST)
+    before, lines = snapshot(out), len(records(out))
+    r = batch(archive, "-o", out, "--model", tiny_model, *FAST)
+    assert r.exit_code == 1  # the damaged files are still failed (reported, not retried)
+    assert snapshot(out) == before and len(records(out)) == lines
+    clip(archive / "c.mp4", 5)  # the input changes: its output is redone, the others untouched
+    assert batch(archive, "-o", out, "--model", tiny_model, *FAST).exit_code == 1
+    assert len(read_frames(out / "c.mp4")) == 5
+    after = snapshot(out)
+    assert after["reel1/a.mp4"] == before["reel1/a.mp4"]
+    r = batch(archive, "-o", out, "--model", tiny_model, "--strength", "0.5", "--dry-run", *FAST)
+    assert "would run" in r.output  # new settings: everything good would be redone
+    assert snapshot(out) == after
+
+
+def test_kill_9_mid_file_then_rerun_completes_exactly_once(tmp_path, tiny_model):
+    root = tmp_path / "archive"
+    clip(root / "long.mp4", 400)
+    clip(root / "short.mp4", 6)
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "vidcolor", "batch", str(root), "-o", str(out), "--model", str(tiny_model)]
+    cmd += ["--batch-size", "1", *FAST]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 90
+    while time.time() < deadline and not any("partial" in p.name for p in out.rglob("*") if out.exists()):
+        time.sleep(0.01)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert any("partial" in p.name for p in out.rglob("*"))  # killed mid-file
+    assert not (out / "long.mp4").exists()
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert len(read_frames(out / "long.mp4")) == 400 and len(read_frames(out / "short.mp4")) == 6
+    assert not [p.name for p in out.rglob("*") if "partial" in p.name]
+    done = [x for x in records(out) if x["status"] == "done"]
+    assert sorted(x["rel"] for x in done) == ["long.mp4", "short.mp4"]  # each finished exactly once
+
+
+def test_shards_cover_every_file_exactly_once(archive, tmp_path, tiny_model):
+    out = tmp_path / "shared-out"
+    for k in (0, 1):
+        batch(archive, "-o", out, "--model", tiny_model, "--shard", f"{k}/2", *FAST)
+    recs = records(out)
+    by_rel: dict[str, list[str]] = {}
+    for x in recs:
+        if x["status"] in ("done", "failed"):
+            by_rel.setdefault(x["rel"], []).append(x["shard"])
+    assert sorted(by_rel) == sorted(j.rel for j in discover([archive]))
+    assert all(len(v) == 1 for v in by_rel.values())  # nobody processed a file twice
+    assert {p.name for p in out.glob("vidcolor-manifest*")} == {
+        "vidcolor-manifest.shard-0-of-2.jsonl",
+        "vidcolor-manifest.shard-1-of-2.jsonl",
+    }
+
+
+def test_shard_assignment_is_stable_when_files_are_added():
+    rels = [f"reel{i}/clip{j}.mp4" for i in range(5) for j in range(20)]
+    before = {r: Shard(0, 3).owns(r) for r in rels}
+    assert 10 < sum(before.values()) < 60  # a real split
+    assert {r: Shard(0, 3).owns(r) for r in rels} == before
+    assert all(sum(Shard(k, 3).owns(r) for k in range(3)) == 1 for r in rels)
+
+
+def test_from_list_suffix_container_and_dry_run(archive, tmp_path, tiny_model):
+    lst = tmp_path / "list.txt"
+    lst.write_text(f"{archive / 'c.mp4'}\n# a comment\n{archive / 'reel1' / 'a.mp4'}\n")
+    out = tmp_path / "out"
+    r = batch(
+        "--from-list", lst, "-o", out, "--model", tiny_model, "--suffix", "_color", "--container", "mkv", "--dry-run"
+    )
+    assert r.exit_code == 0 and r.output.count("would run:") == 2
+    assert not out.exists()
+    assert (
+        batch(
+            "--from-list", lst, "-o", out, "--model", tiny_model, "--suffix", "_color", "--container", "mkv", *FAST
+        ).exit_code
+        == 0
+    )
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.mkv")) == ["c_color.mkv", "reel1/a_color.mkv"]
+
+
+def test_existing_foreign_output_is_never_overwritten(tmp_path, tiny_model):
+    root = tmp_path / "archive"
+    clip(root / "a.mp4", 4)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "a.mp4").write_bytes(b"someone else's file")
+    r = batch(root, "-o", out, "--model", tiny_model, *FAST)
+    assert r.exit_code == 0
+    assert (out / "a.mp4").read_bytes() == b"someone else's file"
+
+
+def test_bad_shard_and_missing_inputs_are_usage_errors(tmp_path):
+    assert batch(tmp_path, "-o", tmp_path / "o", "--shard", "2/2").exit_code == 2
+    assert batch(tmp_path / "missing", "-o", tmp_path / "o").exit_code == 2
+    assert batch("-o", tmp_path / "o").exit_code == 2
