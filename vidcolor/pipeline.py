@@ -287,7 +287,9 @@ def colorize_video(
     }
     decoded = 0
     with VideoWriter(output, info, cfg.encode, spec, meta, cfg.start, cfg.duration, log) as writer:
-        for batch in batched(prefetch(prepare(), depth=2 * cfg.batch_size), cfg.batch_size):
+        # Two batches in flight, but at most ~256 MB of decoded frames (an 8K frame is 50 MB).
+        depth = max(2, min(2 * cfg.batch_size, (256 << 20) // (info.width * info.height * 3 // 2 + 1)))
+        for batch in batched(prefetch(prepare(), depth=depth), cfg.batch_size):
             decoded += len(batch)
             uv = colour_batch(colorizer, smoother, [it.small for it in batch], spec, info.width, info.height)
             for item, planes in zip(batch, uv, strict=True):
@@ -302,6 +304,11 @@ def colorize_video(
             )
         if writer.frames_written != decoded:
             raise ProcessingError(f"{input}: wrote {writer.frames_written} of {decoded} frames")
+    expected = info.expected_frames(cfg.start, cfg.duration)
+    if info.frames and decoded < expected - 1:
+        log(
+            f"warning: {input} ended early: decoded {decoded} of the {expected} frames its header announces (truncated?)"
+        )
     preview = None
     if sheet and sheet.rows:
         preview = output.with_name(output.stem + ".preview.png")
