@@ -206,3 +206,21 @@ def test_webm_transcodes_aac_to_opus_and_says_so(tmp_path, tiny_model):
         assert c.streams.audio[0].codec_context.name == "opus"
         assert c.streams.video[0].codec_context.name == "vp9"
     assert len(read_frames(out)) == 25
+
+
+def test_eval_prints_baseline_and_writes_json_and_sheet(tmp_path, tiny_model):
+    import json
+
+    src = write_video(tmp_path / "truth.mp4", [gradient_frame(64, 48, t=i / 4) for i in range(12)])
+    img = write_image(tmp_path / "truth.png", gradient_frame(40, 30, t=1))
+    js, sheet = tmp_path / "eval.json", tmp_path / "sheet.png"
+    r = run("eval", src, img, "--model", tiny_model, "--json", js, "--sheet", sheet, "--render-size", "64", "--quiet")
+    assert r.exit_code == 0, r.output
+    assert "gray baseline" in r.output and "overall" in r.output
+    doc = json.loads(js.read_text())
+    assert [i["name"] for i in doc["items"]] == ["truth.mp4", "truth.png"]
+    video = doc["items"][0]["scores"]
+    assert video["gray baseline"]["colorfulness_ratio"] == pytest.approx(0.0, abs=0.05)
+    assert video["vidcolor"]["luma_psnr"] > 35  # the pipeline keeps the input's luma
+    assert video["vidcolor"]["cdc_truth"] is not None and doc["items"][1]["scores"]["vidcolor"]["cdc"] is None
+    assert Image.open(sheet).width > 3 * 64

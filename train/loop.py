@@ -31,7 +31,7 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 
 from vidcolor.color import model_to_rgb, rgb_to_model
 from vidcolor.errors import BadInputError
-from vidcolor.metrics import psnr
+from vidcolor.metrics import colorfulness, psnr
 from vidcolor.model import Generator, PatchDiscriminator, count_parameters, init_weights
 from vidcolor.modelfile import save_generator
 from vidcolor.train.config import TrainConfig
@@ -300,7 +300,7 @@ def _train(
     def evaluate() -> dict:
         g = _unwrap(G)
         g.eval()
-        l1s, psnrs, grid = [], [], None
+        l1s, psnrs, colour, colour_truth, grid = [], [], [], [], None
         with torch.inference_mode():
             for i in range(0, len(val_idx), cfg.batch_size):
                 rgb = torch.stack([val_ds[j] for j in val_idx[i : i + cfg.batch_size]]).to(device)
@@ -310,12 +310,20 @@ def _train(
                 l1s.append((pred - ab).abs().mean(dim=(1, 2, 3)))
                 out_rgb = model_to_rgb(L, pred)
                 psnrs.append(psnr(out_rgb, rgb))
+                colour.append(colorfulness(out_rgb))
+                colour_truth.append(colorfulness(rgb))
                 if grid is None:
                     k = min(6, len(rgb))
                     gray = model_to_rgb(L[:k], torch.zeros_like(pred[:k]))
                     grid = (gray, out_rgb[:k], rgb[:k])
         g.train()
-        return {"val_l1": float(torch.cat(l1s).mean()), "val_psnr": float(torch.cat(psnrs).mean()), "grid": grid}
+        ratio = float(torch.cat(colour).mean() / torch.cat(colour_truth).mean().clamp_min(1e-6))
+        return {
+            "val_l1": float(torch.cat(l1s).mean()),
+            "val_psnr": float(torch.cat(psnrs).mean()),
+            "val_colorfulness_ratio": ratio,
+            "grid": grid,
+        }
 
     def checkpoint() -> None:
         _save_atomic(

@@ -296,6 +296,95 @@ def batch_cmd(
         raise typer.Exit(1)
 
 
+@app.command("eval", help="Measure colorization against colour ground truth (videos/images), beside the gray baseline.")
+@handle_errors
+def eval_cmd(
+    truth: Annotated[list[Path], typer.Argument(help="Colour videos and images (the ground truth).")],
+    json_path: Annotated[Path | None, typer.Option("--json", help="Write all figures as JSON here.")] = None,
+    sheet: Annotated[
+        Path | None, typer.Option("--sheet", help="Write a contact sheet PNG (gray | output | truth).")
+    ] = None,
+    max_frames: Annotated[int, typer.Option(help="Frames evaluated per video (from its start).", min=2)] = 250,
+    model: ModelOpt = None,
+    render_size: RenderSizeOpt = 256,
+    batch_size: BatchSizeOpt = 8,
+    smoothing: SmoothingOpt = 0.5,
+    strength: StrengthOpt = 1.0,
+    engine: EngineOpt = "auto",
+    precision: PrecisionOpt = "auto",
+    device: DeviceOpt = "auto",
+    quiet: Quiet = False,
+    debug: Debug = False,
+) -> None:
+    import json
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from vidcolor.evaluate import METHODS, evaluate_item, summarize, write_sheet
+    from vidcolor.pipeline import Colorizer
+
+    for out in (json_path, sheet):
+        if out is not None and not out.parent.is_dir():
+            raise BadInputError(f"{out.parent}: output folder does not exist")
+    cfg = _colorize_config(
+        model,
+        render_size,
+        batch_size,
+        smoothing,
+        strength,
+        0.0,
+        None,
+        0,
+        engine,
+        precision,
+        device,
+        None,
+        18,
+        "fast",
+        None,
+    )
+    log = (lambda _m: None) if quiet else (lambda m: typer.echo(m, err=True))
+    colorizer = Colorizer(cfg, log)
+    rows: list = []
+    results = []
+    for path in truth:
+        log(f"evaluating {path} ...")
+        results.append(evaluate_item(path, colorizer, max_frames, rows))
+    overall = summarize(results)
+    cols = [
+        ("PSNR", "psnr", 2), ("SSIM", "ssim", 3), ("colourful. ratio", "colorfulness_ratio", 2), ("CDC", "cdc", 4),
+        ("CDC truth", "cdc_truth", 4), ("flicker", "flicker", 2), ("flicker truth", "flicker_truth", 2), ("luma PSNR", "luma_psnr", 1),
+    ]  # fmt: skip
+    table = Table(title=f"vidcolor eval ({colorizer.model_id}, {colorizer.engine.name})")
+    for name in ("item", "frames", "method", *[c[0] for c in cols]):
+        table.add_column(name, justify="left" if name in ("item", "method") else "right")
+
+    def fmt(v: float | None, digits: int) -> str:
+        return "-" if v is None else f"{v:.{digits}f}"
+
+    for r in results:
+        for m in METHODS:
+            table.add_row(r.name, str(r.frames), m, *[fmt(r.scores[m][k], d) for _n, k, d in cols])
+    for m in METHODS:
+        table.add_row(
+            "[bold]overall", str(sum(r.frames for r in results)), m, *[fmt(overall[m][k], d) for _n, k, d in cols]
+        )
+    Console(width=None if sys.stdout.isatty() else 200).print(table)
+    if json_path is not None:
+        doc = {
+            "model": colorizer.model_id,
+            "engine": colorizer.engine.name,
+            "settings": cfg.to_dict(),
+            "items": [{"name": r.name, "kind": r.kind, "frames": r.frames, "scores": r.scores} for r in results],
+            "overall": overall,
+        }
+        json_path.write_text(json.dumps(doc, indent=2, default=str) + "\n")
+    if sheet is not None:
+        write_sheet(rows, sheet)
+        log(f"wrote {sheet}")
+
+
 @contextlib.contextmanager
 def _batch_progress(enabled: bool, total: int) -> Iterator[Any]:
     """Overall files bar plus the current file's frames bar (rich, on stderr)."""

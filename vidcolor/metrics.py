@@ -1,8 +1,20 @@
-"""Image quality metrics shared by training validation and ``vidcolor eval``."""
+"""Colorization metrics, one implementation shared by training validation and ``vidcolor eval``.
+
+Images are torch tensors (N,3,H,W) float in [0,1] (sRGB) unless a docstring says otherwise; video
+metrics take a sequence of frames (T,3,H,W).
+"""
 
 from __future__ import annotations
 
+import kornia.metrics
 import torch
+
+from vidcolor.color import rgb_to_lab
+
+
+def _check_pair(pred: torch.Tensor, target: torch.Tensor) -> None:
+    if pred.shape != target.shape or pred.ndim != 4:
+        raise ValueError(f"need two (N,C,H,W) tensors of one shape, got {tuple(pred.shape)} and {tuple(target.shape)}")
 
 
 def psnr(pred: torch.Tensor, target: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:
@@ -13,9 +25,67 @@ def psnr(pred: torch.Tensor, target: torch.Tensor, data_range: float = 1.0) -> t
     Returns:
         (N,) PSNR = 10 log10(data_range^2 / MSE); +inf where the images are identical.
     """
-    if pred.shape != target.shape or pred.ndim != 4:
-        raise ValueError(
-            f"psnr needs two (N,C,H,W) tensors of one shape, got {tuple(pred.shape)} and {tuple(target.shape)}"
-        )
+    _check_pair(pred, target)
     mse = (pred.float() - target.float()).pow(2).mean(dim=(1, 2, 3))
     return 10.0 * torch.log10(data_range**2 / mse)
+
+
+def ssim(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean SSIM per image (11x11 Gaussian window, kornia), (N,3,H,W) in [0,1] -> (N,)."""
+    _check_pair(pred, target)
+    window = max(3, min(11, pred.shape[-1], pred.shape[-2]) // 2 * 2 - 1)
+    return kornia.metrics.ssim(pred.float(), target.float(), window, max_val=1.0).mean(dim=(1, 2, 3))
+
+
+def colorfulness(rgb: torch.Tensor) -> torch.Tensor:
+    """Hasler-Suesstrunk colourfulness per image on the 0-255 scale, (N,3,H,W) in [0,1] -> (N,).
+
+    M = sqrt(std(rg)^2 + std(yb)^2) + 0.3 sqrt(mean(rg)^2 + mean(yb)^2), rg = R - G,
+    yb = (R + G)/2 - B. 0 for gray; ~15 "slightly", ~33 "moderately", ~59 "quite" colourful.
+    """
+    x = rgb.float() * 255.0
+    r, g, b = x[:, 0], x[:, 1], x[:, 2]
+    rg, yb = (r - g).flatten(1), (0.5 * (r + g) - b).flatten(1)
+    std = (rg.var(dim=1, unbiased=False) + yb.var(dim=1, unbiased=False)).sqrt()
+    mean = (rg.mean(dim=1) ** 2 + yb.mean(dim=1) ** 2).sqrt()
+    return std + 0.3 * mean
+
+
+def js_divergence(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+    """Jensen-Shannon divergence (natural log, in [0, ln 2]) between histograms along the last dim."""
+    p = p / p.sum(-1, keepdim=True)
+    q = q / q.sum(-1, keepdim=True)
+    m = 0.5 * (p + q)
+
+    def kl(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        return torch.where(a > 0, a * (a / b.clamp_min(1e-12)).log(), torch.zeros_like(a)).sum(-1)
+
+    return 0.5 * kl(p, m) + 0.5 * kl(q, m)
+
+
+def channel_histograms(frames: torch.Tensor, bins: int = 256) -> torch.Tensor:
+    """(T,3,H,W) in [0,1] -> (T,3,bins) counts of the 8-bit values of each channel."""
+    t, c = frames.shape[:2]
+    idx = (frames.float() * 255.0).round().clamp(0, 255).long().flatten(2)
+    idx = idx + bins * torch.arange(t * c, device=frames.device).reshape(t, c, 1)
+    return torch.bincount(idx.flatten(), minlength=t * c * bins).reshape(t, c, bins).float()
+
+
+def cdc(frames: torch.Tensor, distances: tuple[int, ...] = (1, 2, 4)) -> float:
+    """Colour distribution consistency (TCVC): mean JS divergence of per-channel 256-bin histograms
+    between frames t and t+d, averaged over channels, t and d. Lower is steadier; (T,3,H,W) in [0,1]."""
+    h = channel_histograms(frames)
+    values = [js_divergence(h[:-d], h[d:]).mean() for d in distances if d < h.shape[0]]
+    return float(torch.stack(values).mean()) if values else 0.0
+
+
+def flicker(frames: torch.Tensor, still: float = 1.0) -> float:
+    """Mean |Δab| (Lab units) between consecutive frames where the lightness barely changed
+    (|ΔL| < ``still`` L units): colour change that no motion explains. (T,3,H,W) in [0,1]."""
+    if frames.shape[0] < 2:
+        return 0.0
+    lab = rgb_to_lab(frames)
+    d_l = (lab[1:, :1] - lab[:-1, :1]).abs()
+    d_ab = (lab[1:, 1:] - lab[:-1, 1:]).abs().mean(1, keepdim=True)
+    mask = d_l < still
+    return float(d_ab[mask].mean()) if mask.any() else 0.0

@@ -370,19 +370,22 @@ def load_photo(path: Path) -> np.ndarray:
         raise BadInputError(f"{path}: not a readable image ({describe(e)})") from None
 
 
-def colorize_image(input: Path, output: Path, colorizer: Colorizer) -> Report:
-    """Colorize a still image; full-resolution L is kept, ab is predicted at render size."""
+def colorize_array(arr: np.ndarray, colorizer: Colorizer) -> np.ndarray:
+    """HxWx3 uint8 RGB -> colorized HxWx3 uint8: full-resolution L kept, ab predicted at render size."""
     cfg = colorizer.cfg
-    arr = load_photo(input)
     h, w = arr.shape[:2]
     rw, rh = render_size(w, h, cfg.render_size, colorizer.multiple)
-    full = torch.from_numpy(arr).to(colorizer.device).permute(2, 0, 1)[None].float().div_(255.0)
+    full = torch.from_numpy(np.ascontiguousarray(arr)).to(colorizer.device).permute(2, 0, 1)[None].float().div_(255.0)
     small = F.interpolate(full, size=(rh, rw), mode="bilinear", antialias=True, align_corners=False)
     _, ab = colorizer.predict(small)
     ab = F.interpolate(ab * cfg.strength, size=(h, w), mode="bilinear", align_corners=False)
-    lab = rgb_to_lab(full)
-    lab = torch.cat([lab[:, :1], ab * 110.0], 1)
-    rgb = (lab_to_rgb(lab)[0].permute(1, 2, 0) * 255.0).round().byte().cpu().numpy()
+    lab = torch.cat([rgb_to_lab(full)[:, :1], ab * 110.0], 1)
+    return (lab_to_rgb(lab)[0].permute(1, 2, 0) * 255.0).round().byte().cpu().numpy()
+
+
+def colorize_image(input: Path, output: Path, colorizer: Colorizer) -> Report:
+    """Colorize a still image file into ``output`` (written atomically)."""
+    rgb = colorize_array(load_photo(input), colorizer)
     fmt = IMAGE_OUTPUTS[output.suffix.lower()]
     tmp = output.with_name(f".{output.stem}.vidcolor-{os.getpid()}.partial{output.suffix}")
     try:

@@ -1,0 +1,56 @@
+"""Metrics against values computed by hand on tiny arrays."""
+
+import math
+
+import pytest
+import torch
+
+from vidcolor.color import lab_to_rgb
+from vidcolor.metrics import cdc, colorfulness, flicker, js_divergence, psnr, ssim
+
+
+def test_psnr_by_hand():
+    a, b = torch.full((1, 3, 4, 4), 0.5), torch.full((1, 3, 4, 4), 0.6)
+    assert psnr(a, b).item() == pytest.approx(20.0, abs=1e-4)  # MSE 0.01 -> 10 log10(1 / 0.01)
+    assert math.isinf(psnr(a, a).item())
+
+
+def test_colorfulness_by_hand():
+    # Two pixels, pure red and pure blue: rg = (255, 0), yb = (127.5, -255).
+    # std: rg 127.5, yb 191.25; mean: rg 127.5, yb -63.75
+    # M = sqrt(127.5^2 + 191.25^2) + 0.3 sqrt(127.5^2 + 63.75^2) = 229.8539 + 42.7648 = 272.6187
+    img = torch.tensor([[1.0, 0.0], [0.0, 0.0], [0.0, 1.0]]).reshape(1, 3, 1, 2)
+    assert colorfulness(img).item() == pytest.approx(272.6187, abs=1e-3)
+    assert colorfulness(torch.full((1, 3, 5, 5), 0.3)).item() == pytest.approx(0.0, abs=1e-5)
+
+
+def test_js_divergence_by_hand():
+    assert js_divergence(torch.tensor([1.0, 0.0]), torch.tensor([0.0, 1.0])).item() == pytest.approx(math.log(2))
+    assert js_divergence(torch.tensor([3.0, 1.0]), torch.tensor([3.0, 1.0])).item() == pytest.approx(0.0, abs=1e-7)
+    # p = (.5, .5), q = (1, 0), m = (.75, .25): (KL(p||m) + KL(q||m)) / 2 = (0.143841 + 0.287682) / 2
+    assert js_divergence(torch.tensor([0.5, 0.5]), torch.tensor([1.0, 0.0])).item() == pytest.approx(0.215762, abs=1e-6)
+
+
+def test_cdc_by_hand():
+    black, white = torch.zeros(1, 3, 2, 2), torch.ones(1, 3, 2, 2)
+    frames = torch.cat([black, black, white])
+    # d=1: pairs (0,1) -> 0 and (1,2) -> ln 2 (disjoint histograms): mean ln2/2; d=2: (0,2) -> ln 2.
+    # d=4 has no pair. CDC = mean(ln2/2, ln2) = 0.75 ln 2.
+    assert cdc(frames) == pytest.approx(0.75 * math.log(2), abs=1e-6)
+    assert cdc(torch.cat([black] * 5)) == pytest.approx(0.0, abs=1e-7)
+
+
+def test_flicker_counts_colour_change_where_light_is_still():
+    lab = torch.zeros(2, 3, 4, 4)
+    lab[:, 0] = 50.0
+    lab[1, 1, :2] = 20.0  # top half turns reddish in frame 2, same lightness
+    frames = lab_to_rgb(lab)
+    # |Δa| = 20 on half the pixels, |Δb| = 0: mean over (a, b) and pixels = 20 / 2 / 2 = 5
+    assert flicker(frames) == pytest.approx(5.0, abs=0.2)
+    assert flicker(torch.cat([frames[:1], frames[:1]])) == pytest.approx(0.0, abs=1e-4)
+
+
+def test_ssim_identical_and_different():
+    x = torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    assert ssim(x, x).tolist() == pytest.approx([1.0, 1.0], abs=1e-4)
+    assert (ssim(x, 1 - x) < 0.5).all()
