@@ -69,7 +69,9 @@ class ColorizeConfig:
     model: str | None = None  # weights file; None = the bundled default model
     render_size: int = 256  # short side the model sees, px (rounded to the model's multiple)
     batch_size: int = 8
-    smoothing: float = 0.5  # temporal smoothing of colour, 0 = off
+    smoothing: float = (
+        0.9  # temporal smoothing of colour, 0 = off (0.9 chosen by the sweep in train/recipes/RESULTS.md)
+    )
     strength: float = 1.0  # multiplies ab (saturation)
     start: float = 0.0
     duration: float | None = None
