@@ -126,45 +126,23 @@ CrfOpt = Annotated[int, typer.Option("--crf", help="Encoder quality (lower is be
 PresetOpt = Annotated[str, typer.Option("--preset", help="x264/x265 speed preset.")]
 
 
-def _colorize_config(
-    model,
-    render_size,
-    batch_size,
-    smoothing,
-    strength,
-    start,
-    duration,
-    preview,
-    engine,
-    precision,
-    device,
-    codec,
-    crf,
-    preset,
-    cache_dir,
-) -> Any:
-    """The frozen ColorizeConfig built at the CLI boundary (and the engine cache folder set)."""
+def _colorize_config(opts: dict[str, Any]) -> Any:
+    """The frozen ColorizeConfig from a command's options (its ``locals()``); sets the engine cache."""
+    import dataclasses
+
     from vidcolor.encode import EncodeSettings
     from vidcolor.pipeline import ColorizeConfig
 
-    if cache_dir is not None:
+    if opts.get("cache_dir") is not None:
         from vidcolor.engines.cache import set_cache_dir
 
-        set_cache_dir(cache_dir)
-    return ColorizeConfig(
-        model=str(model) if model else None,
-        render_size=render_size,
-        batch_size=batch_size,
-        smoothing=smoothing,
-        strength=strength,
-        start=start,
-        duration=duration,
-        preview=preview,
-        engine=engine,
-        precision=precision,
-        device=device,
-        encode=EncodeSettings(codec=codec, crf=crf, preset=preset),
-    )
+        set_cache_dir(opts["cache_dir"])
+    names = {f.name for f in dataclasses.fields(ColorizeConfig)} - {"encode"}
+    kw = {k: v for k, v in opts.items() if k in names}
+    if kw.get("model") is not None:
+        kw["model"] = str(kw["model"])
+    encode = EncodeSettings(codec=opts.get("codec"), crf=opts.get("crf", 18), preset=opts.get("preset", "fast"))
+    return ColorizeConfig(**kw, encode=encode)
 
 
 @app.command(DEFAULT_COMMAND, help="Colorize a video or image (the default command: vidcolor INPUT -o OUTPUT).")
@@ -201,23 +179,7 @@ def colorize_cmd(
     from vidcolor.pipeline import Colorizer, check_output, colorize
 
     check_output(input, output, overwrite)
-    cfg = _colorize_config(
-        model,
-        render_size,
-        batch_size,
-        smoothing,
-        strength,
-        start,
-        duration,
-        preview,
-        engine,
-        precision,
-        device,
-        codec,
-        crf,
-        preset,
-        cache_dir,
-    )
+    cfg = _colorize_config(locals())
     log = (lambda _m: None) if quiet else (lambda m: typer.echo(m, err=True))
     colorizer = Colorizer(cfg, log)
     with _progress_bar(input, cfg, enabled=not quiet) as advance:
@@ -269,23 +231,7 @@ def batch_cmd(
     if not inputs and from_list is None:
         raise BadInputError("no inputs: give folders/files or --from-list FILE")
     part = Shard.parse(shard)
-    cfg = _colorize_config(
-        model,
-        render_size,
-        batch_size,
-        smoothing,
-        strength,
-        0.0,
-        None,
-        0,
-        engine,
-        precision,
-        device,
-        codec,
-        crf,
-        preset,
-        cache_dir,
-    )
+    cfg = _colorize_config(locals())
     log = (lambda _m: None) if quiet else (lambda m: typer.echo(m, err=True))
     jobs = discover(inputs or [], from_list)
     with _batch_progress(enabled=not quiet and not dry_run, total=sum(part.owns(j.rel) for j in jobs)) as on_file:
@@ -327,23 +273,7 @@ def eval_cmd(
     for out in (json_path, sheet):
         if out is not None and not out.parent.is_dir():
             raise BadInputError(f"{out.parent}: output folder does not exist")
-    cfg = _colorize_config(
-        model,
-        render_size,
-        batch_size,
-        smoothing,
-        strength,
-        0.0,
-        None,
-        0,
-        engine,
-        precision,
-        device,
-        None,
-        18,
-        "fast",
-        None,
-    )
+    cfg = _colorize_config(locals())
     log = (lambda _m: None) if quiet else (lambda m: typer.echo(m, err=True))
     colorizer = Colorizer(cfg, log)
     rows: list = []
