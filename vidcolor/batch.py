@@ -307,9 +307,13 @@ def run_batch(
     redo: str = "changed",
     dry_run: bool = False,
     log: Log = lambda _m: None,
-    on_file: Callable[[Job, int], Callable[[int], None]] | None = None,
+    on_file: Callable[[Job, bool], Callable[[int], None]] | None = None,
 ) -> BatchReport:
-    """Process this shard's jobs; returns what happened to each. Loads the model once."""
+    """Process this shard's jobs; returns what happened to each. Loads the model once.
+
+    ``on_file(job, runs)`` is told about every job of the shard, in order (``runs`` False when it
+    is skipped or failed without running) and returns the frame-progress callback for it.
+    """
     if redo not in ("changed", "failed", "all"):
         raise BadInputError(f"--redo must be changed, failed or all, got {redo!r}")
     mine = [j for j in jobs if shard.owns(j.rel)]
@@ -323,6 +327,8 @@ def run_batch(
         out = output_for(job, out_dir, suffix, container)
         if job.kind == "damaged":
             report.outcomes.append(Outcome(job, "failed", job.why))
+            if on_file:
+                on_file(job, False)
             prev = state.get(job.rel)
             already = (
                 prev is not None
@@ -359,6 +365,8 @@ def run_batch(
             )
         if action == "skip" or dry_run:
             report.outcomes.append(Outcome(job, "skipped" if action == "skip" else "would run", why))
+            if on_file:
+                on_file(job, False)
             continue
         remove_stale_partials(out)
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -370,7 +378,7 @@ def run_batch(
         t0 = time.perf_counter()
         try:  # an own output being redone is replaced only by the atomic rename of a complete new one
             result = colorize(
-                job.input, out, colorizer, progress=on_file(job, 0) if on_file else (lambda _n: None), log=log
+                job.input, out, colorizer, progress=on_file(job, True) if on_file else (lambda _n: None), log=log
             )
         except VidcolorError as e:
             manifest.append(**record, status="failed", error=str(e), seconds=time.perf_counter() - t0)

@@ -340,10 +340,12 @@ def _batch_progress(enabled: bool, total: int) -> Iterator[Any]:
         files = bar.add_task("files", total=total)
         current = bar.add_task("", total=None, visible=False)
 
-        def on_file(job: Any, _start: int) -> Callable[[int], None]:
-            frames = None if is_image(job.input) else (probe(job.input).frames or None)
-            bar.update(current, description=job.rel[-40:], total=frames, completed=0, visible=True)
+        def on_file(job: Any, runs: bool) -> Callable[[int], None]:
             bar.advance(files)
+            if not runs:
+                return lambda _n: None
+            frames = 1 if is_image(job.input) else (probe(job.input).frames or None)
+            bar.update(current, description=job.rel[-40:], total=frames, completed=0, visible=True)
             return lambda n: bar.advance(current, n)
 
         yield on_file

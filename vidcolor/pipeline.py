@@ -413,7 +413,9 @@ def colorize(
     if is_image(input):
         if not out_image:
             raise BadInputError(f"{output}: input is an image; give an image output (.png, .jpg, ...)")
-        return colorize_image(input, output, colorizer)
+        report = colorize_image(input, output, colorizer)
+        progress(1)
+        return report
     if out_image:
         return preview_only(input, output, colorizer, colorizer.cfg.preview or 6)
     return colorize_video(input, output, colorizer, progress, log)
