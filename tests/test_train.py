@@ -253,3 +253,15 @@ def test_torchrun_two_process_ddp_step_on_cpu(image_folder, tmp_path):
     rows = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows if r["kind"] == "train"] == [1, 2, 3]  # rank 0 alone writes
     assert [r for r in rows if r["kind"] == "train"][-1]["phase"] == "gan"
+
+
+def test_weight_average_is_kept_saved_and_is_what_best_holds(image_folder, tmp_path):
+    out = tmp_path / "run"
+    train(tiny_config(image_folder, out, steps=4, eval_every=4, lr_g=1e-2), log=quiet, progress=False)
+    state = torch.load(out / "last.pt", weights_only=True)
+    key = "head.weight"
+    assert not torch.equal(state["G_ema"][key], state["G"][key])  # an average, not a copy
+    best = load_file(out / "best.safetensors")
+    torch.testing.assert_close(best[key], state["G_ema"][key])
+    train(tiny_config(image_folder, tmp_path / "plain", steps=2, ema_decay=0.0), log=quiet, progress=False)
+    assert "G_ema" not in torch.load(tmp_path / "plain" / "last.pt", weights_only=True)

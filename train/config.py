@@ -35,6 +35,7 @@ class TrainConfig:
     beta2: float = 0.999
     lambda_l1: float = 100.0
     decay_fraction: float = 0.5  # lr decays linearly to 0 over this last fraction of the steps
+    ema_decay: float = 0.999  # EMA of G's weights, validated and saved as best; 0 = off
     frames_per_video: int = 64
     seed: int = 0
     device: str = "auto"
@@ -60,6 +61,7 @@ class TrainConfig:
             "lambda_l1": self.lambda_l1 >= 0,
             "val_fraction": 0 <= self.val_fraction < 1,
             "decay_fraction": 0 <= self.decay_fraction <= 1,
+            "ema_decay": 0 <= self.ema_decay < 1,
             "frames_per_video": self.frames_per_video >= 1,
             "workers": self.workers >= 0,
             "threads": self.threads >= 0,

@@ -14,6 +14,7 @@ steps, so ``--resume`` after a kill -9 loses at most that many steps.
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import math
 import os
@@ -81,6 +82,17 @@ def lr_factor(step: int, cfg: TrainConfig) -> float:
     if step < start or cfg.decay_fraction == 0:
         return 1.0
     return max(0.0, (cfg.steps - step) / (cfg.steps - start))
+
+
+@torch.no_grad()
+def update_ema(ema: torch.nn.Module, model: torch.nn.Module, decay: float, step: int) -> None:
+    """ema <- d*ema + (1-d)*model, with d warming up as (1+step)/(10+step) so early steps count;
+    buffers (batch-norm statistics) are copied."""
+    d = min(decay, (1 + step) / (10 + step))
+    for e, p in zip(ema.parameters(), model.parameters(), strict=True):
+        e.lerp_(p.detach(), 1.0 - d)
+    for e, b in zip(ema.buffers(), model.buffers(), strict=True):
+        e.copy_(b)
 
 
 def _rng_state() -> dict:
@@ -247,6 +259,8 @@ def _train(
     D = PatchDiscriminator(cfg.d_base, cfg.d_layers).to(device)
     init_weights(G)
     init_weights(D)
+    # Exponential moving average of G's weights: what is validated, sampled and saved as best.
+    G_ema = copy.deepcopy(G).eval().requires_grad_(False) if cfg.ema_decay > 0 else None
     opt_g = torch.optim.Adam(G.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2))
     opt_d = torch.optim.Adam(D.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2))
     sched_g = torch.optim.lr_scheduler.LambdaLR(opt_g, lambda s: lr_factor(s, cfg))
@@ -255,6 +269,8 @@ def _train(
     step, best = 0, math.inf
     if state is not None:
         G.load_state_dict(state["G"])
+        if G_ema is not None:  # a checkpoint from before EMA existed starts its average from G
+            G_ema.load_state_dict(state.get("G_ema", state["G"]))
         D.load_state_dict(state["D"])
         opt_g.load_state_dict(state["opt_g"])
         opt_d.load_state_dict(state["opt_d"])
@@ -298,7 +314,7 @@ def _train(
     autocast = (lambda: torch.autocast(device.type, dtype=amp_dtype)) if amp_dtype else contextlib.nullcontext
 
     def evaluate() -> dict:
-        g = _unwrap(G)
+        g = G_ema if G_ema is not None else _unwrap(G)
         g.eval()
         l1s, psnrs, colour, colour_truth, grid = [], [], [], [], None
         with torch.inference_mode():
@@ -316,7 +332,8 @@ def _train(
                     k = min(6, len(rgb))
                     gray = model_to_rgb(L[:k], torch.zeros_like(pred[:k]))
                     grid = (gray, out_rgb[:k], rgb[:k])
-        g.train()
+        if G_ema is None:
+            g.train()
         ratio = float(torch.cat(colour).mean() / torch.cat(colour_truth).mean().clamp_min(1e-6))
         return {
             "val_l1": float(torch.cat(l1s).mean()),
@@ -332,6 +349,7 @@ def _train(
                 "best_val_l1": best,
                 "config": cfg.to_dict(),
                 "G": _unwrap(G).state_dict(),
+                **({"G_ema": G_ema.state_dict()} if G_ema is not None else {}),
                 "D": _unwrap(D).state_dict(),
                 "opt_g": opt_g.state_dict(),
                 "opt_d": opt_d.state_dict(),
@@ -383,6 +401,8 @@ def _train(
             scaler.scale(loss_g).backward()
             scaler.step(opt_g)
             scaler.update()
+            if G_ema is not None:
+                update_ema(G_ema, _unwrap(G), cfg.ema_decay, step)
             sched_g.step()
             if gan:
                 sched_d.step()
@@ -417,7 +437,7 @@ def _train(
                     best = metrics["val_l1"]
                     save_generator(
                         out / "best.safetensors",
-                        _unwrap(G),
+                        G_ema if G_ema is not None else _unwrap(G),
                         {"step": step, "val": metrics, "train_config": cfg.to_dict(), "selected_by": "val_l1"},
                     )
                 if step % cfg.sample_every == 0 or step == cfg.steps:
