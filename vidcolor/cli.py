@@ -454,6 +454,7 @@ def export_cmd(
 ) -> None:
     import os
 
+    from vidcolor.encode import temp_path
     from vidcolor.modelfile import load_generator
     from vidcolor.pipeline import default_model_path
 
@@ -464,7 +465,7 @@ def export_cmd(
     if not output.parent.is_dir():
         raise BadInputError(f"{output.parent}: output folder does not exist")
     generator, _ = load_generator(model or default_model_path())
-    tmp = output.with_name(f".{output.name}.{os.getpid()}.partial")
+    tmp = temp_path(output)
     try:
         if format == "onnx":
             from vidcolor.engines.onnx import export_onnx

@@ -53,7 +53,8 @@ def container_format(path: Path) -> str:
 
 
 def temp_path(final: Path) -> Path:
-    """Hidden sibling of ``final`` (same folder, so the final rename is atomic)."""
+    """Hidden sibling of ``final`` (same folder, so the final rename is atomic). Every file vidcolor
+    writes goes through this name, which is how ``vidcolor batch`` recognises stale ones."""
     return final.with_name(f".{final.stem}.vidcolor-{os.getpid()}.partial{final.suffix}")
 
 

@@ -28,7 +28,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from vidcolor import __version__
 from vidcolor.color import lab_to_rgb, model_to_rgb, rgb_to_gray_L, rgb_to_lab, uint8_rgb_to_L
 from vidcolor.decode import VideoInfo, check_input, frames, is_image, probe
-from vidcolor.encode import CONTAINERS, EncodeSettings, VideoWriter
+from vidcolor.encode import CONTAINERS, EncodeSettings, VideoWriter, temp_path
 from vidcolor.engines import FallbackEngine, auto_choices, engine_unavailable
 from vidcolor.errors import BadInputError, ProcessingError, describe
 from vidcolor.modelfile import load_generator
@@ -389,7 +389,7 @@ def colorize_image(input: Path, output: Path, colorizer: Colorizer) -> Report:
     """Colorize a still image file into ``output`` (written atomically)."""
     rgb = colorize_array(load_photo(input), colorizer)
     fmt = IMAGE_OUTPUTS[output.suffix.lower()]
-    tmp = output.with_name(f".{output.stem}.vidcolor-{os.getpid()}.partial{output.suffix}")
+    tmp = temp_path(output)
     try:
         Image.fromarray(rgb).save(tmp, format=fmt, **({"quality": 95} if fmt in ("JPEG", "WEBP") else {}))
         os.replace(tmp, output)

@@ -9,6 +9,8 @@ import av
 import numpy as np
 from PIL import Image
 
+from vidcolor.encode import temp_path
+
 TILE_WIDTH = 480
 
 
@@ -64,7 +66,7 @@ def save_sheet(rows: list[np.ndarray], path: Path, gap: int = 4) -> None:
     for r in rows:
         sheet[y : y + r.shape[0], : r.shape[1]] = r
         y += r.shape[0] + gap
-    tmp = path.with_name(f".{path.stem}.vidcolor-{os.getpid()}.partial.png")
+    tmp = temp_path(path)
     try:
         Image.fromarray(sheet).save(tmp, format="PNG")
         os.replace(tmp, path)
