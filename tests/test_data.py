@@ -1,10 +1,12 @@
+import math
+import random
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from media import gradient_frame, write_video
-from vidcolor.train.data import FrameDataset, Source, StepSampler, sample_video, scan, split_by_file
+from vidcolor.train.data import FrameDataset, Source, StepSampler, _crop_params, sample_video, scan, split_by_file
 
 
 def test_scan_keeps_colour_sources_and_counts_the_rest(image_folder):
@@ -61,6 +63,18 @@ def test_dataset_crops_are_deterministic_per_seed(image_folder):
     assert a.shape == (3, 32, 32) and a.min() >= 0 and a.max() <= 1
     assert torch.equal(a, b)
     assert not torch.equal(a, c)
+
+
+def test_crop_min_area_bounds_the_crop():
+    rng = random.Random(0)
+    for min_area in (0.08, 0.3, 1.0):
+        for _ in range(200):
+            top, left, ch, cw = _crop_params(rng, 300, 400, min_area)
+            assert 0 <= top <= 300 - ch and 0 <= left <= 400 - cw
+            assert ch * cw >= 0.95 * min_area * 300 * 400 or (ch, cw) == (300, 300)
+    # A smaller minimum reaches smaller crops (more zoom variety for the same pictures).
+    small = min(math.prod(_crop_params(random.Random(i), 300, 400, 0.08)[2:]) for i in range(200))
+    assert small < 0.2 * 300 * 400
 
 
 def test_sampler_resumes_exactly_and_ranks_do_not_overlap():

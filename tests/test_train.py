@@ -46,8 +46,13 @@ def quiet(_msg: str) -> None:
 
 def test_training_run_leaves_every_artefact(image_folder, tmp_path):
     out = tmp_path / "run"
-    result = train(tiny_config(image_folder, out), log=quiet, progress=False)
+    result = train(tiny_config(image_folder, out, snapshot_every=2), log=quiet, progress=False)
     assert result.step == 4
+    assert sorted(p.name for p in (out / "snapshots").glob("*.safetensors")) == [
+        "step_0000002.safetensors",
+        "step_0000004.safetensors",
+    ]
+    assert load_generator(out / "snapshots" / "step_0000004.safetensors")[1]["step"] == 4
     for name in ("config.toml", "data.json", "log.jsonl", "loss.png", "last.pt", "best.safetensors", "best.json"):
         assert (out / name).is_file(), name
     assert sorted(p.name for p in (out / "samples").iterdir()) == ["step_0000002.png", "step_0000004.png"]

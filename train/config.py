@@ -37,6 +37,7 @@ class TrainConfig:
     decay_fraction: float = 0.5  # lr decays linearly to 0 over this last fraction of the steps
     ema_decay: float = 0.999  # EMA of G's weights, validated and saved as best; 0 = off
     frames_per_video: int = 64
+    crop_min_area: float = 0.3  # random resized crop keeps 30-100 % of the picture's area
     seed: int = 0
     device: str = "auto"
     precision: str = "auto"  # auto (bf16/fp16 on CUDA, fp32 on CPU) | fp32 | bf16 | fp16
@@ -46,6 +47,7 @@ class TrainConfig:
     eval_every: int = 200
     sample_every: int = 200
     ckpt_every: int = 50
+    snapshot_every: int = 0  # also keep the validated G as snapshots/step_N.safetensors; 0 = off
     val_items: int = 64  # validation crops evaluated each time
     d_base: int = 64
     d_layers: int = 3
@@ -63,6 +65,8 @@ class TrainConfig:
             "decay_fraction": 0 <= self.decay_fraction <= 1,
             "ema_decay": 0 <= self.ema_decay < 1,
             "frames_per_video": self.frames_per_video >= 1,
+            "crop_min_area": 0 < self.crop_min_area <= 1,
+            "snapshot_every": self.snapshot_every >= 0,
             "workers": self.workers >= 0,
             "threads": self.threads >= 0,
             "pretrain_steps": self.pretrain_steps >= -1,

@@ -180,13 +180,13 @@ def sample_seed(seed: int, position: int) -> int:
 class FrameDataset(torch.utils.data.Dataset):
     """Items are (index, seed) pairs -> RGB crops (3, size, size) float in [0, 1].
 
-    ``train=True``: random resized crop (area 30-100 %, aspect 3:4-4:3) + flip, from ``seed``.
+    ``train=True``: random resized crop (area ``min_area``-100 %, aspect 3:4-4:3) + flip, from ``seed``.
     ``train=False``: the centre square, resized (fixed validation views).
     """
 
-    def __init__(self, sources: list[Source], size: int, train: bool) -> None:
+    def __init__(self, sources: list[Source], size: int, train: bool, min_area: float = 0.3) -> None:
         self.items = [(s, j) for s in sources for j in range(len(s))]
-        self.size, self.train = size, train
+        self.size, self.train, self.min_area = size, train, min_area
 
     def __len__(self) -> int:
         return len(self.items)
@@ -202,7 +202,7 @@ class FrameDataset(torch.utils.data.Dataset):
         h, w = img.shape[-2:]
         if self.train:
             rng = random.Random(seed)
-            top, left, ch, cw = _crop_params(rng, h, w)
+            top, left, ch, cw = _crop_params(rng, h, w, self.min_area)
             img = TF.resized_crop(img, top, left, ch, cw, [self.size, self.size], antialias=True)
             if rng.random() < 0.5:
                 img = TF.horizontal_flip(img)
@@ -214,10 +214,10 @@ class FrameDataset(torch.utils.data.Dataset):
         return img.float() / 255.0
 
 
-def _crop_params(rng: random.Random, h: int, w: int) -> tuple[int, int, int, int]:
+def _crop_params(rng: random.Random, h: int, w: int, min_area: float) -> tuple[int, int, int, int]:
     area = h * w
     for _ in range(10):
-        target = area * rng.uniform(0.3, 1.0)
+        target = area * rng.uniform(min_area, 1.0)
         ratio = math.exp(rng.uniform(math.log(3 / 4), math.log(4 / 3)))
         cw, ch = round(math.sqrt(target * ratio)), round(math.sqrt(target / ratio))
         if 0 < cw <= w and 0 < ch <= h:

@@ -250,7 +250,7 @@ def _train(
             f"({len(report.gray)} grayscale, {len(report.unreadable)} unreadable files)"
         )
     log(describe_scan(report, len(train_src), len(val_src)))
-    train_ds = FrameDataset(train_src, cfg.size, train=True)
+    train_ds = FrameDataset(train_src, cfg.size, train=True, min_area=cfg.crop_min_area)
     val_ds = FrameDataset(val_src or train_src, cfg.size, train=False)
     val_idx = np.linspace(0, len(val_ds) - 1, min(cfg.val_items, len(val_ds))).round().astype(int).tolist()
 
@@ -439,6 +439,14 @@ def _train(
                         out / "best.safetensors",
                         G_ema if G_ema is not None else _unwrap(G),
                         {"step": step, "val": metrics, "train_config": cfg.to_dict(), "selected_by": "val_l1"},
+                    )
+                if cfg.snapshot_every and step % cfg.snapshot_every == 0:
+                    # Candidates for selection by `vidcolor eval`, which photo-crop L1 alone cannot do.
+                    (out / "snapshots").mkdir(exist_ok=True)
+                    save_generator(
+                        out / "snapshots" / f"step_{step:07d}.safetensors",
+                        G_ema if G_ema is not None else _unwrap(G),
+                        {"step": step, "val": metrics, "train_config": cfg.to_dict(), "selected_by": "snapshot"},
                     )
                 if step % cfg.sample_every == 0 or step == cfg.steps:
                     save_sample_grid(out / "samples" / f"step_{step:07d}.png", *grid)

@@ -532,6 +532,17 @@ def train_cmd(
     ] = None,
     ckpt_every: Annotated[int | None, typer.Option(help="Write last.pt every N steps [default: 50].", min=1)] = None,
     log_every: Annotated[int | None, typer.Option(help="Log losses every N steps [default: 10].", min=1)] = None,
+    snapshot_every: Annotated[
+        int | None,
+        typer.Option(help="Keep the validated G every N steps in snapshots/, to compare with vidcolor eval.", min=0),
+    ] = None,
+    crop_min_area: Annotated[
+        float | None,
+        typer.Option(help="Smallest random crop, as a fraction of the picture's area [default: 0.3].", min=0.01, max=1),
+    ] = None,
+    ema_decay: Annotated[
+        float | None, typer.Option(help="EMA of G's weights (validated and saved); 0 = off [default: 0.999].")
+    ] = None,
     base: Annotated[int | None, typer.Option(help="Generator width at full resolution [default: 16].", min=1)] = None,
     depth: Annotated[int | None, typer.Option(help="Generator down-samplings [default: 6].", min=1)] = None,
     quiet: Quiet = False,
@@ -561,6 +572,9 @@ def train_cmd(
         "sample_every": sample_every,
         "ckpt_every": ckpt_every,
         "log_every": log_every,
+        "snapshot_every": snapshot_every,
+        "crop_min_area": crop_min_area,
+        "ema_decay": ema_decay,
         "generator.base": base,
         "generator.depth": depth,
     }
