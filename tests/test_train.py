@@ -13,6 +13,7 @@ from safetensors.torch import load_file
 from vidcolor.errors import BadInputError
 from vidcolor.model import GeneratorConfig
 from vidcolor.modelfile import load_generator
+from vidcolor.train.bundle import bundle
 from vidcolor.train.config import TrainConfig
 from vidcolor.train.loop import resume_config, train
 
@@ -53,6 +54,12 @@ def test_training_run_leaves_every_artefact(image_folder, tmp_path):
         "step_0000004.safetensors",
     ]
     assert load_generator(out / "snapshots" / "step_0000004.safetensors")[1]["step"] == 4
+    # Shipping a chosen snapshot: fp16 file + metadata naming the held-out files + the recipe.
+    shipped = bundle(out, tmp_path / "weights", out / "snapshots" / "step_0000002.safetensors")
+    g2, info2 = load_generator(shipped)
+    assert info2["step"] == 2 and g2.config == TINY
+    assert info2["validation_files"] == [Path(p).name for p in json.loads((out / "data.json").read_text())["val"]]
+    assert (tmp_path / "weights" / "recipe.toml").read_text() == (out / "config.toml").read_text()
     for name in ("config.toml", "data.json", "log.jsonl", "loss.png", "last.pt", "best.safetensors", "best.json"):
         assert (out / name).is_file(), name
     assert sorted(p.name for p in (out / "samples").iterdir()) == ["step_0000002.png", "step_0000004.png"]

@@ -1,6 +1,9 @@
 """Turn a training run's best generator into the bundled default model (fp16, with a model card).
 
-    python -m vidcolor.train.bundle RUN_DIR [--dest vidcolor/weights]
+    python -m vidcolor.train.bundle RUN_DIR [--weights RUN_DIR/snapshots/step_N.safetensors] [--dest vidcolor/weights]
+
+By default the run's ``best.safetensors`` (lowest validation L1); ``--weights`` picks another file
+of the run, e.g. the snapshot that ``benchmarks/compare_models.py`` measured best.
 
 Writes ``default.safetensors`` (fp16 tensors, float32 at load), ``default.json`` (architecture,
 step, validation metrics, training recipe) and ``recipe.toml`` (the run's resolved config).
@@ -16,8 +19,8 @@ from pathlib import Path
 from vidcolor.modelfile import load_generator, save_generator
 
 
-def bundle(run: Path, dest: Path) -> Path:
-    generator, info = load_generator(run / "best.safetensors")
+def bundle(run: Path, dest: Path, weights: Path | None = None) -> Path:
+    generator, info = load_generator(weights or run / "best.safetensors")
     dest.mkdir(parents=True, exist_ok=True)
     meta = {k: v for k, v in info.items() if k not in ("format", "generator")}
     data = run / "data.json"
@@ -33,9 +36,10 @@ def bundle(run: Path, dest: Path) -> Path:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("run", type=Path)
+    ap.add_argument("--weights", type=Path, default=None, help="generator file to ship [RUN/best.safetensors]")
     ap.add_argument("--dest", type=Path, default=Path(__file__).resolve().parents[1] / "vidcolor" / "weights")
     args = ap.parse_args()
-    print(bundle(args.run, args.dest))
+    print(bundle(args.run, args.dest, args.weights))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,97 @@
+"""Compare generator files with ``vidcolor eval`` on a held-out split; print a markdown table.
+
+    .venv/bin/python benchmarks/compare_models.py --split RUN/data.json MODEL.safetensors... \\
+        [--render-size 256] [--strength 1.0] [--json OUT.json]
+
+``--split`` takes a training run's ``data.json`` and evaluates its ``val`` files (never trained
+on); plain files may be given with ``--truth`` instead. One row per model (and per render size /
+strength given), plus the gray baseline: photos and clips are reported apart, since one clip of
+250 frames and 31 photos say different things, and "all" is the mean over items, as in
+``vidcolor eval``. Used to choose the default model (train/recipes/RESULTS.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from vidcolor.evaluate import evaluate_item, summarize
+from vidcolor.pipeline import ColorizeConfig, Colorizer
+
+
+def _mean(results: list, method: str, key: str) -> float:
+    vals = [r.scores[method][key] for r in results if r.scores[method][key] is not None]
+    return float(np.mean(vals)) if vals else float("nan")
+
+
+def row(results: list, method: str) -> dict[str, float]:
+    photos = [r for r in results if r.kind == "image"]
+    clips = [r for r in results if r.kind == "video"]
+    overall = summarize(results)[method]
+    return {
+        "psnr_all": overall["psnr"],
+        "psnr_photos": _mean(photos, method, "psnr"),
+        "ssim_photos": _mean(photos, method, "ssim"),
+        "colour_photos": _mean(photos, method, "colorfulness_ratio"),
+        "psnr_clips": _mean(clips, method, "psnr"),
+        "colour_clips": _mean(clips, method, "colorfulness_ratio"),
+        "cdc_ratio": _mean(clips, method, "cdc") / _mean(clips, method, "cdc_truth"),
+        "flicker": _mean(clips, method, "flicker"),
+        "colour_all": overall["colorfulness_ratio"] or 0.0,
+    }
+
+
+COLS = [
+    ("psnr_all", "PSNR all", ".2f"),
+    ("psnr_photos", "PSNR photos", ".2f"),
+    ("ssim_photos", "SSIM photos", ".4f"),
+    ("colour_photos", "colour photos", ".2f"),
+    ("psnr_clips", "PSNR clip", ".2f"),
+    ("colour_clips", "colour clip", ".2f"),
+    ("cdc_ratio", "CDC/truth", ".2f"),
+    ("flicker", "flicker", ".3f"),
+    ("colour_all", "colour all", ".2f"),
+]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("models", nargs="+")
+    ap.add_argument("--split", type=Path, help="a run's data.json: evaluate its val files")
+    ap.add_argument("--truth", nargs="*", type=Path, default=[])
+    ap.add_argument("--render-size", type=int, nargs="+", default=[256])
+    ap.add_argument("--strength", type=float, nargs="+", default=[1.0])
+    ap.add_argument("--smoothing", type=float, default=0.9)
+    ap.add_argument("--max-frames", type=int, default=250)
+    ap.add_argument("--json", type=Path)
+    args = ap.parse_args()
+    truth = list(args.truth)
+    if args.split:
+        truth += [Path(p) for p in json.loads(args.split.read_text())["val"]]  # paths as given to train
+    print("| model | render | strength | " + " | ".join(c[1] for c in COLS) + " | s |")
+    print("|---" * (len(COLS) + 4) + "|")
+    rows, baseline = [], None
+    for model in args.models:
+        for render in args.render_size:
+            for strength in args.strength:
+                cfg = ColorizeConfig(model=model, render_size=render, strength=strength, smoothing=args.smoothing)
+                t = time.perf_counter()
+                colorizer = Colorizer(cfg)
+                results = [evaluate_item(p, colorizer, args.max_frames, []) for p in truth]
+                r = row(results, "vidcolor")
+                baseline = baseline or row(results, "gray baseline")
+                rows.append({"model": model, "render_size": render, "strength": strength, **r})
+                cells = " | ".join(format(r[k], f) for k, _, f in COLS)
+                print(f"| {model} | {render} | {strength} | {cells} | {time.perf_counter() - t:.0f} |", flush=True)
+    cells = " | ".join(format(baseline[k], f) for k, _, f in COLS)
+    print(f"| gray baseline | - | - | {cells} | - |")
+    if args.json:
+        args.json.write_text(json.dumps({"truth": [str(p) for p in truth], "rows": rows, "gray": baseline}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
