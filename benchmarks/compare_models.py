@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from vidcolor.evaluate import evaluate_item, summarize
 from vidcolor.pipeline import ColorizeConfig, Colorizer
@@ -68,7 +69,10 @@ def main() -> None:
     ap.add_argument("--smoothing", type=float, default=0.9)
     ap.add_argument("--max-frames", type=int, default=250)
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = default)")
     args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     truth = list(args.truth)
     if args.split:
         truth += [Path(p) for p in json.loads(args.split.read_text())["val"]]  # paths as given to train

@@ -55,9 +55,9 @@ def test_training_run_leaves_every_artefact(image_folder, tmp_path):
     ]
     assert load_generator(out / "snapshots" / "step_0000004.safetensors")[1]["step"] == 4
     # Shipping a chosen snapshot: fp16 file + metadata naming the held-out files + the recipe.
-    shipped = bundle(out, tmp_path / "weights", out / "snapshots" / "step_0000002.safetensors")
+    shipped = bundle(out, tmp_path / "weights", out / "snapshots" / "step_0000002.safetensors", "eval")
     g2, info2 = load_generator(shipped)
-    assert info2["step"] == 2 and g2.config == TINY
+    assert info2["step"] == 2 and g2.config == TINY and info2["selected_by"] == "eval"
     assert info2["validation_files"] == [Path(p).name for p in json.loads((out / "data.json").read_text())["val"]]
     assert (tmp_path / "weights" / "recipe.toml").read_text() == (out / "config.toml").read_text()
     for name in ("config.toml", "data.json", "log.jsonl", "loss.png", "last.pt", "best.safetensors", "best.json"):

@@ -19,10 +19,12 @@ from pathlib import Path
 from vidcolor.modelfile import load_generator, save_generator
 
 
-def bundle(run: Path, dest: Path, weights: Path | None = None) -> Path:
+def bundle(run: Path, dest: Path, weights: Path | None = None, selected_by: str | None = None) -> Path:
     generator, info = load_generator(weights or run / "best.safetensors")
     dest.mkdir(parents=True, exist_ok=True)
     meta = {k: v for k, v in info.items() if k not in ("format", "generator")}
+    if selected_by:
+        meta["selected_by"] = selected_by
     data = run / "data.json"
     if data.exists():
         split = json.loads(data.read_text())
@@ -37,9 +39,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("run", type=Path)
     ap.add_argument("--weights", type=Path, default=None, help="generator file to ship [RUN/best.safetensors]")
+    ap.add_argument("--selected-by", default=None, help="how the shipped file was chosen (kept in its metadata)")
     ap.add_argument("--dest", type=Path, default=Path(__file__).resolve().parents[1] / "vidcolor" / "weights")
     args = ap.parse_args()
-    print(bundle(args.run, args.dest, args.weights))
+    print(bundle(args.run, args.dest, args.weights, args.selected_by))
 
 
 if __name__ == "__main__":
