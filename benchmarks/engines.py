@@ -20,7 +20,7 @@ from common import machine, timeit
 from vidcolor.decode import frames, probe
 from vidcolor.engines import create_engine, engine_unavailable
 from vidcolor.modelfile import load_generator
-from vidcolor.pipeline import default_model_path
+from vidcolor.pipeline import ColorizeConfig, default_model_path
 from vidcolor.planes import ColourSpec, render_size, rgb_to_cbcr, small_rgb, upsample_chroma
 
 CPU_CASES = [("eager", "fp32"), ("eager", "bf16"), ("compile", "fp32"), ("compile", "bf16"), ("onnxruntime", "fp32")]
@@ -91,7 +91,7 @@ def main() -> None:
     # Agreement of the chroma planes the video gets, on real footage (first 16 demo frames).
     info = probe(EXAMPLE)
     spec = ColourSpec(info.matrix)
-    rsize = render_size(info.width, info.height, 256, generator.config.multiple)
+    rsize = render_size(info.width, info.height, ColorizeConfig().render_size, generator.config.multiple)
     clip = np.stack([small_rgb(f, rsize) for _, f in zip(range(16), frames(EXAMPLE), strict=False)])
     ref = chroma_planes(engines[("eager", "fp32")], clip, device, spec, info.width, info.height)
     print("\n| engine | precision | max abs diff (8-bit Cb/Cr levels) | 99.9th pct | mean |")

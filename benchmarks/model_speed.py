@@ -18,6 +18,7 @@ from vidcolor.engines import create_engine
 from vidcolor.model import Generator, GeneratorConfig, count_parameters
 
 CANDIDATES = [
+    GeneratorConfig(base=8, depth=6, max_channels=256),  # the narrower one trained in RESULTS.md
     GeneratorConfig(base=16, depth=5, max_channels=256),
     GeneratorConfig(base=16, depth=6, max_channels=256),  # the default
     GeneratorConfig(base=16, depth=7, max_channels=256),

@@ -2,8 +2,8 @@
 
     .venv/bin/python benchmarks/sweep.py ../shared/data/videos/bikes.mp4 [--model PATH]
 
-Rows: --smoothing in {0, 0.25, 0.5, 0.75, 0.9} at render 256, then --render-size in {192, 320}
-at the default smoothing. Used to choose the defaults (train/recipes/RESULTS.md).
+Rows: --smoothing in {0, 0.25, 0.5, 0.75, 0.9, 0.95} at the default render size, then
+--render-size in {160, 256} at the default smoothing. Used to choose the defaults (train/recipes/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 from vidcolor.evaluate import evaluate_item, summarize
 from vidcolor.pipeline import ColorizeConfig, Colorizer
 
-GRID = [{"smoothing": s} for s in (0.0, 0.25, 0.5, 0.75, 0.9)] + [{"render_size": r} for r in (192, 320)]
+GRID = [{"smoothing": s} for s in (0.0, 0.25, 0.5, 0.75, 0.9, 0.95)] + [{"render_size": r} for r in (160, 256)]
 
 
 def main() -> None:

@@ -67,7 +67,9 @@ class ColorizeConfig:
     """Everything that decides what a colorized output looks like; saved into every output."""
 
     model: str | None = None  # weights file; None = the bundled default model
-    render_size: int = 256  # short side the model sees, px (rounded to the model's multiple)
+    render_size: int = (
+        192  # short side the model sees, px (rounded to the model's multiple; 192 by the sweep in RESULTS.md)
+    )
     batch_size: int = 8
     smoothing: float = (
         0.9  # temporal smoothing of colour, 0 = off (0.9 chosen by the sweep in train/recipes/RESULTS.md)
