@@ -16,11 +16,13 @@ from torch.utils.flop_counter import FlopCounterMode
 from common import machine, timeit
 from vidcolor.engines import create_engine
 from vidcolor.model import Generator, GeneratorConfig, count_parameters
+from vidcolor.modelfile import read_info
+from vidcolor.pipeline import default_model_path
 
 CANDIDATES = [
-    GeneratorConfig(base=8, depth=6, max_channels=256),  # the narrower one trained in RESULTS.md
+    GeneratorConfig(base=8, depth=6, max_channels=256),  # the bundled model's (chosen by eval, RESULTS.md)
     GeneratorConfig(base=16, depth=5, max_channels=256),
-    GeneratorConfig(base=16, depth=6, max_channels=256),  # the default
+    GeneratorConfig(base=16, depth=6, max_channels=256),  # `vidcolor train`'s default
     GeneratorConfig(base=16, depth=7, max_channels=256),
     GeneratorConfig(base=12, depth=6, max_channels=256, blocks=2),
     GeneratorConfig(base=24, depth=5, max_channels=256),
@@ -40,6 +42,7 @@ def main() -> None:
         "| base | depth | max ch | blocks | params | fp32 MB | GMAC/frame | module fp32 fps | eager engine fp32 fps | eager bf16 fps |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|")
+    bundled = GeneratorConfig.from_dict(read_info(default_model_path())["generator"])
     for cfg in CANDIDATES:
         g = Generator(cfg).eval()
         with FlopCounterMode(display=False) as fc, torch.no_grad():
@@ -52,7 +55,8 @@ def main() -> None:
         bf16 = create_engine("eager", g, "cpu", precision="bf16")
         t_bf16 = timeit(lambda e=bf16: e(x))
         n = count_parameters(g)
-        default = " (default)" if cfg == GeneratorConfig() else ""
+        default = " (train default)" if cfg == GeneratorConfig() else ""
+        default += " (bundled)" if cfg == bundled else ""
         print(
             f"| {cfg.base} | {cfg.depth} | {cfg.max_channels} | {cfg.blocks} | {n / 1e6:.2f}M{default} | {n * 4 / 1e6:.0f} "
             f"| {gmac:.2f} | {args.batch / t_module:.1f} | {args.batch / t_eager:.1f} | {args.batch / t_bf16:.1f} |",

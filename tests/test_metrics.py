@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from vidcolor.color import lab_to_rgb
+from vidcolor.evaluate import Scorer
 from vidcolor.metrics import cdc, colorfulness, flicker, js_divergence, psnr, ssim
 
 
@@ -54,3 +55,24 @@ def test_ssim_identical_and_different():
     x = torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(0))
     assert ssim(x, x).tolist() == pytest.approx([1.0, 1.0], abs=1e-4)
     assert (ssim(x, 1 - x) < 0.5).all()
+
+
+def test_eval_scores_a_clip_in_chunks_exactly_as_at_once():
+    # vidcolor eval scores long clips CHUNK frames at a time (flat memory); every figure must equal
+    # the metric functions applied to the whole clip.
+    g = torch.Generator().manual_seed(0)
+    truth = torch.rand(37, 3, 24, 32, generator=g)
+    out = (truth + 0.2 * torch.rand(37, 3, 24, 32, generator=g) - 0.1).clamp(0, 1)
+    gray = truth.mean(1, keepdim=True).expand(-1, 3, -1, -1)
+    s = Scorer()
+    for i in range(0, 37, 16):
+        s.add(out[i : i + 16], truth[i : i + 16], gray[i : i + 16])
+    r = s.result()
+    assert r["psnr"] == pytest.approx(psnr(out, truth).mean().item(), rel=1e-6)
+    assert r["ssim"] == pytest.approx(ssim(out, truth).mean().item(), rel=1e-6)
+    assert r["colorfulness_ratio"] == pytest.approx(
+        (colorfulness(out).mean() / colorfulness(truth).mean()).item(), rel=1e-6
+    )
+    assert r["cdc"] == pytest.approx(cdc(out), rel=1e-6) and r["cdc_truth"] == pytest.approx(cdc(truth), rel=1e-6)
+    assert r["flicker"] == pytest.approx(flicker(out), rel=1e-5)
+    assert r["flicker_truth"] == pytest.approx(flicker(truth), rel=1e-5)

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import math
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import zip_longest
 from pathlib import Path
 
 import av
@@ -42,28 +44,74 @@ def _luma(frames: torch.Tensor) -> torch.Tensor:
     return (0.299 * frames[:, 0] + 0.587 * frames[:, 1] + 0.114 * frames[:, 2])[:, None]
 
 
+class Scorer:
+    """All metrics of one method on one item, fed in chunks of consecutive frames.
+
+    Memory holds one chunk plus a few numbers and a 3x256 histogram per frame, so a long or large
+    clip is measured in the same memory as a short one. Chunking does not change any figure:
+    per-frame metrics are averaged at the end, CDC is computed from the gathered histograms, and
+    flicker pairs each chunk with the last frame of the one before.
+    """
+
+    def __init__(self) -> None:
+        self.per_frame: dict[str, list[torch.Tensor]] = {k: [] for k in ("psnr", "ssim", "c_out", "c_truth", "luma")}
+        self.hist_out: list[torch.Tensor] = []
+        self.hist_truth: list[torch.Tensor] = []
+        self.flicker = {"out": [0.0, 0], "truth": [0.0, 0]}
+        self.last: tuple[torch.Tensor, torch.Tensor] | None = None
+        self.frames = 0
+
+    def add(self, out: torch.Tensor, truth: torch.Tensor, gray_in: torch.Tensor) -> Scorer:
+        """Add consecutive frames: (T,3,H,W) tensors in [0,1]."""
+        f = self.per_frame
+        f["psnr"].append(metrics.psnr(out, truth).clamp(max=100))
+        f["ssim"].append(metrics.ssim(out, truth))
+        f["c_out"].append(metrics.colorfulness(out))
+        f["c_truth"].append(metrics.colorfulness(truth))
+        f["luma"].append(metrics.psnr(_luma(out), _luma(gray_in)))
+        self.hist_out.append(metrics.channel_histograms(out))
+        self.hist_truth.append(metrics.channel_histograms(truth))
+        if self.last is not None:
+            out, truth = torch.cat([self.last[0], out]), torch.cat([self.last[1], truth])
+        for key, frames in (("out", out), ("truth", truth)):
+            total, count = metrics.flicker_sums(frames)
+            self.flicker[key][0] += total
+            self.flicker[key][1] += count
+        self.last = (out[-1:], truth[-1:])
+        self.frames += len(f["psnr"][-1])
+        return self
+
+    def result(self) -> dict[str, float | None]:
+        mean = {k: torch.cat(v).mean().item() for k, v in self.per_frame.items()}
+        video = self.frames > 1
+
+        def flick(key: str) -> float | None:
+            total, count = self.flicker[key]
+            return (total / count if count else 0.0) if video else None
+
+        c_out, c_truth, luma = mean["c_out"], mean["c_truth"], mean["luma"]
+        return {
+            "psnr": mean["psnr"],
+            "ssim": mean["ssim"],
+            "colorfulness": c_out,
+            "colorfulness_truth": c_truth,
+            "colorfulness_ratio": c_out / c_truth if c_truth > 0 else None,
+            "cdc": metrics.cdc_from_histograms(torch.cat(self.hist_out)) if video else None,
+            "cdc_truth": metrics.cdc_from_histograms(torch.cat(self.hist_truth)) if video else None,
+            "flicker": flick("out"),
+            "flicker_truth": flick("truth"),
+            "luma_psnr": None if math.isinf(luma) else min(luma, 100.0),
+        }
+
+
 def score(out: torch.Tensor, truth: torch.Tensor, gray_in: torch.Tensor) -> dict[str, float | None]:
     """All metrics of one method on one item; (T,3,H,W) tensors in [0,1]."""
-    luma = metrics.psnr(_luma(out), _luma(gray_in)).mean().item()
-    c_out, c_truth = metrics.colorfulness(out).mean().item(), metrics.colorfulness(truth).mean().item()
-    video = out.shape[0] > 1
-    return {
-        "psnr": metrics.psnr(out, truth).clamp(max=100).mean().item(),
-        "ssim": metrics.ssim(out, truth).mean().item(),
-        "colorfulness": c_out,
-        "colorfulness_truth": c_truth,
-        "colorfulness_ratio": c_out / c_truth if c_truth > 0 else None,
-        "cdc": metrics.cdc(out) if video else None,
-        "cdc_truth": metrics.cdc(truth) if video else None,
-        "flicker": metrics.flicker(out) if video else None,
-        "flicker_truth": metrics.flicker(truth) if video else None,
-        "luma_psnr": None if math.isinf(luma) else min(luma, 100.0),
-    }
+    return Scorer().add(out, truth, gray_in).result()
 
 
-def _gray_video(truth: Path, gray: Path, max_frames: int) -> list[np.ndarray]:
-    """Write truth's luma (chroma neutral, lossless H.264) to ``gray``; return truth RGB frames."""
-    frames: list[np.ndarray] = []
+def _gray_video(truth: Path, gray: Path, max_frames: int) -> int:
+    """Write truth's luma (chroma neutral, lossless H.264) to ``gray``; return the frame count."""
+    n = 0
     with av.open(str(truth)) as inp, av.open(str(gray), "w") as out:
         vin = inp.streams.video[0]
         vin.thread_type = "AUTO"
@@ -73,10 +121,9 @@ def _gray_video(truth: Path, gray: Path, max_frames: int) -> list[np.ndarray]:
         vout.time_base = vout.codec_context.time_base = vin.time_base
         vout.options = {"qp": "0", "preset": "ultrafast"}  # lossless: the input is exactly the luma
         for frame in inp.decode(vin):
-            if len(frames) >= max_frames:
+            if n >= max_frames:
                 break
-            rgb = frame.to_ndarray(format="rgb24")
-            frames.append(rgb)
+            n += 1
             yuv = frame.reformat(format="yuv444p").to_ndarray()
             yuv[1:] = 128
             g = av.VideoFrame.from_ndarray(yuv, format="yuv444p")
@@ -85,36 +132,71 @@ def _gray_video(truth: Path, gray: Path, max_frames: int) -> list[np.ndarray]:
                 out.mux(p)
         for p in vout.encode():
             out.mux(p)
-    return frames
+    return n
 
 
-def _decode(path: Path) -> list[np.ndarray]:
+def _frames(path: Path, limit: int | None = None) -> Iterator[np.ndarray]:
+    """RGB frames of a video's first stream, streamed, at most ``limit``."""
     with av.open(str(path)) as c:
-        return [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+        stream = c.streams.video[0]
+        stream.thread_type = "AUTO"
+        for i, f in enumerate(c.decode(stream)):
+            if limit is not None and i >= limit:
+                return
+            yield f.to_ndarray(format="rgb24")
+
+
+CHUNK = 16  # frames scored at once: bounds eval's memory whatever the clip's length and size
 
 
 def evaluate_item(path: Path, colorizer: Colorizer, max_frames: int, sheet_rows: list, per_item: int = 3) -> ItemResult:
     check_input(path)
-    if is_image(path):
-        truth_np = [load_photo(path)]
-        gray_np = [np.repeat(_gray_rgb(truth_np[0])[..., None], 3, -1)]
-        out_np = [colorize_array(gray_np[0], colorizer)]
+    kind = "image" if is_image(path) else "video"
+    scorers = {"vidcolor": Scorer(), "gray baseline": Scorer()}
+    if kind == "image":
+        truth_np = load_photo(path)
+        gray_np = np.repeat(_gray_rgb(truth_np)[..., None], 3, -1)
+        out_np = colorize_array(gray_np, colorizer)
+        truth, gray, out = _t([truth_np]), _t([gray_np]), _t([out_np])
+        scorers["vidcolor"].add(out, truth, gray)
+        scorers["gray baseline"].add(gray, truth, gray)
+        sheet_rows.append([gray_np, out_np, truth_np])
+        n = 1
     else:
         probe(path)  # a clear error for non-video input
         with tempfile.TemporaryDirectory(prefix="vidcolor-eval-") as d:
             gray_path, out_path = Path(d) / "gray.mkv", Path(d) / "out.mkv"
-            truth_np = _gray_video(path, gray_path, max_frames)
+            n = _gray_video(path, gray_path, max_frames)
             colorize_video(gray_path, out_path, colorizer)
-            gray_np, out_np = _decode(gray_path), _decode(out_path)
-    if not (len(truth_np) == len(gray_np) == len(out_np)):
-        raise BadInputError(f"{path}: frame counts differ (truth {len(truth_np)}, output {len(out_np)})")
-    truth, gray, out = _t(truth_np), _t(gray_np), _t(out_np)
-    result = ItemResult(path.name, "image" if is_image(path) else "video", len(truth_np))
-    result.scores["vidcolor"] = score(out, truth, gray)
-    result.scores["gray baseline"] = score(gray, truth, gray)
-    for i in np.linspace(0, len(truth_np) - 1, min(per_item, len(truth_np))).round().astype(int):
-        sheet_rows.append([gray_np[i], out_np[i], truth_np[i]])
+            picks = set(np.linspace(0, n - 1, min(per_item, n)).round().astype(int).tolist())
+            seen, chunk = 0, []
+            end = object()
+            triples = zip_longest(_frames(path, n), _frames(gray_path), _frames(out_path), fillvalue=end)
+            for i, triple in enumerate(triples):
+                if any(x is end for x in triple):
+                    short = [name for name, x in zip(("truth", "gray copy", "output"), triple, strict=True) if x is end]
+                    raise BadInputError(f"{path}: frame counts differ: the {' and '.join(short)} ended at frame {i}")
+                truth_f, gray_f, out_f = triple
+                if i in picks:
+                    sheet_rows.append([gray_f, out_f, truth_f])
+                chunk.append(triple)
+                seen += 1
+                if len(chunk) == CHUNK:
+                    _score_chunk(chunk, scorers)
+                    chunk = []
+            if chunk:
+                _score_chunk(chunk, scorers)
+            if seen != n:
+                raise BadInputError(f"{path}: frame counts differ (truth {n}, output {seen})")
+    result = ItemResult(path.name, kind, n)
+    result.scores = {method: s.result() for method, s in scorers.items()}
     return result
+
+
+def _score_chunk(chunk: list[tuple[np.ndarray, np.ndarray, np.ndarray]], scorers: dict[str, Scorer]) -> None:
+    truth, gray, out = (_t([c[k] for c in chunk]) for k in range(3))
+    scorers["vidcolor"].add(out, truth, gray)
+    scorers["gray baseline"].add(gray, truth, gray)
 
 
 def _gray_rgb(rgb: np.ndarray) -> np.ndarray:

@@ -74,7 +74,11 @@ def channel_histograms(frames: torch.Tensor, bins: int = 256) -> torch.Tensor:
 def cdc(frames: torch.Tensor, distances: tuple[int, ...] = (1, 2, 4)) -> float:
     """Colour distribution consistency (TCVC): mean JS divergence of per-channel 256-bin histograms
     between frames t and t+d, averaged over channels, t and d. Lower is steadier; (T,3,H,W) in [0,1]."""
-    h = channel_histograms(frames)
+    return cdc_from_histograms(channel_histograms(frames), distances)
+
+
+def cdc_from_histograms(h: torch.Tensor, distances: tuple[int, ...] = (1, 2, 4)) -> float:
+    """:func:`cdc` from per-frame histograms (T,3,bins), which a long clip can gather chunk by chunk."""
     values = [js_divergence(h[:-d], h[d:]).mean() for d in distances if d < h.shape[0]]
     return float(torch.stack(values).mean()) if values else 0.0
 
@@ -82,10 +86,17 @@ def cdc(frames: torch.Tensor, distances: tuple[int, ...] = (1, 2, 4)) -> float:
 def flicker(frames: torch.Tensor, still: float = 1.0) -> float:
     """Mean |Δab| (Lab units) between consecutive frames where the lightness barely changed
     (|ΔL| < ``still`` L units): colour change that no motion explains. (T,3,H,W) in [0,1]."""
+    total, count = flicker_sums(frames, still)
+    return total / count if count else 0.0
+
+
+def flicker_sums(frames: torch.Tensor, still: float = 1.0) -> tuple[float, int]:
+    """(sum of |Δab| over still pixels, number of still pixels) between consecutive frames of
+    (T,3,H,W): :func:`flicker` over chunks that overlap by one frame is sum(sums) / sum(counts)."""
     if frames.shape[0] < 2:
-        return 0.0
+        return 0.0, 0
     lab = rgb_to_lab(frames)
     d_l = (lab[1:, :1] - lab[:-1, :1]).abs()
     d_ab = (lab[1:, 1:] - lab[:-1, 1:]).abs().mean(1, keepdim=True)
     mask = d_l < still
-    return float(d_ab[mask].mean()) if mask.any() else 0.0
+    return float(d_ab[mask].double().sum()), int(mask.sum())
