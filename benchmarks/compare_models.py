@@ -1,7 +1,7 @@
 """Compare generator files with ``vidcolor eval`` on a held-out split; print a markdown table.
 
     .venv/bin/python benchmarks/compare_models.py --split RUN/data.json MODEL.safetensors... \\
-        [--render-size 256] [--strength 1.0] [--json OUT.json]
+        [--render-size PX...] [--strength S...] [--json OUT.json]
 
 ``--split`` takes a training run's ``data.json`` and evaluates its ``val`` files (never trained
 on); plain files may be given with ``--truth`` instead. One row per model (and per render size /
@@ -64,9 +64,9 @@ def main() -> None:
     ap.add_argument("models", nargs="+")
     ap.add_argument("--split", type=Path, help="a run's data.json: evaluate its val files")
     ap.add_argument("--truth", nargs="*", type=Path, default=[])
-    ap.add_argument("--render-size", type=int, nargs="+", default=[256])
+    ap.add_argument("--render-size", type=int, nargs="+", default=[ColorizeConfig.render_size])
     ap.add_argument("--strength", type=float, nargs="+", default=[1.0])
-    ap.add_argument("--smoothing", type=float, default=0.9)
+    ap.add_argument("--smoothing", type=float, default=ColorizeConfig.smoothing)
     ap.add_argument("--max-frames", type=int, default=250)
     ap.add_argument("--json", type=Path)
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = default)")
