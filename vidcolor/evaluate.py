@@ -157,9 +157,7 @@ def evaluate_item(path: Path, colorizer: Colorizer, max_frames: int, sheet_rows:
         truth_np = load_photo(path)
         gray_np = np.repeat(_gray_rgb(truth_np)[..., None], 3, -1)
         out_np = colorize_array(gray_np, colorizer)
-        truth, gray, out = _t([truth_np]), _t([gray_np]), _t([out_np])
-        scorers["vidcolor"].add(out, truth, gray)
-        scorers["gray baseline"].add(gray, truth, gray)
+        _score_chunk([(truth_np, gray_np, out_np)], scorers)
         sheet_rows.append([gray_np, out_np, truth_np])
         n = 1
     else:
@@ -169,7 +167,7 @@ def evaluate_item(path: Path, colorizer: Colorizer, max_frames: int, sheet_rows:
             n = _gray_video(path, gray_path, max_frames)
             colorize_video(gray_path, out_path, colorizer)
             picks = set(np.linspace(0, n - 1, min(per_item, n)).round().astype(int).tolist())
-            seen, chunk = 0, []
+            chunk = []
             end = object()
             triples = zip_longest(_frames(path, n), _frames(gray_path), _frames(out_path), fillvalue=end)
             for i, triple in enumerate(triples):
@@ -180,14 +178,14 @@ def evaluate_item(path: Path, colorizer: Colorizer, max_frames: int, sheet_rows:
                 if i in picks:
                     sheet_rows.append([gray_f, out_f, truth_f])
                 chunk.append(triple)
-                seen += 1
                 if len(chunk) == CHUNK:
                     _score_chunk(chunk, scorers)
                     chunk = []
             if chunk:
                 _score_chunk(chunk, scorers)
-            if seen != n:
-                raise BadInputError(f"{path}: frame counts differ (truth {n}, output {seen})")
+            scored = scorers["vidcolor"].frames
+            if scored != n:
+                raise BadInputError(f"{path}: frame counts differ (truth {n}, output {scored})")
     result = ItemResult(path.name, kind, n)
     result.scores = {method: s.result() for method, s in scorers.items()}
     return result
