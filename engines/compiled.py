@@ -13,11 +13,11 @@ import torch
 
 from vidcolor.engines import register_engine
 from vidcolor.engines.eager import EagerEngine
-from vidcolor.model import Generator
+from vidcolor.model import ColorNet
 
 
 class CompiledEngine(EagerEngine):
-    def __init__(self, generator: Generator, device: torch.device, precision: str = "fp32") -> None:
+    def __init__(self, generator: ColorNet, device: torch.device, precision: str = "fp32") -> None:
         super().__init__(generator, device, precision)
         self.model = torch.compile(self.model, backend="inductor", dynamic=False)
 
@@ -39,5 +39,5 @@ def _unavailable(device: torch.device) -> str | None:
 @register_engine(
     "compile", description="torch.compile (inductor); fp32 | bf16 | fp16; slow first call", unavailable=_unavailable
 )
-def _create(generator: Generator, device: torch.device, precision: str = "fp32", **_options: object) -> CompiledEngine:
+def _create(generator: ColorNet, device: torch.device, precision: str = "fp32", **_options: object) -> CompiledEngine:
     return CompiledEngine(generator, device, precision)

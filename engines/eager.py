@@ -14,7 +14,7 @@ from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from vidcolor.engines import register_engine
-from vidcolor.model import Generator
+from vidcolor.model import ColorNet
 
 DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -39,7 +39,7 @@ def fold_batchnorm(module: nn.Module) -> nn.Module:
 class Core(nn.Module):
     """The generator's network without its padding, as engines run and export it."""
 
-    def __init__(self, generator: Generator) -> None:
+    def __init__(self, generator: ColorNet) -> None:
         super().__init__()
         self.generator = fold_batchnorm(generator)
 
@@ -48,7 +48,7 @@ class Core(nn.Module):
 
 
 class EagerEngine:
-    def __init__(self, generator: Generator, device: torch.device, precision: str = "fp32") -> None:
+    def __init__(self, generator: ColorNet, device: torch.device, precision: str = "fp32") -> None:
         self.dtype = check_precision(precision)
         self.device = device
         self.model = Core(generator).to(device).to(memory_format=torch.channels_last)
@@ -69,5 +69,5 @@ def _unavailable(device: torch.device) -> str | None:
 @register_engine(
     "eager", description="PyTorch eager; BN folded, channels-last; fp32 | bf16 | fp16", unavailable=_unavailable
 )
-def _create(generator: Generator, device: torch.device, precision: str = "fp32", **_options: object) -> EagerEngine:
+def _create(generator: ColorNet, device: torch.device, precision: str = "fp32", **_options: object) -> EagerEngine:
     return EagerEngine(generator, device, precision)

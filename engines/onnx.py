@@ -17,13 +17,13 @@ import torch
 from vidcolor.engines import cache, module_missing, register_engine
 from vidcolor.engines.eager import Core
 from vidcolor.errors import ProcessingError
-from vidcolor.model import Generator
+from vidcolor.model import ColorNet
 
 OPSET = 18
 PARITY_ATOL = 1e-3  # a cached fp32 graph must match eager fp32 to this (ab, normalised units)
 
 
-def export_onnx(generator: Generator, path: str | Path) -> Path:
+def export_onnx(generator: ColorNet, path: str | Path) -> Path:
     """Write the generator (BN folded, no padding) as ONNX with dynamic N, H, W to ``path``."""
     path = Path(path)
     core = Core(generator.to("cpu").float()).eval()
@@ -40,7 +40,7 @@ def export_onnx(generator: Generator, path: str | Path) -> Path:
     return path
 
 
-def cached_onnx(generator: Generator) -> Path:
+def cached_onnx(generator: ColorNet) -> Path:
     import onnx
 
     key = {
@@ -52,7 +52,7 @@ def cached_onnx(generator: Generator) -> Path:
     return cache.build_once(cache.entry("onnx", ".onnx", **key), lambda tmp: export_onnx(generator, tmp))
 
 
-def reference_check(engine, generator: Generator, atol: float) -> bool:
+def reference_check(engine, generator: ColorNet, atol: float) -> bool:
     """Does ``engine`` agree with eager fp32 on a small random input?"""
     m = generator.config.multiple
     L = torch.rand(2, 1, m, 2 * m, generator=torch.Generator().manual_seed(0)) * 2 - 1
@@ -66,7 +66,7 @@ def reference_check(engine, generator: Generator, atol: float) -> bool:
 
 
 class OrtEngine:
-    def __init__(self, generator: Generator, device: torch.device, precision: str = "fp32") -> None:
+    def __init__(self, generator: ColorNet, device: torch.device, precision: str = "fp32") -> None:
         if precision != "fp32":
             raise ValueError(f"the onnxruntime engine runs fp32, not {precision}")
         import onnxruntime as ort
@@ -100,5 +100,5 @@ class OrtEngine:
     description="ONNX Runtime, fp32; CUDA provider where present; graph cached",
     unavailable=lambda d: module_missing("onnxruntime", "onnx") or module_missing("onnxscript", "onnx"),
 )
-def _create(generator: Generator, device: torch.device, precision: str = "fp32", **_options: object) -> OrtEngine:
+def _create(generator: ColorNet, device: torch.device, precision: str = "fp32", **_options: object) -> OrtEngine:
     return OrtEngine(generator, device, precision)

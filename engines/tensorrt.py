@@ -18,7 +18,7 @@ import torch
 from vidcolor.engines import cache, module_missing, register_engine
 from vidcolor.engines.onnx import cached_onnx, reference_check
 from vidcolor.errors import ProcessingError
-from vidcolor.model import Generator
+from vidcolor.model import ColorNet
 
 PARITY_ATOL = {"fp32": 1e-2, "fp16": 5e-2}  # TF32/FP16 kernels; ab in normalised units
 
@@ -70,7 +70,7 @@ def build_engine(onnx_path, profile: Profile, precision: str) -> bytes:
 class TensorRTEngine:
     def __init__(
         self,
-        generator: Generator,
+        generator: ColorNet,
         device: torch.device,
         precision: str = "fp16",
         profile: Profile | None = None,
@@ -132,5 +132,5 @@ def _unavailable(device: torch.device) -> str | None:
     description="TensorRT from the ONNX export; fp16 (default) | fp32; engine cached",
     unavailable=_unavailable,
 )
-def _create(generator: Generator, device: torch.device, precision: str = "fp16", **options: object) -> TensorRTEngine:
+def _create(generator: ColorNet, device: torch.device, precision: str = "fp16", **options: object) -> TensorRTEngine:
     return TensorRTEngine(generator, device, precision, options.get("profile"))  # type: ignore[arg-type]

@@ -8,6 +8,16 @@ sys.path.insert(0, str(Path(__file__).parent))
 from media import gradient_frame, write_image, write_video
 
 
+def pytest_collection_modifyitems(config, items):
+    """Tests marked slow run only when asked for (``pytest -m slow``)."""
+    if "slow" in (config.getoption("-m") or ""):
+        return
+    skip = pytest.mark.skip(reason="slow: run with pytest -m slow")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
+
+
 @pytest.fixture
 def image_folder(tmp_path: Path) -> Path:
     """A folder with colour images (nested), one grayscale image, a colour video and a corrupt file."""

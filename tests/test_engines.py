@@ -16,7 +16,7 @@ from vidcolor.engines import (
 )
 from vidcolor.engines.cache import set_cache_dir
 from vidcolor.errors import BadInputError
-from vidcolor.model import Generator, GeneratorConfig
+from vidcolor.model import ColorNet, Generator, GeneratorConfig, build_generator
 
 # Tolerance on ab (normalised to [-1,1]; 1/110 is one Lab unit) per precision.
 TOL = {"fp32": 1e-4, "bf16": 0.05, "fp16": 0.02}
@@ -28,6 +28,21 @@ CASES = [(name, p) for name in list_engines() if not name.startswith("test-") fo
 def generator() -> Generator:
     torch.manual_seed(0)
     g = Generator(GeneratorConfig(base=8, depth=4, max_channels=32))
+    for m in g.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.3, 0.3)
+            m.running_var.uniform_(0.5, 1.5)
+    return g.eval()
+
+
+@pytest.fixture(scope="module")
+def encoder_generator() -> ColorNet:
+    """An encoder U-Net on timm's tiny test EfficientNet, with non-trivial BN statistics."""
+    pytest.importorskip("timm")
+    torch.manual_seed(0)
+    g = build_generator(
+        GeneratorConfig(arch="encoder-unet-v1", encoder="test_efficientnet", depth=5, base=4, max_channels=16)
+    )
     for m in g.modules():
         if isinstance(m, torch.nn.BatchNorm2d):
             m.running_mean.uniform_(-0.3, 0.3)
@@ -51,8 +66,17 @@ def test_unknown_engine_lists_the_valid_ones(generator):
         create_engine("warp-drive", generator)
 
 
-@pytest.mark.parametrize(("name", "precision"), CASES)
-def test_engine_parity_with_eager_fp32(generator, name, precision):
+# Inductor takes ~1-2 min to compile the encoder U-Net on 2 cores: measured, kept out of the default run.
+PARITY = [
+    pytest.param(name, p, arch, marks=[pytest.mark.slow] if (name, arch) == ("compile", "encoder-unet") else [])
+    for arch in ("unet", "encoder-unet")
+    for name, p in CASES
+]
+
+
+@pytest.mark.parametrize(("name", "precision", "arch"), PARITY)
+def test_engine_parity_with_eager_fp32(request, name, precision, arch):
+    generator = request.getfixturevalue("generator" if arch == "unet" else "encoder_generator")
     device = device_for(name)
     reason = engine_unavailable(name, device)
     if reason:

@@ -24,6 +24,7 @@ class TrainConfig:
     data: tuple[str, ...] = ()
     out: str = "runs/train"
     val: tuple[str, ...] = ()  # explicit validation files/folders; else a split by file
+    split: str = ""  # a split file (vidcolor.train.split): train on its train files, validate on val, never test
     val_fraction: float = 0.1
     steps: int = 20000
     pretrain_steps: int = -1  # L1-only steps before the GAN starts; -1 = steps // 4
@@ -51,6 +52,11 @@ class TrainConfig:
     val_items: int = 64  # validation crops evaluated each time
     d_base: int = 64
     d_layers: int = 3
+    # Encoder U-Nets only (generator.encoder set):
+    encoder_weights: str = "none"  # none | pretrained (ImageNet) | a checkpoint file of the classifier
+    encoder_lr_scale: float = 0.1  # encoder learning rate = lr_g * this (pretrained features move slowly)
+    encoder_freeze_steps: int = 0  # encoder held still for the first N steps while the decoder learns
+    encoder_bn: str = "frozen"  # frozen: keep the encoder's running BN statistics | train: batch statistics
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)
 
     def __post_init__(self) -> None:
@@ -77,10 +83,16 @@ class TrainConfig:
             "sample_every": self.sample_every >= 1,
             "ckpt_every": self.ckpt_every >= 1,
             "val_items": self.val_items >= 1,
+            "encoder_lr_scale": self.encoder_lr_scale >= 0,
+            "encoder_freeze_steps": self.encoder_freeze_steps >= 0,
+            "encoder_bn": self.encoder_bn in ("frozen", "train"),
+            "encoder_weights": bool(self.encoder_weights)
+            and (self.generator.encoder or self.encoder_weights == "none"),
         }
         for name, ok in checks.items():
             if not ok:
-                raise BadInputError(f"invalid training option {name}={getattr(self, name)!r}")
+                hint = " (needs --encoder)" if name == "encoder_weights" and self.encoder_weights else ""
+                raise BadInputError(f"invalid training option {name}={getattr(self, name)!r}{hint}")
 
     @property
     def gan_start(self) -> int:
@@ -142,6 +154,11 @@ def build_config(file: str | Path | None, overrides: dict[str, Any]) -> TrainCon
             gen[k.split(".", 1)[1]] = v
         else:
             d[k] = v
+    if gen.get("encoder") and gen.get("arch", "unet-v1") == "unet-v1":
+        # --encoder NAME asks for the encoder U-Net; its depth is the backbone's 5 stride-2 stages.
+        gen["arch"] = "encoder-unet-v1"
+        if overrides.get("generator.depth") is None and "depth" not in d.get("generator", {}):
+            gen["depth"] = 5
     if gen:
         d["generator"] = {**GeneratorConfig().to_dict(), **gen}
     return TrainConfig.from_dict(d)

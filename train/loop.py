@@ -33,11 +33,12 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 from vidcolor.color import model_to_rgb, rgb_to_model
 from vidcolor.errors import BadInputError
 from vidcolor.metrics import colorfulness, psnr
-from vidcolor.model import Generator, PatchDiscriminator, count_parameters, init_weights
+from vidcolor.model import ColorNet, EncoderUNet, PatchDiscriminator, build_generator, count_parameters, init_weights
 from vidcolor.modelfile import save_generator
 from vidcolor.train.config import TrainConfig
 from vidcolor.train.data import FrameDataset, ScanReport, StepSampler, scan, split_by_file
 from vidcolor.train.plots import plot_losses, save_sample_grid
+from vidcolor.train.split import read_split
 
 Logger = Callable[[str], None]
 
@@ -128,6 +129,38 @@ def _load_checkpoint(path: Path) -> dict:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises several types for truncated or foreign files
         raise BadInputError(f"{path}: unreadable checkpoint ({str(e).splitlines()[0][:160]})") from None
+
+
+def load_encoder(G: EncoderUNet, cfg: TrainConfig) -> None:
+    """Put the classifier weights ``cfg.encoder_weights`` names into G's encoder (all of them)."""
+    from vidcolor.encoders import encoder_state
+
+    state = encoder_state(cfg.generator.encoder, G.encoder, cfg.encoder_weights)
+    missing, unexpected = G.encoder.load_state_dict(state, strict=False)
+    missing = [k for k in missing if not k.endswith("num_batches_tracked")]
+    if missing or unexpected:  # encoder_state maps every tensor; anything else is a bug, said plainly
+        raise BadInputError(
+            f"{cfg.encoder_weights}: {len(missing)} encoder tensors missing, {len(unexpected)} unexpected"
+        )
+
+
+def param_groups(G: ColorNet, cfg: TrainConfig) -> list[dict]:
+    """Decoder first at lr_g, then (encoder U-Nets) the encoder at lr_g * encoder_lr_scale."""
+    if not isinstance(G, EncoderUNet):
+        return [{"params": list(G.parameters())}]
+    enc = list(G.encoder.parameters())
+    ids = {id(p) for p in enc}
+    rest = [p for p in G.parameters() if id(p) not in ids]
+    return [{"params": rest}, {"params": enc, "lr": cfg.lr_g * cfg.encoder_lr_scale}]
+
+
+def sync_batchnorm(G: torch.nn.Module) -> torch.nn.Module:
+    """SyncBatchNorm for DDP on GPUs; timm's converter keeps the activation of its BatchNormAct2d."""
+    if isinstance(G, EncoderUNet):
+        from timm.layers import convert_sync_batchnorm
+
+        return convert_sync_batchnorm(G)
+    return torch.nn.SyncBatchNorm.convert_sync_batchnorm(G)
 
 
 def _unwrap(m: torch.nn.Module) -> torch.nn.Module:
@@ -232,13 +265,17 @@ def _train(
     torch.manual_seed(cfg.seed)
 
     # ---- data
-    if not cfg.data:
+    data, val = cfg.data, cfg.val
+    if cfg.split:
+        files = read_split(cfg.split)
+        data, val = files["train"], files["val"]
+    if not data:
         raise BadInputError("no training data given")
-    report = scan(cfg.data, cfg.frames_per_video, keep_side=max(2 * cfg.size, 256))
+    report = scan(data, cfg.frames_per_video, keep_side=max(2 * cfg.size, 256))
     for path, why in report.unreadable:
         log(f"warning: skipped unreadable {path}: {why}")
-    if cfg.val:
-        val_report = scan(cfg.val, cfg.frames_per_video, keep_side=max(2 * cfg.size, 256))
+    if val:
+        val_report = scan(val, cfg.frames_per_video, keep_side=max(2 * cfg.size, 256))
         held = {s.path.resolve() for s in val_report.sources}
         train_src = [s for s in report.sources if s.path.resolve() not in held]
         val_src = val_report.sources
@@ -246,7 +283,7 @@ def _train(
         train_src, val_src = split_by_file(report.sources, cfg.val_fraction, cfg.seed)
     if not train_src:
         raise BadInputError(
-            f"no usable colour training data in {', '.join(cfg.data)} "
+            f"no usable colour training data in {', '.join(data)} "
             f"({len(report.gray)} grayscale, {len(report.unreadable)} unreadable files)"
         )
     log(describe_scan(report, len(train_src), len(val_src)))
@@ -255,15 +292,26 @@ def _train(
     val_idx = np.linspace(0, len(val_ds) - 1, min(cfg.val_items, len(val_ds))).round().astype(int).tolist()
 
     # ---- models
-    G = Generator(cfg.generator).to(device)
+    G = build_generator(cfg.generator)
     D = PatchDiscriminator(cfg.d_base, cfg.d_layers).to(device)
-    init_weights(G)
     init_weights(D)
+    if isinstance(G, EncoderUNet):
+        init_weights(G.up)  # the encoder keeps timm's initialisation, or the weights loaded next
+        init_weights(G.head)
+        if cfg.encoder_weights != "none" and state is None:  # a resumed run has them in last.pt
+            load_encoder(G, cfg)
+            log(f"encoder {cfg.generator.encoder}: weights from {cfg.encoder_weights}")
+        G.freeze_encoder_bn = cfg.encoder_bn == "frozen"
+    else:
+        init_weights(G)
+    G = G.to(device)
     # Exponential moving average of G's weights: what is validated, sampled and saved as best.
     G_ema = copy.deepcopy(G).eval().requires_grad_(False) if cfg.ema_decay > 0 else None
-    opt_g = torch.optim.Adam(G.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2))
+    opt_g = torch.optim.Adam(param_groups(G, cfg), lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2))
     opt_d = torch.optim.Adam(D.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2))
-    sched_g = torch.optim.lr_scheduler.LambdaLR(opt_g, lambda s: lr_factor(s, cfg))
+    # Encoder U-Nets: the encoder group (second) waits encoder_freeze_steps while the new decoder learns.
+    factors = [lambda s: lr_factor(s, cfg), lambda s: lr_factor(s, cfg) * (s >= cfg.encoder_freeze_steps)]
+    sched_g = torch.optim.lr_scheduler.LambdaLR(opt_g, factors[: len(opt_g.param_groups)])
     sched_d = torch.optim.lr_scheduler.LambdaLR(opt_d, lambda s: lr_factor(s, cfg))
     scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
     step, best = 0, math.inf
@@ -283,7 +331,7 @@ def _train(
     if world > 1:
         ids = [device.index] if device.type == "cuda" else None
         if device.type == "cuda":  # batch statistics over the global batch (SyncBatchNorm is GPU-only)
-            G = torch.nn.SyncBatchNorm.convert_sync_batchnorm(G)
+            G = sync_batchnorm(G)
         G, D = DDP(G, device_ids=ids), DDP(D, device_ids=ids)
 
     if rank == 0:

