@@ -43,6 +43,8 @@ def row(results: list, method: str) -> dict[str, float]:
         "cdc_ratio": _mean(clips, method, "cdc") / _mean(clips, method, "cdc_truth"),
         "flicker": _mean(clips, method, "flicker"),
         "colour_all": overall["colorfulness_ratio"] or 0.0,
+        "psnr_each_clip": " / ".join(f"{r.scores[method]['psnr']:.2f}" for r in clips),
+        "flicker_each_clip": " / ".join(f"{r.scores[method]['flicker'] or 0:.3f}" for r in clips),
     }
 
 
@@ -56,13 +58,16 @@ COLS = [
     ("cdc_ratio", "CDC/truth", ".2f"),
     ("flicker", "flicker", ".3f"),
     ("colour_all", "colour all", ".2f"),
+    ("psnr_each_clip", "PSNR each clip", "s"),
+    ("flicker_each_clip", "flicker each clip", "s"),
 ]
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("models", nargs="+")
-    ap.add_argument("--split", type=Path, help="a run's data.json: evaluate its val files")
+    ap.add_argument("--split", type=Path, help="a run's data.json or a split file: evaluate its --part files")
+    ap.add_argument("--part", choices=["val", "test"], default="val", help="val chooses; test reports, once")
     ap.add_argument("--truth", nargs="*", type=Path, default=[])
     ap.add_argument("--render-size", type=int, nargs="+", default=[ColorizeConfig.render_size])
     ap.add_argument("--strength", type=float, nargs="+", default=[1.0])
@@ -75,7 +80,7 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     truth = list(args.truth)
     if args.split:
-        truth += [Path(p) for p in json.loads(args.split.read_text())["val"]]  # paths as given to train
+        truth += [Path(p) for p in json.loads(args.split.read_text())[args.part]]  # paths as given to train
     print("| model | render | strength | " + " | ".join(c[1] for c in COLS) + " | s |")
     print("|---" * (len(COLS) + 4) + "|")
     rows, baseline = [], None

@@ -1,9 +1,10 @@
-"""Generator architecture candidates: size, cost and eager CPU speed at 256x256, batch 8.
+"""Generator architecture candidates: size, cost and CPU speed at the default render size, batch 8.
 
-The default architecture must colorize >= 20 frames/s at 256x256 (batch 8) on a 2-core CPU with
-the eager engine in fp32, and be as strong (wide/deep) as that budget allows.
+Plain U-Nets (``unet-v1``) and U-Nets on ImageNet backbones (``encoder-unet-v1``), each through the
+eager engine (fp32; bf16 only where the CPU has native bf16, else emulated and meaningless) and
+ONNX Runtime fp32 (what ``--engine auto`` picks on CPUs without native bf16).
 
-    .venv/bin/python benchmarks/model_speed.py [--size 256] [--batch 8]
+    .venv/bin/python benchmarks/model_speed.py [--size 192] [--batch 8]
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from common import machine, timeit
-from vidcolor.engines import create_engine
-from vidcolor.model import Generator, GeneratorConfig, count_parameters
+from vidcolor.engines import cpu_has_fast_bf16, create_engine, engine_unavailable
+from vidcolor.model import GeneratorConfig, build_generator, count_parameters
 from vidcolor.modelfile import read_info
-from vidcolor.pipeline import default_model_path
+from vidcolor.pipeline import ColorizeConfig, default_model_path
 
 CANDIDATES = [
     GeneratorConfig(base=8, depth=6, max_channels=256),  # the bundled model's (chosen by eval, RESULTS.md)
@@ -27,40 +28,56 @@ CANDIDATES = [
     GeneratorConfig(base=12, depth=6, max_channels=256, blocks=2),
     GeneratorConfig(base=24, depth=5, max_channels=256),
     GeneratorConfig(base=32, depth=5, max_channels=256),
+    *[
+        GeneratorConfig(arch="encoder-unet-v1", encoder=name, depth=5, base=16, max_channels=256)
+        for name in ("efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2", "resnet18")
+    ],
 ]
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--size", type=int, default=256)
+    ap.add_argument("--size", type=int, default=ColorizeConfig.render_size)
     ap.add_argument("--batch", type=int, default=8)
     args = ap.parse_args()
     torch.manual_seed(0)
     x = torch.rand(args.batch, 1, args.size, args.size) * 2 - 1
+    bf16 = cpu_has_fast_bf16()
+    ort = engine_unavailable("onnxruntime") is None
     print(f"# generator candidates, {args.size}x{args.size}, batch {args.batch}; {machine()}")
     print(
-        "| base | depth | max ch | blocks | params | fp32 MB | GMAC/frame | module fp32 fps | eager engine fp32 fps | eager bf16 fps |"
+        "| encoder | base | depth | max ch | blocks | params | fp32 MB | GMAC/frame | eager fp32 fps "
+        "| eager bf16 fps | onnxruntime fp32 fps |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     bundled = GeneratorConfig.from_dict(read_info(default_model_path())["generator"])
     for cfg in CANDIDATES:
-        g = Generator(cfg).eval()
+        g = build_generator(cfg).eval()
         with FlopCounterMode(display=False) as fc, torch.no_grad():
             g(x[:1])
         gmac = fc.get_total_flops() / 2e9
-        with torch.inference_mode():
-            t_module = timeit(lambda g=g: g(x))
-        eager = create_engine("eager", g, "cpu")
-        t_eager = timeit(lambda e=eager: e(x))
-        bf16 = create_engine("eager", g, "cpu", precision="bf16")
-        t_bf16 = timeit(lambda e=bf16: e(x))
+        fps = []
+        for engine, precision, usable in [
+            ("eager", "fp32", True),
+            ("eager", "bf16", bf16),
+            ("onnxruntime", "fp32", ort),
+        ]:
+            if not usable:
+                fps.append("n/a")
+                continue
+            e = create_engine(engine, g, "cpu", precision=precision)
+            fps.append(f"{args.batch / timeit(lambda e=e: e(x)):.1f}")
         n = count_parameters(g)
-        default = " (train default)" if cfg == GeneratorConfig() else ""
-        default += " (bundled)" if cfg == bundled else ""
+        note = " (train default)" if cfg == GeneratorConfig() else ""
+        note += " (bundled)" if cfg == bundled else ""
         print(
-            f"| {cfg.base} | {cfg.depth} | {cfg.max_channels} | {cfg.blocks} | {n / 1e6:.2f}M{default} | {n * 4 / 1e6:.0f} "
-            f"| {gmac:.2f} | {args.batch / t_module:.1f} | {args.batch / t_eager:.1f} | {args.batch / t_bf16:.1f} |",
+            f"| {cfg.encoder or '-'} | {cfg.base} | {cfg.depth} | {cfg.max_channels} | {cfg.blocks} | {n / 1e6:.2f}M{note} "
+            f"| {n * 4 / 1e6:.0f} | {gmac:.2f} | {' | '.join(fps)} |",
             flush=True,
+        )
+    if not bf16:
+        print(
+            "\nbf16: n/a, this CPU has no native bf16 (AVX512-BF16/AMX); emulated bf16 is several times slower than fp32."
         )
 
 

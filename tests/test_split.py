@@ -1,0 +1,48 @@
+"""The fixed train / val / test split: disjoint by file, and a run given it never sees a test file."""
+
+import json
+
+import pytest
+
+from vidcolor.errors import BadInputError
+from vidcolor.train.config import TrainConfig
+from vidcolor.train.loop import train
+from vidcolor.train.split import main, make_split, read_split
+
+
+def test_split_is_disjoint_by_file_seeded_and_names_the_clips(image_folder):
+    a = make_split([str(image_folder)], ["clip.mp4"], [], test_photos=1, val_photos=1, seed=0)
+    b = make_split([str(image_folder)], ["clip.mp4"], [], test_photos=1, val_photos=1, seed=0)
+    assert a == b
+    parts = [set(a[k]) for k in ("train", "val", "test")]
+    assert not (parts[0] & parts[1] or parts[0] & parts[2] or parts[1] & parts[2])
+    assert any(p.endswith("clip.mp4") for p in a["test"])
+    assert len(a["val"]) == 1 and len(a["train"]) == 3  # 5 colour images, 1 clip; gray and broken files left out
+    with pytest.raises(BadInputError, match=r"clips not found in the data: nope\.avi"):
+        make_split([str(image_folder)], ["nope.avi"], [], 1, 1)
+
+
+def test_a_run_given_a_split_trains_on_train_validates_on_val_never_opens_test(image_folder, tmp_path):
+    split = tmp_path / "split.json"
+    main([str(image_folder), "--test-clip", "clip.mp4", "--test-photos", "1", "--val-photos", "1", "-o", str(split)])
+    files = json.loads(split.read_text())
+    cfg = TrainConfig(
+        split=str(split), out=str(tmp_path / "run"), steps=2, pretrain_steps=2, size=32, batch_size=2, workers=0,
+        eval_every=1, sample_every=1, ckpt_every=1, frames_per_video=4, d_base=8,
+    )  # fmt: skip
+    train(cfg, log=lambda _m: None, progress=False)
+    used = json.loads((tmp_path / "run" / "data.json").read_text())
+    assert sorted(used["train"]) == sorted(files["train"]) and sorted(used["val"]) == sorted(files["val"])
+    assert not set(files["test"]) & (set(used["train"]) | set(used["val"]))
+
+
+def test_a_damaged_split_file_is_one_clear_error(tmp_path):
+    bad = tmp_path / "split.json"
+    bad.write_text('{"train": []}')
+    with pytest.raises(BadInputError, match="needs train, val and test lists"):
+        read_split(bad)
+    bad.write_text("{not json")
+    with pytest.raises(BadInputError, match="not a split file"):
+        read_split(bad)
+    with pytest.raises(BadInputError, match="split file not found"):
+        read_split(tmp_path / "missing.json")
