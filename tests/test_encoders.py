@@ -276,3 +276,18 @@ def test_cli_refuses_weights_of_another_encoder_with_exit_2(image_folder, tmp_pa
     lines = r.stderr.strip().splitlines()
     assert "does not fit encoder 'test_efficientnet'" in lines[-1] and "Traceback" not in r.stderr
     assert not (tmp_path / "run" / "last.pt").exists()
+
+
+@pytest.mark.parametrize("encoder", ["test_efficientnet", "test_resnet"])
+def test_eager_engine_folds_every_batch_norm_of_an_encoder_unet(encoder):
+    from vidcolor.engines.eager import Core
+
+    g = build_generator(GeneratorConfig(arch="encoder-unet-v1", encoder=encoder, depth=5, base=4, max_channels=16))
+    for m in g.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.3, 0.3)
+    core = Core(g.eval())
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in core.modules())  # folded, not the unfused fallback
+    L = torch.rand(2, 1, 64, 96) * 2 - 1
+    with torch.no_grad():
+        assert torch.allclose(core(L), g.core(L), atol=1e-5)
