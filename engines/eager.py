@@ -38,9 +38,14 @@ def fold_batchnorm(module: nn.Module) -> nn.Module:
     for parent in list(module.modules()):
         names = list(parent._modules)
         for a, b in itertools.pairwise(names):
-            conv, bn = parent._modules[a], parent._modules[b]
+            owner, key = parent, a
+            while isinstance(owner._modules[key], nn.Sequential) and len(
+                owner._modules[key]
+            ):  # a deep stem's last conv
+                owner, key = owner._modules[key], list(owner._modules[key]._modules)[-1]
+            conv, bn = owner._modules[key], parent._modules[b]
             if isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d) and conv.out_channels == bn.num_features:
-                parent._modules[a] = fuse_conv_bn_eval(conv, bn)
+                owner._modules[key] = fuse_conv_bn_eval(conv, bn)
                 parent._modules[b] = _after_norm(bn)
     return module
 
