@@ -291,3 +291,12 @@ def test_eager_engine_folds_every_batch_norm_of_an_encoder_unet(encoder):
     L = torch.rand(2, 1, 64, 96) * 2 - 1
     with torch.no_grad():
         assert torch.allclose(core(L), g.core(L), atol=1e-5)
+
+
+def test_a_bigger_sibling_is_refused_even_though_it_holds_every_name(tmp_path):
+    """A ResNet-34 file has every tensor name a ResNet-18 needs, with the same shapes: still not a ResNet-18."""
+    path = tmp_path / "resnet34.safetensors"
+    save_file(classifier_state("resnet34", 0), str(path))
+    cfg = GeneratorConfig(arch="encoder-unet-v1", encoder="resnet18", depth=5, base=4, max_channels=16)
+    with pytest.raises(BadInputError, match=r"does not fit encoder 'resnet18' \(layer1\.2\.conv1\.weight: not in this"):
+        load_encoder(build_generator(cfg), TrainConfig(generator=cfg, encoder_weights=str(path)))
