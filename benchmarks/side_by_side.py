@@ -41,7 +41,7 @@ def main() -> None:
     rows = []
     for path in args.truth:
         for truth in pictures(path, args.frames_per_clip):
-            gray = _gray_rgb(truth)
+            gray = np.repeat(_gray_rgb(truth)[..., None], 3, axis=2)  # HxW L* as gray sRGB -> HxWx3
             tiles = [gray, *[colorize_array(gray, c) for c in colorizers], truth]
             h, w = truth.shape[:2]
             size = (args.width, max(1, round(h * args.width / w)))
