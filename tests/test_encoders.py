@@ -298,5 +298,7 @@ def test_a_bigger_sibling_is_refused_even_though_it_holds_every_name(tmp_path):
     path = tmp_path / "resnet34.safetensors"
     save_file(classifier_state("resnet34", 0), str(path))
     cfg = GeneratorConfig(arch="encoder-unet-v1", encoder="resnet18", depth=5, base=4, max_channels=16)
-    with pytest.raises(BadInputError, match=r"does not fit encoder .resnet18. \(layer1\.2\.\S+: not in this architecture"):
+    with pytest.raises(
+        BadInputError, match=r"does not fit encoder .resnet18. \(layer1\.2\.\S+: not in this architecture"
+    ):
         load_encoder(build_generator(cfg), TrainConfig(generator=cfg, encoder_weights=str(path)))

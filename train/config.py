@@ -56,7 +56,8 @@ class TrainConfig:
     encoder_weights: str = "none"  # none | pretrained (ImageNet) | a checkpoint file of the classifier
     encoder_lr_scale: float = 0.1  # encoder learning rate = lr_g * this (pretrained features move slowly)
     encoder_freeze_steps: int = 0  # encoder held still for the first N steps while the decoder learns
-    encoder_bn: str = "frozen"  # frozen: keep the encoder's running BN statistics | train: batch statistics
+    encoder_bn: str = "auto"  # frozen: keep the encoder's running BN statistics | train: batch statistics | auto:
+    # frozen when the encoder starts from trained weights, train when it starts from random ones
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)
 
     def __post_init__(self) -> None:
@@ -85,7 +86,7 @@ class TrainConfig:
             "val_items": self.val_items >= 1,
             "encoder_lr_scale": self.encoder_lr_scale >= 0,
             "encoder_freeze_steps": self.encoder_freeze_steps >= 0,
-            "encoder_bn": self.encoder_bn in ("frozen", "train"),
+            "encoder_bn": self.encoder_bn in ("auto", "frozen", "train"),
             "encoder_weights": bool(self.encoder_weights)
             and (self.generator.encoder or self.encoder_weights == "none"),
         }
@@ -98,6 +99,10 @@ class TrainConfig:
     def gan_start(self) -> int:
         """First step of the GAN phase (steps before it are L1-only pre-training)."""
         return self.steps // 4 if self.pretrain_steps < 0 else self.pretrain_steps
+
+    @property
+    def encoder_bn_frozen(self) -> bool:
+        return self.encoder_bn == "frozen" or (self.encoder_bn == "auto" and self.encoder_weights != "none")
 
     def resolved(self) -> TrainConfig:
         """Fix values that depend on others, so a resumed run keeps them when ``steps`` grows."""

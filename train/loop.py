@@ -301,7 +301,7 @@ def _train(
         if cfg.encoder_weights != "none" and state is None:  # a resumed run has them in last.pt
             load_encoder(G, cfg)
             log(f"encoder {cfg.generator.encoder}: weights from {cfg.encoder_weights}")
-        G.freeze_encoder_bn = cfg.encoder_bn == "frozen"
+        G.freeze_encoder_bn = cfg.encoder_bn_frozen
     else:
         init_weights(G)
     G = G.to(device)

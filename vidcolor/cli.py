@@ -571,7 +571,9 @@ def train_cmd(
     ] = None,
     encoder_bn: Annotated[
         str | None,
-        typer.Option(help="frozen (keep the encoder's ImageNet BN statistics) | train [default: frozen]."),
+        typer.Option(
+            help="frozen (keep the encoder's BN statistics) | train | auto: frozen for trained weights [default: auto]."
+        ),
     ] = None,
     quiet: Quiet = False,
     debug: Debug = False,
