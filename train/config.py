@@ -38,6 +38,10 @@ class TrainConfig:
     decay_fraction: float = 0.5  # lr decays linearly to 0 over this last fraction of the steps
     ema_decay: float = 0.999  # EMA of G's weights, validated and saved as best; 0 = off
     frames_per_video: int = 64
+    degrade: float = 0.0  # share of training pictures whose L gets film-like degradations (0 = off)
+    hint_none: float = 0.5  # hint-capable generators: share of training pictures given no hints
+    hint_points: float = 8.0  # ... and the mean number of hints of a picture that has some
+    preload: bool = False  # decode all training images into memory once (for fast GPUs)
     crop_min_area: float = 0.3  # random resized crop keeps 30-100 % of the picture's area
     seed: int = 0
     device: str = "auto"
@@ -72,6 +76,9 @@ class TrainConfig:
             "decay_fraction": 0 <= self.decay_fraction <= 1,
             "ema_decay": 0 <= self.ema_decay < 1,
             "frames_per_video": self.frames_per_video >= 1,
+            "degrade": 0 <= self.degrade <= 1,
+            "hint_none": 0 <= self.hint_none <= 1,
+            "hint_points": self.hint_points >= 1,
             "crop_min_area": 0 < self.crop_min_area <= 1,
             "snapshot_every": self.snapshot_every >= 0,
             "workers": self.workers >= 0,

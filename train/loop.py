@@ -36,7 +36,17 @@ from vidcolor.metrics import colorfulness, psnr
 from vidcolor.model import ColorNet, EncoderUNet, PatchDiscriminator, build_generator, count_parameters, init_weights
 from vidcolor.modelfile import save_generator
 from vidcolor.train.config import TrainConfig
-from vidcolor.train.data import FrameDataset, ScanReport, StepSampler, scan, split_by_file
+from vidcolor.train.data import (
+    FrameDataset,
+    ScanReport,
+    StepSampler,
+    preload_images,
+    sample_seed,
+    scan,
+    split_by_file,
+)
+from vidcolor.train.degrade import degrade
+from vidcolor.train.hints import random_point_hints, simulate_hints
 from vidcolor.train.plots import plot_losses, save_sample_grid
 from vidcolor.train.split import read_split
 
@@ -287,6 +297,8 @@ def _train(
             f"({len(report.gray)} grayscale, {len(report.unreadable)} unreadable files)"
         )
     log(describe_scan(report, len(train_src), len(val_src)))
+    if cfg.preload:
+        preload_images(train_src + val_src, max_side=4 * cfg.size)
     train_ds = FrameDataset(train_src, cfg.size, train=True, min_area=cfg.crop_min_area)
     val_ds = FrameDataset(val_src or train_src, cfg.size, train=False)
     val_idx = np.linspace(0, len(val_ds) - 1, min(cfg.val_items, len(val_ds))).round().astype(int).tolist()
@@ -364,7 +376,7 @@ def _train(
     def evaluate() -> dict:
         g = G_ema if G_ema is not None else _unwrap(G)
         g.eval()
-        l1s, psnrs, colour, colour_truth, grid = [], [], [], [], None
+        l1s, psnrs, colour, colour_truth, hinted, grid = [], [], [], [], [], None
         with torch.inference_mode():
             for i in range(0, len(val_idx), cfg.batch_size):
                 rgb = torch.stack([val_ds[j] for j in val_idx[i : i + cfg.batch_size]]).to(device)
@@ -374,6 +386,11 @@ def _train(
                 l1s.append((pred - ab).abs().mean(dim=(1, 2, 3)))
                 out_rgb = model_to_rgb(L, pred)
                 psnrs.append(psnr(out_rgb, rgb))
+                if cfg.generator.hints:  # the same pictures with 10 true-colour points each
+                    hint = random_point_hints(ab, 10, torch.Generator().manual_seed(i)).to(device)
+                    with autocast():
+                        pred_h = g(L, hint).float()
+                    hinted.append(psnr(model_to_rgb(L, pred_h), rgb))
                 colour.append(colorfulness(out_rgb))
                 colour_truth.append(colorfulness(rgb))
                 if grid is None:
@@ -387,6 +404,7 @@ def _train(
             "val_l1": float(torch.cat(l1s).mean()),
             "val_psnr": float(torch.cat(psnrs).mean()),
             "val_colorfulness_ratio": ratio,
+            **({"val_psnr_hints10": float(torch.cat(hinted).mean())} if hinted else {}),
             "grid": grid,
         }
 
@@ -421,9 +439,13 @@ def _train(
             rgb = next(it).to(device, non_blocking=True)
             with torch.no_grad():
                 L, ab = rgb_to_model(rgb)
+                # Per-step, per-rank randomness: a resumed run degrades and hints exactly as before.
+                gen = torch.Generator().manual_seed(sample_seed(cfg.seed + 1, step * world + rank))
+                L = degrade(L, cfg.degrade, gen)  # the input looks like old film; the target ab stays clean
+                hint = simulate_hints(ab, gen, cfg.hint_none, cfg.hint_points) if cfg.generator.hints else None
             gan = step >= cfg.pretrain_steps
             with autocast():
-                fake = G(L)
+                fake = G(L, hint)
             if gan:
                 # D step: real and fake pairs in one pass.
                 with autocast():

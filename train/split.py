@@ -18,7 +18,6 @@ import random
 from collections.abc import Sequence
 from pathlib import Path
 
-from vidcolor.encode import temp_path
 from vidcolor.errors import BadInputError
 from vidcolor.train.data import scan
 
@@ -78,6 +77,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("-o", "--out", type=Path, required=True)
     args = ap.parse_args(argv)
     split = make_split(args.data, args.test_clip, args.val_clip, args.test_photos, args.val_photos, args.seed)
+    from vidcolor.encode import temp_path  # PyAV comes with it: imported only where written
+
     tmp = temp_path(args.out)  # never a half-written split under the final name
     try:
         tmp.write_text(json.dumps(split, indent=1) + "\n")

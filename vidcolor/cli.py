@@ -575,6 +575,29 @@ def train_cmd(
             help="frozen (keep the encoder's BN statistics) | train | auto: frozen for trained weights [default: auto]."
         ),
     ] = None,
+    hints: Annotated[
+        bool | None,
+        typer.Option(
+            "--hints/--no-hints",
+            help="Train a generator that also takes colour hints (2 ab + mask channels; plain U-Net) [default: no].",
+        ),
+    ] = None,
+    hint_none: Annotated[
+        float | None,
+        typer.Option(help="With --hints: share of pictures trained with no hint [default: 0.5].", min=0, max=1),
+    ] = None,
+    degrade: Annotated[
+        float | None,
+        typer.Option(
+            help="Share of training pictures given film-like degradations of L (grain, blur, tone, dust, "
+            "scratches, JPEG); 0 = off [default: 0].",
+            min=0,
+            max=1,
+        ),
+    ] = None,
+    preload: Annotated[
+        bool | None, typer.Option("--preload/--no-preload", help="Decode all training images into memory once.")
+    ] = None,
     quiet: Quiet = False,
     debug: Debug = False,
 ) -> None:
@@ -613,6 +636,10 @@ def train_cmd(
         "encoder_lr_scale": encoder_lr_scale,
         "encoder_freeze_steps": encoder_freeze_steps,
         "encoder_bn": encoder_bn,
+        "generator.hints": hints,
+        "hint_none": hint_none,
+        "degrade": degrade,
+        "preload": preload,
     }
     if resume:
         from vidcolor.train.loop import resume_config

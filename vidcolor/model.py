@@ -40,6 +40,7 @@ class GeneratorConfig:
     norm: str = "batch"
     arch: str = "unet-v1"
     encoder: str = ""  # encoder-unet-v1 only: the backbone's name (vidcolor.encoders)
+    hints: bool = False  # unet-v1 only: also takes colour hints (hint a, hint b, mask) beside L
 
     def __post_init__(self) -> None:
         if self.base < 1 or self.depth < 1 or self.max_channels < 1 or self.blocks < 1:
@@ -52,6 +53,8 @@ class GeneratorConfig:
             )
         if (self.arch == "encoder-unet-v1") != bool(self.encoder):
             raise ValueError(f"arch {self.arch!r} and encoder {self.encoder!r} do not go together")
+        if self.hints and self.arch != "unet-v1":
+            raise ValueError(f"colour hints are built for unet-v1 only, not {self.arch!r}")
 
     @property
     def multiple(self) -> int:
@@ -90,15 +93,27 @@ class ColorNet(nn.Module):
 
     config: GeneratorConfig
 
-    def forward(self, L: torch.Tensor) -> torch.Tensor:
-        """L (N,1,H,W) in [-1,1], any H and W -> ab (N,2,H,W) in [-1,1]."""
+    def forward(self, L: torch.Tensor, hint: torch.Tensor | None = None) -> torch.Tensor:
+        """L (N,1,H,W) in [-1,1], any H and W -> ab (N,2,H,W) in [-1,1].
+
+        ``hint`` (hint-capable generators only): (N,3,H,W) = (a * mask, b * mask, mask), ab in the
+        model's [-1,1] range and mask 1 where the colour is given, 0 elsewhere (see
+        :func:`make_hint`). None, or an all-zero hint, is automatic colorization.
+        """
         if L.ndim != 4 or L.shape[1] != 1:
             raise ValueError(f"generator expects L of shape (N,1,H,W), got {tuple(L.shape)}")
+        if hint is not None:
+            if not self.config.hints:
+                raise ValueError("this generator takes no colour hints (it was trained without them)")
+            if hint.shape != (L.shape[0], 3, *L.shape[-2:]):
+                raise ValueError(f"hint must be (N,3,H,W) like L, got {tuple(hint.shape)} for L {tuple(L.shape)}")
+            hint = pad_to_multiple(hint, self.config.multiple)
         h, w = L.shape[-2:]
-        return self.core(pad_to_multiple(L, self.config.multiple))[..., :h, :w]
+        return self.core(pad_to_multiple(L, self.config.multiple), hint)[..., :h, :w]
 
-    def core(self, x: torch.Tensor) -> torch.Tensor:
-        """The network proper, for H and W that are multiples of ``config.multiple`` (what engines export)."""
+    def core(self, x: torch.Tensor, hint: torch.Tensor | None = None) -> torch.Tensor:
+        """The network proper, for H and W that are multiples of ``config.multiple`` (what engines export:
+        engines colorize automatically, so they export ``core(L)``)."""
         raise NotImplementedError
 
 
@@ -117,7 +132,7 @@ class Generator(ColorNet):
         lrelu = nn.LeakyReLU(0.2, inplace=True)
         relu = nn.ReLU(inplace=True)
         c0 = cfg.channels(0)
-        self.stem = _conv_block(1, c0, "none", lrelu)
+        self.stem = _conv_block(4 if cfg.hints else 1, c0, "none", lrelu)
         self.down = nn.ModuleList()
         for i in range(cfg.depth):
             cin, cout = cfg.channels(i), cfg.channels(i + 1)
@@ -138,8 +153,17 @@ class Generator(ColorNet):
             self.up.append(nn.Sequential(*layers))
         self.head = nn.Conv2d(c0, 2, 1)
 
-    def core(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.stem(x)
+    def core(self, x: torch.Tensor, hint: torch.Tensor | None = None) -> torch.Tensor:
+        conv = self.stem[0]
+        if hint is not None:
+            x = conv(torch.cat([x, hint], dim=1))
+        elif self.config.hints:
+            # No hint = zeros in the hint channels, whose weights then add nothing: convolving L with
+            # the L slice alone is exact and costs what a hint-free generator costs.
+            x = F.conv2d(x, conv.weight[:, :1], conv.bias, padding=conv.padding)
+        else:
+            x = conv(x)
+        x = self.stem[2](x)
         skips = [x]
         for block in self.down:
             x = block(x)
@@ -189,7 +213,7 @@ class EncoderUNet(ColorNet):
         self.head = nn.Conv2d(cfg.channels(0), 2, 1)
         self.freeze_encoder_bn = False  # training option: keep the encoder's ImageNet BN statistics
 
-    def core(self, L: torch.Tensor) -> torch.Tensor:
+    def core(self, L: torch.Tensor, hint: torch.Tensor | None = None) -> torch.Tensor:
         x = ((L + 1.0) * 0.5 - self.in_mean) / self.in_std  # (N,1,H,W) -> (N,3,H,W) by broadcasting
         feats = [L, *self.encoder(x)]
         y = feats.pop()
@@ -215,6 +239,13 @@ def build_generator(config: GeneratorConfig | None = None) -> ColorNet:
     """The generator ``config.arch`` names, with fresh (untrained, never downloaded) weights."""
     config = config or GeneratorConfig()
     return ARCHITECTURES[config.arch](config)
+
+
+def make_hint(ab: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Hint channels from colours and where they hold: ab (N,2,H,W) in [-1,1], mask (N,1,H,W) in {0,1}
+    -> (N,3,H,W) = (a * mask, b * mask, mask). An all-zero mask means "no hint"."""
+    mask = mask.to(ab.dtype)
+    return torch.cat([ab * mask, mask], dim=1)
 
 
 def pad_to_multiple(x: torch.Tensor, multiple: int) -> torch.Tensor:
