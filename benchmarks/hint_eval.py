@@ -76,14 +76,19 @@ def main() -> None:
     per_clip: list[tuple[str, float, float, float]] = []
     for i, f in enumerate(read_split(args.split)[args.part]):
         p = Path(f)
-        scores = [score(G, rgb, args.points, i * 1000 + j, args.render_size) for j, rgb in enumerate(pictures(p, args.frames_per_clip))]
+        scores = [
+            score(G, rgb, args.points, i * 1000 + j, args.render_size)
+            for j, rgb in enumerate(pictures(p, args.frames_per_clip))
+        ]
         if is_image(p):
             rows["photos"] += scores
         else:
             m = np.mean(scores, 0)
             rows["clips"].append(tuple(m))
             per_clip.append((p.name, *m))
-    print(f"{args.model} on the {args.part} split, {args.points} random true-colour points (1 px at render size {args.render_size})\n")
+    print(
+        f"{args.model} on the {args.part} split, {args.points} random true-colour points (1 px at render size {args.render_size})\n"
+    )
     print("| items | n | gray PSNR | automatic | with hints | hints - automatic |\n|---|---|---|---|---|---|")
     out = {}
     for k, v in [*rows.items(), *[(name, [(g, a, h)]) for name, g, a, h in per_clip]]:

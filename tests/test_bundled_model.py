@@ -19,6 +19,7 @@ def test_default_model_is_bundled_small_and_documented():
     assert (path.parent / "MODEL_CARD.md").is_file()
     g, _ = load_generator(path)
     assert g.config.multiple == 64
+    assert g.config.hints  # since issue 12 the default also takes colour hints (guided colorization builds on it)
 
 
 def test_colorize_with_the_default_model(tmp_path):

@@ -36,6 +36,18 @@ def generator() -> Generator:
 
 
 @pytest.fixture(scope="module")
+def hint_generator() -> Generator:
+    """A hint-capable U-Net (what ships since issue 12): engines run its exact no-hint path."""
+    torch.manual_seed(0)
+    g = Generator(GeneratorConfig(base=8, depth=4, max_channels=32, hints=True))
+    for m in g.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.3, 0.3)
+            m.running_var.uniform_(0.5, 1.5)
+    return g.eval()
+
+
+@pytest.fixture(scope="module")
 def encoder_generator() -> ColorNet:
     """An encoder U-Net on timm's tiny test EfficientNet, with non-trivial BN statistics."""
     pytest.importorskip("timm")
@@ -69,14 +81,15 @@ def test_unknown_engine_lists_the_valid_ones(generator):
 # Inductor takes ~1-2 min to compile the encoder U-Net on 2 cores: measured, kept out of the default run.
 PARITY = [
     pytest.param(name, p, arch, marks=[pytest.mark.slow] if (name, arch) == ("compile", "encoder-unet") else [])
-    for arch in ("unet", "encoder-unet")
+    for arch in ("unet", "unet-hints", "encoder-unet")
     for name, p in CASES
 ]
 
 
 @pytest.mark.parametrize(("name", "precision", "arch"), PARITY)
 def test_engine_parity_with_eager_fp32(request, name, precision, arch):
-    generator = request.getfixturevalue("generator" if arch == "unet" else "encoder_generator")
+    fixture = {"unet": "generator", "unet-hints": "hint_generator", "encoder-unet": "encoder_generator"}[arch]
+    generator = request.getfixturevalue(fixture)
     device = device_for(name)
     reason = engine_unavailable(name, device)
     if reason:

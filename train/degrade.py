@@ -63,7 +63,7 @@ def degrade(L: torch.Tensor, p: float, gen: torch.Generator) -> torch.Tensor:
     # Soft focus / a soft print.
     blur = pick("blur")
     sigma = _u(gen, n, 0.4, 1.8)
-    b = gaussian_blur2d(x, 7, torch.stack([sigma, sigma], 1).to(dev, x.dtype), border_type="reflect")
+    b = gaussian_blur2d(x, 7, torch.stack([sigma, sigma], 1).to(dev, x.dtype), border_type="replicate")
     x = torch.where(blur, b, x)
 
     # Vignette: darker corners of old lenses and projectors.
@@ -75,7 +75,11 @@ def degrade(L: torch.Tensor, p: float, gen: torch.Generator) -> torch.Tensor:
     # Grain: noise, strongest in mid-tones, sometimes clumped (blurred) into bigger grains.
     grain = pick("grain")
     noise = torch.randn(n, 1, h, w, generator=dgen, device=dev)
-    noise = torch.where(col(torch.rand(n, generator=gen) < 0.5) > 0, gaussian_blur2d(noise, 5, (0.8, 0.8)) * 2.0, noise)
+    noise = torch.where(
+        col(torch.rand(n, generator=gen) < 0.5) > 0,
+        gaussian_blur2d(noise, 5, (0.8, 0.8), border_type="replicate") * 2.0,
+        noise,
+    )
     amp = col(_u(gen, n, 0.01, 0.07)) * (4 * x * (1 - x)).clamp_min(0.25)
     x = torch.where(grain, x + amp * noise, x)
 

@@ -586,6 +586,10 @@ def train_cmd(
         float | None,
         typer.Option(help="With --hints: share of pictures trained with no hint [default: 0.5].", min=0, max=1),
     ] = None,
+    hint_points: Annotated[
+        float | None,
+        typer.Option(help="With --hints: mean number of hints of a picture that has some [default: 8].", min=1),
+    ] = None,
     degrade: Annotated[
         float | None,
         typer.Option(
@@ -638,6 +642,7 @@ def train_cmd(
         "encoder_bn": encoder_bn,
         "generator.hints": hints,
         "hint_none": hint_none,
+        "hint_points": hint_points,
         "degrade": degrade,
         "preload": preload,
     }

@@ -57,9 +57,11 @@ for name, frac in (("all", 1.0), ("half", 0.5), ("quarter", 0.25)):
 import torch  # noqa: E402
 from safetensors.torch import save_file  # noqa: E402
 
-from vidcolor.model import GeneratorConfig, build_generator  # noqa: E402
 from vidcolor.encoders import encoder_state  # noqa: E402
+from vidcolor.model import GeneratorConfig, build_generator  # noqa: E402
 
 G = build_generator(GeneratorConfig(arch="encoder-unet-v1", encoder="efficientnet-lite0", depth=5))
 state = encoder_state("efficientnet-lite0", G.encoder, "pretrained")
-save_file({k: v.contiguous() for k, v in state.items() if v.dtype != torch.int64}, str(dest / "lite0_imagenet.safetensors"))
+save_file(
+    {k: v.contiguous() for k, v in state.items() if v.dtype != torch.int64}, str(dest / "lite0_imagenet.safetensors")
+)

@@ -1,6 +1,6 @@
 """The issue-12 runs on one GPU: one recipe, one change per run (see RESULTS.md, "Default model v2").
 
-    python3 train/recipes/v2/gpu_runs.py NAME STEPS   (after gpu_pack.py; run from the repo root)
+python3 train/recipes/v2/gpu_runs.py NAME STEPS   (after gpu_pack.py; run from the repo root)
 """
 
 import sys
