@@ -24,15 +24,20 @@ PRECISIONS = {"eager": ["fp32", "bf16"], "compile": ["fp32"], "onnxruntime": ["f
 CASES = [(name, p) for name in list_engines() if not name.startswith("test-") for p in PRECISIONS.get(name, ["fp32"])]
 
 
-@pytest.fixture(scope="module")
-def generator() -> Generator:
-    torch.manual_seed(0)
-    g = Generator(GeneratorConfig(base=8, depth=4, max_channels=32))
+def with_bn_statistics(g: ColorNet) -> ColorNet:
+    """Non-trivial running BN statistics (so folding them is really tested), in eval mode."""
     for m in g.modules():
         if isinstance(m, torch.nn.BatchNorm2d):
             m.running_mean.uniform_(-0.3, 0.3)
             m.running_var.uniform_(0.5, 1.5)
     return g.eval()
+
+
+@pytest.fixture(scope="module")
+def generator() -> Generator:
+    torch.manual_seed(0)
+    g = Generator(GeneratorConfig(base=8, depth=4, max_channels=32))
+    return with_bn_statistics(g)
 
 
 @pytest.fixture(scope="module")
@@ -40,11 +45,7 @@ def hint_generator() -> Generator:
     """A hint-capable U-Net (what ships since issue 12): engines run its exact no-hint path."""
     torch.manual_seed(0)
     g = Generator(GeneratorConfig(base=8, depth=4, max_channels=32, hints=True))
-    for m in g.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):
-            m.running_mean.uniform_(-0.3, 0.3)
-            m.running_var.uniform_(0.5, 1.5)
-    return g.eval()
+    return with_bn_statistics(g)
 
 
 @pytest.fixture(scope="module")
@@ -55,11 +56,7 @@ def encoder_generator() -> ColorNet:
     g = build_generator(
         GeneratorConfig(arch="encoder-unet-v1", encoder="test_efficientnet", depth=5, base=4, max_channels=16)
     )
-    for m in g.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):
-            m.running_mean.uniform_(-0.3, 0.3)
-            m.running_var.uniform_(0.5, 1.5)
-    return g.eval()
+    return with_bn_statistics(g)
 
 
 @pytest.fixture(autouse=True)
