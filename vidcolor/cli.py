@@ -124,6 +124,22 @@ DeviceOpt = Annotated[str, typer.Option("--device", help="auto | cpu | cuda.")]
 CodecOpt = Annotated[str | None, typer.Option("--codec", help="Video codec [default: libx264; libvpx-vp9 for .webm].")]
 CrfOpt = Annotated[int, typer.Option("--crf", help="Encoder quality (lower is better).", min=0, max=63)]
 PresetOpt = Annotated[str, typer.Option("--preset", help="x264/x265 speed preset.")]
+ReferenceOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--reference",
+        help="[T:]IMAGE or FOLDER: colour picture(s) of the film's content; T (seconds) pins it to the shot at T. Repeatable.",
+        show_default=False,
+    ),
+]
+HintsOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--hints",
+        help="[T:]FILE: JSON points [{x, y, rgb[, t]}] (x, y fractions) or an image with alpha (painted strokes) on the frame at T. Repeatable.",
+        show_default=False,
+    ),
+]
 
 
 def _colorize_config(opts: dict[str, Any]) -> Any:
@@ -172,18 +188,22 @@ def colorize_cmd(
     codec: CodecOpt = None,
     crf: CrfOpt = 18,
     preset: PresetOpt = "fast",
+    reference: ReferenceOpt = None,
+    hints: HintsOpt = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace OUTPUT if it exists.")] = False,
     quiet: Quiet = False,
     debug: Debug = False,
 ) -> None:
+    from vidcolor.guidance import Guidance
     from vidcolor.pipeline import Colorizer, check_output, colorize
 
     check_output(input, output, overwrite)
     cfg = _colorize_config(locals())
     log = (lambda _m: None) if quiet else (lambda m: typer.echo(m, err=True))
+    guidance = Guidance.load(reference or [], hints or [], log)
     colorizer = Colorizer(cfg, log)
     with _progress_bar(input, cfg, enabled=not quiet) as advance:
-        report = colorize(input, output, colorizer, progress=advance, log=log)
+        report = colorize(input, output, colorizer, progress=advance, log=log, guidance=guidance or None)
     extra = f", preview {report.preview}" if report.preview and report.preview != report.output else ""
     log(f"wrote {report.output} ({report.frames} frame{'s' if report.frames != 1 else ''}{extra})")
 

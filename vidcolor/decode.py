@@ -35,6 +35,7 @@ class VideoInfo:
     pix_fmt: str
     audio_streams: int
     video_streams: int
+    start_time: float = 0.0  # seconds of the first video timestamp (times users see count from it)
 
     def expected_frames(self, start: float = 0.0, duration: float | None = None) -> int:
         """Best estimate of the frames in [start, start + duration) for progress bars and previews."""
@@ -98,6 +99,7 @@ def probe(path: Path) -> VideoInfo:
             pix_fmt=cc.format.name if cc.format else "unknown",
             audio_streams=len(container.streams.audio),
             video_streams=len(container.streams.video),
+            start_time=float(stream.start_time * stream.time_base) if stream.start_time and stream.time_base else 0.0,
         )
 
 

@@ -31,6 +31,7 @@ from vidcolor.decode import VideoInfo, check_input, frames, is_image, probe
 from vidcolor.encode import CONTAINERS, EncodeSettings, VideoWriter, temp_path
 from vidcolor.engines import FallbackEngine, auto_choices, engine_unavailable
 from vidcolor.errors import BadInputError, ProcessingError, describe
+from vidcolor.guidance import Guidance, Guider
 from vidcolor.modelfile import load_generator
 from vidcolor.planes import (
     ColourSpec,
@@ -42,6 +43,8 @@ from vidcolor.planes import (
     write_chroma,
 )
 from vidcolor.preview import PreviewSheet, pick_indices, save_sheet, side_by_side, tile_size
+from vidcolor.propagate import fuse
+from vidcolor.shots import ShotMap, scan
 from vidcolor.temporal import TemporalSmoother
 
 T = TypeVar("T")
@@ -264,6 +267,7 @@ def colorize_video(
     progress: Progress = lambda _n: None,
     log: Log = lambda _m: None,
     info: VideoInfo | None = None,
+    guidance: Guidance | None = None,
 ) -> Report:
     """Colorize ``input`` into ``output`` (a video file). Output frame count = input frame count."""
     cfg = colorizer.cfg
@@ -273,6 +277,8 @@ def colorize_video(
     spec = ColourSpec(info.matrix)
     rsize = render_size(info.width, info.height, cfg.render_size, colorizer.multiple)
     smoother = TemporalSmoother(cfg.smoothing)
+    guider = _guider(input, guidance, rsize, info, colorizer, log) if guidance else None
+    auto_smoother = TemporalSmoother(cfg.smoothing) if guider and cfg.preview else None
     sheet = (
         PreviewSheet(cfg.preview, info.expected_frames(cfg.start, cfg.duration), info.width, info.height)
         if cfg.preview
@@ -288,18 +294,25 @@ def colorize_video(
         "model": colorizer.model_id,
         "engine": colorizer.engine.name,
         "settings": cfg.to_dict(),
+        **({"guidance": guidance.describe()} if guidance else {}),
     }
     decoded = 0
     with VideoWriter(output, info, cfg.encode, spec, meta, cfg.start, cfg.duration, log) as writer:
         # Two batches in flight, but at most ~256 MB of decoded frames (an 8K frame is 50 MB).
         depth = max(2, min(2 * cfg.batch_size, (256 << 20) // (info.width * info.height * 3 // 2 + 1)))
         for batch in batched(prefetch(prepare(), depth=depth), cfg.batch_size):
-            decoded += len(batch)
-            uv = colour_batch(colorizer, smoother, [it.small for it in batch], spec, info.width, info.height)
-            for item, planes in zip(batch, uv, strict=True):
+            first, decoded = decoded, decoded + len(batch)
+            want_auto = auto_smoother is not None and sheet is not None and sheet.wants(first, decoded)
+            uv, auto_uv = colour_batch(
+                colorizer, smoother, [it.small for it in batch], spec, info.width, info.height,
+                guide=_guide_fn(guider, first, colorizer) if guider else None,
+                auto_smoother=auto_smoother, auto_out=want_auto,
+            )  # fmt: skip
+            for k, (item, planes) in enumerate(zip(batch, uv, strict=True)):
+                auto_tile = sheet.tile(_with_chroma(item.frame, auto_uv[k])) if auto_uv is not None and sheet else None
                 write_chroma(item.frame, planes)
                 if sheet:
-                    sheet.offer(writer.frames_written, item.frame)
+                    sheet.offer(writer.frames_written, item.frame, auto_tile)
                 writer.write(item.frame)
             progress(len(batch))
         if decoded == 0:
@@ -313,11 +326,16 @@ def colorize_video(
         log(
             f"warning: {input} ended early: decoded {decoded} of the {expected} frames its header announces (truncated?)"
         )
+    if guider:
+        _warn_unused(guider, log)
     preview = None
     if sheet and sheet.rows:
         preview = output.with_name(output.stem + ".preview.png")
         sheet.save(preview)
     return Report(decoded, decoded / float(info.rate) if info.rate else 0.0, smoother.cuts, output, preview)
+
+
+GuideFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 def colour_batch(
@@ -327,36 +345,106 @@ def colour_batch(
     spec: ColourSpec,
     width: int,
     height: int,
-) -> np.ndarray:
-    """Render-size RGB frames -> uint8 chroma planes (N, 2, ceil(H/2), ceil(W/2)) for the output."""
+    guide: GuideFn | None = None,
+    auto_smoother: TemporalSmoother | None = None,
+    auto_out: bool = False,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Render-size RGB frames -> uint8 chroma planes (N, 2, ceil(H/2), ceil(W/2)) for the output.
+
+    ``guide(L, ab) -> ab`` puts user guidance on the automatic colour (before smoothing). The
+    automatic colour is also smoothed by ``auto_smoother`` when given (it must see every frame),
+    and its chroma is returned second when ``auto_out`` (for gray | automatic | guided previews).
+    """
     rgb = torch.from_numpy(np.stack(smalls)).to(colorizer.device).permute(0, 3, 1, 2)
     L, ab = colorizer.predict(rgb)
-    ab = smoother(L, ab) * colorizer.cfg.strength
-    cbcr = rgb_to_cbcr(model_to_rgb(L, ab), spec)
-    return upsample_chroma(cbcr, width, height).cpu().numpy()
+    strength = colorizer.cfg.strength
+    auto_uv = None
+    if auto_smoother is not None:
+        auto = auto_smoother(L, ab) * strength
+        auto_uv = _chroma(L, auto, spec, width, height) if auto_out else None
+    if guide is not None:
+        ab = guide(L, ab.float())
+    return _chroma(L, smoother(L, ab) * strength, spec, width, height), auto_uv
 
 
-def preview_only(input: Path, output: Path, colorizer: Colorizer, n: int) -> Report:
-    """A PNG sheet of ``n`` evenly spaced frames (gray | colour), without writing a video."""
+def _chroma(L: torch.Tensor, ab: torch.Tensor, spec: ColourSpec, width: int, height: int) -> np.ndarray:
+    return upsample_chroma(rgb_to_cbcr(model_to_rgb(L, ab), spec), width, height).cpu().numpy()
+
+
+def _guider(
+    input: Path, guidance: Guidance, rsize: tuple[int, int], info: VideoInfo, colorizer: Colorizer, log: Log
+) -> Guider:
+    """Find the shots (a quick first pass), then place the references and hints on them."""
+    cfg = colorizer.cfg
+    shots = scan(input, rsize, cfg.start, cfg.duration)
+    return Guider(guidance, shots, rsize, colorizer.device, info.width / info.height, log=log)
+
+
+def _guide_fn(guider: Guider, first: int, colorizer: Colorizer) -> GuideFn:
+    """The guide stage for one batch whose first frame has index ``first``."""
+
+    def apply(L: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
+        out = [fuse(L[k], ab[k], guider(first + k, L[k]), guider.cfg) for k in range(L.shape[0])]
+        return torch.stack(out)
+
+    return apply
+
+
+def _warn_unused(guider: Guider, log: Log) -> None:
+    for name in guider.unused():
+        log(f"warning: {name} guided no frame (it matched no shot, or its time was past the end)")
+
+
+def _with_chroma(frame: av.VideoFrame, uv: np.ndarray) -> av.VideoFrame:
+    """A copy of a yuv420p frame with other chroma planes (for a preview column)."""
+    copy = av.VideoFrame(frame.width, frame.height, "yuv420p")
+    src, dst = frame.planes[0], copy.planes[0]
+    rows = np.frombuffer(memoryview(src), np.uint8).reshape(-1, src.line_size)[: src.height, : src.width]
+    np.frombuffer(memoryview(dst), np.uint8).reshape(-1, dst.line_size)[: dst.height, : dst.width] = rows
+    return write_chroma(copy, uv)
+
+
+def preview_only(
+    input: Path,
+    output: Path,
+    colorizer: Colorizer,
+    n: int,
+    guidance: Guidance | None = None,
+    log: Log = lambda _m: None,
+) -> Report:
+    """A PNG sheet of ``n`` evenly spaced frames (gray | colour, or gray | automatic | guided),
+    without writing a video. With guidance every frame's lightness is still read (guides move with
+    the motion), but the model runs on the chosen frames only."""
     cfg = colorizer.cfg
     info = probe(input)
     spec = ColourSpec(info.matrix)
     rsize = render_size(info.width, info.height, cfg.render_size, colorizer.multiple)
+    guider = _guider(input, guidance, rsize, info, colorizer, log) if guidance else None
     wanted = set(pick_indices(n, info.expected_frames(cfg.start, cfg.duration)))
     tw, th = tile_size(info.width, info.height)
     rows = []
     for i, frame in enumerate(frames(input, cfg.start, cfg.duration)):
+        small = small_rgb(frame, rsize)
         if i not in wanted:
+            if guider:
+                guider(i, uint8_rgb_to_L(torch.from_numpy(small).permute(2, 0, 1)[None].to(colorizer.device))[0])
             continue
         work = to_work_frame(frame, spec)
-        uv = colour_batch(colorizer, TemporalSmoother(0.0), [small_rgb(frame, rsize)], spec, info.width, info.height)
+        guide = _guide_fn(guider, i, colorizer) if guider else None
+        uv, auto_uv = colour_batch(
+            colorizer, TemporalSmoother(0.0), [small], spec, info.width, info.height,
+            guide=guide, auto_smoother=TemporalSmoother(0.0) if guider else None, auto_out=True,
+        )  # fmt: skip
+        tiles = [np.repeat(work.to_ndarray(format="gray", width=tw, height=th)[..., None], 3, -1)]
+        if auto_uv is not None:
+            tiles.append(_with_chroma(work, auto_uv[0]).to_ndarray(format="rgb24", width=tw, height=th))
         write_chroma(work, uv[0])
-        gray = work.to_ndarray(format="gray", width=tw, height=th)
-        rows.append(
-            side_by_side(np.repeat(gray[..., None], 3, -1), work.to_ndarray(format="rgb24", width=tw, height=th))
-        )
+        tiles.append(work.to_ndarray(format="rgb24", width=tw, height=th))
+        rows.append(side_by_side(*tiles))
     if not rows:
         raise ProcessingError(f"{input}: no decodable video frames for a preview")
+    if guider:
+        _warn_unused(guider, log)
     save_sheet(rows, output)
     return Report(len(rows), 0.0, 0, output, output)
 
@@ -374,22 +462,32 @@ def load_photo(path: Path) -> np.ndarray:
         raise BadInputError(f"{path}: not a readable image ({describe(e)})") from None
 
 
-def colorize_array(arr: np.ndarray, colorizer: Colorizer) -> np.ndarray:
-    """HxWx3 uint8 RGB -> colorized HxWx3 uint8: full-resolution L kept, ab predicted at render size."""
+def colorize_array(
+    arr: np.ndarray, colorizer: Colorizer, guidance: Guidance | None = None, log: Log = lambda _m: None
+) -> np.ndarray:
+    """HxWx3 uint8 RGB -> colorized HxWx3 uint8: full-resolution L kept, ab predicted at render size.
+
+    A still is one shot at time 0: every reference is tried on it and every hint applies."""
     cfg = colorizer.cfg
     h, w = arr.shape[:2]
     rw, rh = render_size(w, h, cfg.render_size, colorizer.multiple)
     full = torch.from_numpy(np.ascontiguousarray(arr)).to(colorizer.device).permute(2, 0, 1)[None].float().div_(255.0)
     small = F.interpolate(full, size=(rh, rw), mode="bilinear", antialias=True, align_corners=False)
-    _, ab = colorizer.predict(small)
+    L, ab = colorizer.predict(small)
+    if guidance:
+        guider = Guider(guidance.for_still(), ShotMap(np.zeros(1), [0]), (rw, rh), colorizer.device, w / h, log=log)
+        ab = _guide_fn(guider, 0, colorizer)(L, ab.float())
+        _warn_unused(guider, log)
     ab = F.interpolate(ab * cfg.strength, size=(h, w), mode="bilinear", align_corners=False)
     lab = torch.cat([rgb_to_lab(full)[:, :1], ab * 110.0], 1)
     return (lab_to_rgb(lab)[0].permute(1, 2, 0) * 255.0).round().byte().cpu().numpy()
 
 
-def colorize_image(input: Path, output: Path, colorizer: Colorizer) -> Report:
+def colorize_image(
+    input: Path, output: Path, colorizer: Colorizer, guidance: Guidance | None = None, log: Log = lambda _m: None
+) -> Report:
     """Colorize a still image file into ``output`` (written atomically)."""
-    rgb = colorize_array(load_photo(input), colorizer)
+    rgb = colorize_array(load_photo(input), colorizer, guidance, log)
     fmt = IMAGE_OUTPUTS[output.suffix.lower()]
     tmp = temp_path(output)
     try:
@@ -408,6 +506,7 @@ def colorize(
     colorizer: Colorizer,
     progress: Progress = lambda _n: None,
     log: Log = lambda _m: None,
+    guidance: Guidance | None = None,
 ) -> Report:
     """Dispatch on input and output kinds: image -> image, video -> video, video -> preview PNG."""
     check_input(input)
@@ -415,9 +514,9 @@ def colorize(
     if is_image(input):
         if not out_image:
             raise BadInputError(f"{output}: input is an image; give an image output (.png, .jpg, ...)")
-        report = colorize_image(input, output, colorizer)
+        report = colorize_image(input, output, colorizer, guidance, log)
         progress(1)
         return report
     if out_image:
-        return preview_only(input, output, colorizer, colorizer.cfg.preview or 6)
-    return colorize_video(input, output, colorizer, progress, log)
+        return preview_only(input, output, colorizer, colorizer.cfg.preview or 6, guidance, log)
+    return colorize_video(input, output, colorizer, progress, log, guidance=guidance)

@@ -1,4 +1,4 @@
-"""Preview sheets: N evenly spaced frames, gray | colour side by side, as one PNG."""
+"""Preview sheets: N evenly spaced frames, gray | colour (| automatic | guided) side by side, as one PNG."""
 
 from __future__ import annotations
 
@@ -34,24 +34,36 @@ class PreviewSheet:
         self.size = tile_size(width, height)
         self.rows: list[np.ndarray] = []
 
-    def offer(self, index: int, frame: av.VideoFrame) -> None:
-        """Call with every output frame (its luma is the input's, so both halves come from it)."""
+    def wants(self, first: int, end: int) -> bool:
+        """Whether any frame index in [first, end) goes on the sheet."""
+        return any(first <= i < end for i in self.wanted)
+
+    def tile(self, frame: av.VideoFrame) -> np.ndarray:
+        w, h = self.size
+        return frame.to_ndarray(format="rgb24", width=w, height=h)
+
+    def offer(self, index: int, frame: av.VideoFrame, middle: np.ndarray | None = None) -> None:
+        """Call with every output frame (its luma is the input's, so gray and colour both come from
+        it); ``middle`` is an extra tile between them (the automatic colour of a guided run)."""
         if index not in self.wanted:
             return
         w, h = self.size
         gray = frame.to_ndarray(format="gray", width=w, height=h)
-        colour = frame.to_ndarray(format="rgb24", width=w, height=h)
-        self.rows.append(side_by_side(np.repeat(gray[..., None], 3, -1), colour))
+        tiles = [np.repeat(gray[..., None], 3, -1), *([middle] if middle is not None else []), self.tile(frame)]
+        self.rows.append(side_by_side(*tiles))
 
     def save(self, path: Path) -> None:
         save_sheet(self.rows, path)
 
 
-def side_by_side(left: np.ndarray, right: np.ndarray, gap: int = 4) -> np.ndarray:
-    h = max(left.shape[0], right.shape[0])
-    row = np.full((h, left.shape[1] + gap + right.shape[1], 3), 255, np.uint8)
-    row[: left.shape[0], : left.shape[1]] = left
-    row[: right.shape[0], left.shape[1] + gap :] = right
+def side_by_side(*tiles: np.ndarray, gap: int = 4) -> np.ndarray:
+    """HxWx3 uint8 tiles left to right, ``gap`` white pixels apart."""
+    h = max(t.shape[0] for t in tiles)
+    row = np.full((h, sum(t.shape[1] for t in tiles) + gap * (len(tiles) - 1), 3), 255, np.uint8)
+    x = 0
+    for t in tiles:
+        row[: t.shape[0], x : x + t.shape[1]] = t
+        x += t.shape[1] + gap
     return row
 
 

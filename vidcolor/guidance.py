@@ -1,0 +1,398 @@
+"""Guided colorization: colour references and hints from the user, and the stage that applies them.
+
+Inputs (``vidcolor IN -o OUT --reference [T:]IMAGE|DIR --hints [T:]FILE``):
+
+* a **reference** is a colour picture of the film's content (a hand-coloured frame, a colour still);
+  pinned to the shot that contains time T, or, without T, tried on every shot and used where it
+  matches. A folder is every image in it; a name with ``_t<seconds>s`` (what ``vidcolor keyframes``
+  writes) pins that image to its time. Gray images in a folder (keyframes not coloured yet) are
+  skipped.
+* **hints** are colours at points: a JSON list ``[{"x": 0.25, "y": 0.5, "rgb": [200, 30, 40],
+  "t": 3.0}, ...]`` (x, y fractions of width and height, t seconds, default T or 0), or an image
+  with an alpha channel, opaque where it holds colour (strokes painted over an exported frame).
+  Hints start at their frame and are carried with the motion to the end of its shot.
+
+:class:`Guider` turns them, frame by frame, into a :class:`~vidcolor.propagate.Guide` at render
+size; :func:`vidcolor.propagate.fuse` puts it on the automatic colour.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import av
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from vidcolor.color import rgb_to_model, uint8_rgb_to_L
+from vidcolor.decode import IMAGE_EXTS
+from vidcolor.errors import BadInputError, describe
+from vidcolor.propagate import Guide, PropagationConfig, match, point_guide, warp_guide
+from vidcolor.shots import ShotMap
+
+Log = Callable[[str], None]
+MIN_SIZE = 16  # px: a smaller reference cannot be matched
+TIME_IN_NAME = re.compile(r"_t(\d+(?:\.\d+)?)s$")
+
+
+def parse_timed(spec: str, option: str) -> tuple[float | None, Path]:
+    """``[T:]PATH`` -> (T seconds or None, PATH). A path that exists as given wins over a T: prefix."""
+    if Path(spec).exists() or ":" not in spec:
+        return None, Path(spec)
+    head, tail = spec.split(":", 1)
+    try:
+        t = float(head)
+    except ValueError:
+        return None, Path(spec)
+    if not math.isfinite(t) or t < 0:
+        raise BadInputError(f"{option} {spec}: time must be seconds >= 0, got {head!r}")
+    return t, Path(tail)
+
+
+def _open_image(path: Path, option: str) -> Image.Image:
+    if not path.exists():
+        raise BadInputError(f"{option} {path}: not found")
+    try:
+        im = Image.open(path)
+        im.load()
+        return ImageOps.exif_transpose(im)
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError, SyntaxError, ValueError) as e:
+        raise BadInputError(f"{option} {path}: not a readable image ({describe(e)})") from None
+
+
+def _is_gray(rgb: np.ndarray) -> bool:
+    """No pixel (beyond 0.1 %, JPEG noise) further than 5 ab units from neutral."""
+    t = torch.from_numpy(rgb[::4, ::4]).permute(2, 0, 1).float() / 255.0
+    _, ab = rgb_to_model(t)
+    return float(((ab * 110.0).norm(dim=0) > 5.0).float().mean()) < 1e-3
+
+
+@dataclass(frozen=True)
+class Reference:
+    path: Path
+    t: float | None  # pinned to the shot containing t; None = every shot it matches
+    rgb: np.ndarray = field(repr=False)  # (H, W, 3) uint8
+
+
+@dataclass(frozen=True)
+class Hints:
+    path: Path
+    t: float  # the frame the hints are drawn on (points may carry their own "t")
+    points: tuple[tuple[float, float, float, tuple[int, int, int]], ...] = ()  # (t, x, y, rgb)
+    rgba: np.ndarray | None = field(default=None, repr=False)  # (H, W, 4) uint8 strokes
+
+
+def load_reference(path: Path, t: float | None, option: str = "--reference") -> Reference:
+    with _open_image(path, option) as im:
+        rgb = np.array(im.convert("RGB"))
+    if min(rgb.shape[:2]) < MIN_SIZE:
+        raise BadInputError(
+            f"{option} {path}: {rgb.shape[1]}x{rgb.shape[0]} px is too small to match (at least {MIN_SIZE} px)"
+        )
+    if _is_gray(rgb):
+        raise BadInputError(f"{option} {path}: the image has no colour (gray); colour it first")
+    return Reference(path, t, rgb)
+
+
+def load_references(specs: list[str], log: Log = lambda _m: None) -> list[Reference]:
+    """Each ``[T:]IMAGE`` or ``[T:]FOLDER`` -> references (a folder's gray images are skipped)."""
+    refs: list[Reference] = []
+    for spec in specs:
+        t, path = parse_timed(spec, "--reference")
+        if not path.is_dir():
+            refs.append(load_reference(path, t))
+            continue
+        files = sorted(f for f in path.iterdir() if f.suffix.lower() in IMAGE_EXTS and not f.name.startswith("."))
+        gray = 0
+        for f in files:
+            m = TIME_IN_NAME.search(f.stem)
+            try:
+                refs.append(load_reference(f, float(m.group(1)) if m and t is None else t))
+            except BadInputError as e:
+                if "no colour" not in str(e):
+                    raise
+                gray += 1
+        if gray:
+            log(f"note: --reference {path}: skipped {gray} gray image{'s' * (gray > 1)} (not coloured yet)")
+        if len(files) == gray:
+            raise BadInputError(f"--reference {path}: no colour image in the folder")
+    return refs
+
+
+def _number(v: object, where: str, lo: float, hi: float) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or not lo <= v <= hi:
+        raise BadInputError(f"{where} must be a number in [{lo:g}, {hi:g}], got {v!r}")
+    return float(v)
+
+
+def load_hints(spec: str) -> Hints:
+    """``[T:]FILE``: a JSON list of points, or an image with an alpha channel (strokes)."""
+    t, path = parse_timed(spec, "--hints")
+    t = t or 0.0
+    if not path.is_file():
+        raise BadInputError(f"--hints {path}: not found")
+    if path.suffix.lower() == ".json":
+        try:
+            doc = json.loads(path.read_text())
+        except (OSError, UnicodeDecodeError) as e:
+            raise BadInputError(f"--hints {path}: cannot read ({describe(e)})") from None
+        except json.JSONDecodeError as e:
+            raise BadInputError(
+                f"--hints {path}: not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})"
+            ) from None
+        if not isinstance(doc, list):
+            raise BadInputError(
+                f"--hints {path}: expected a JSON list of points like {{'x':0.5,'y':0.5,'rgb':[r,g,b]}}"
+            )
+        points = []
+        for i, p in enumerate(doc):
+            where = f"--hints {path}: point {i}"
+            if not isinstance(p, dict) or not {"x", "y", "rgb"} <= p.keys():
+                raise BadInputError(f"{where}: needs x, y and rgb, got {p!r}")
+            x = _number(p["x"], f"{where}: x (fraction of the width)", 0.0, 1.0)
+            y = _number(p["y"], f"{where}: y (fraction of the height)", 0.0, 1.0)
+            rgb = p["rgb"]
+            if not (isinstance(rgb, list) and len(rgb) == 3):
+                raise BadInputError(f"{where}: rgb must be [r, g, b] in 0..255, got {rgb!r}")
+            rgb = tuple(int(_number(c, f"{where}: rgb", 0, 255)) for c in rgb)
+            pt = _number(p.get("t", t), f"{where}: t (seconds)", 0.0, math.inf)
+            points.append((pt, x, y, rgb))
+        if not points:
+            raise BadInputError(f"--hints {path}: the list has no points")
+        return Hints(path, t, tuple(points))
+    with _open_image(path, "--hints") as im:
+        if "A" not in im.getbands() and "transparency" not in im.info:
+            raise BadInputError(
+                f"--hints {path}: the image has no alpha channel; paint hints on a transparent layer (PNG)"
+            )
+        rgba = np.array(im.convert("RGBA"))
+    if not (rgba[..., 3] >= 128).any():
+        raise BadInputError(f"--hints {path}: no opaque pixel (nothing painted)")
+    return Hints(path, t, rgba=rgba)
+
+
+@dataclass(frozen=True)
+class Guidance:
+    """Everything the user told about the colour of one input."""
+
+    references: tuple[Reference, ...] = ()
+    hints: tuple[Hints, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.references or self.hints)
+
+    @classmethod
+    def load(cls, references: list[str], hints: list[str], log: Log = lambda _m: None) -> Guidance:
+        return cls(tuple(load_references(references, log)), tuple(load_hints(h) for h in hints))
+
+    def for_still(self) -> Guidance:
+        """The guidance of a photo: one frame, so every reference is tried and every hint applies."""
+        refs = tuple(Reference(r.path, None, r.rgb) for r in self.references)
+        hints = tuple(Hints(s.path, 0.0, tuple((0.0, *p[1:]) for p in s.points), s.rgba) for s in self.hints)
+        return Guidance(refs, hints)
+
+    def digest(self) -> str:
+        """Content hash (pixels, points, times): a batch redoes a file whose guidance changed."""
+        h = hashlib.sha256()
+        for r in self.references:
+            h.update(f"ref {r.t} {r.rgb.shape}".encode())
+            h.update(r.rgb.tobytes())
+        for s in self.hints:
+            h.update(f"hints {s.t} {s.points}".encode())
+            if s.rgba is not None:
+                h.update(s.rgba.tobytes())
+        return h.hexdigest()[:16] if self else ""
+
+    def describe(self) -> dict[str, object]:
+        """For output metadata: file names (not paths of the user's machine), times and the digest."""
+        return {
+            "references": [{"file": r.path.name, "t": r.t} for r in self.references],
+            "hints": [{"file": s.path.name, "t": s.t} for s in self.hints],
+            "digest": self.digest(),
+        }
+
+
+def beside(input: Path) -> tuple[list[str], list[str]]:
+    """The batch convention: ``film.ref/`` or ``film.ref.<image>`` and ``film.hints.json`` or
+    ``film.hints.png`` next to ``film.mp4`` -> (reference specs, hint specs)."""
+    refs, hints = [], []
+    folder = input.with_name(input.stem + ".ref")
+    if folder.is_dir():
+        refs.append(str(folder))
+    for ext in sorted(IMAGE_EXTS):
+        if (f := input.with_name(f"{input.stem}.ref{ext}")).is_file():
+            refs.append(str(f))
+    for ext in (".json", ".png", ".webp", ".tif", ".tiff"):
+        if (f := input.with_name(f"{input.stem}.hints{ext}")).is_file():
+            hints.append(str(f))
+    return refs, hints
+
+
+def is_guidance_file(path: Path, root: Path) -> bool:
+    """True for files the batch convention reads as guidance (never colorized as inputs)."""
+    parts = path.relative_to(root).parts if path.is_relative_to(root) else path.parts
+    if any(p.endswith(".ref") for p in parts[:-1]):
+        return True
+    stem = Path(path.stem)
+    return stem.suffix in (".ref", ".hints")
+
+
+# ---------------------------------------------------------------- the per-frame stage
+
+
+def _resize_rgb(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """RGB (H,W,3) uint8 -> (h,w,3) at ``size`` = (w, h), cropping the centre when aspects differ,
+    with the same swscale area filter the pipeline uses for frames."""
+    w, h = size
+    H, W = rgb.shape[:2]
+    if abs(W / H - w / h) > 0.02 * (w / h):
+        if w / h < W / H:  # wider than the frame: crop the sides
+            cw = round(H * w / h)
+            rgb = rgb[:, (W - cw) // 2 : (W - cw) // 2 + cw]
+        else:
+            ch = round(W * h / w)
+            rgb = rgb[(H - ch) // 2 : (H - ch) // 2 + ch]
+    frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+    return frame.to_ndarray(format="rgb24", width=w, height=h, interpolation=av.video.reformatter.Interpolation.AREA)
+
+
+def _model_lab(rgb: np.ndarray, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    t = torch.from_numpy(rgb).permute(2, 0, 1).to(device)
+    L = uint8_rgb_to_L(t[None])[0]
+    _, ab = rgb_to_model(t.float() / 255.0)
+    return L, ab
+
+
+def strokes_guide(rgba: np.ndarray, size: tuple[int, int], device: torch.device) -> Guide:
+    """Painted strokes (H,W,4) -> a guide at ``size`` (w, h); confidence is the (area-averaged) alpha."""
+    w, h = size
+    t = torch.from_numpy(rgba).permute(2, 0, 1).float().div(255.0).to(device)
+    alpha = (t[3:] >= 0.5).float()
+    _, ab = rgb_to_model(t[:3])
+    small = F.interpolate(torch.cat([ab * alpha, alpha])[None], size=(h, w), mode="area")[0]
+    c = small[2:]
+    return Guide(small[:2] / c.clamp_min(1e-6), torch.where(c >= 0.5, c, torch.zeros_like(c)))
+
+
+@dataclass
+class _Anchor:
+    """One reference or hint set, placed on the film: at render size, with its shot/frame."""
+
+    name: str
+    shot: int | None  # reference: its pinned shot, or None (every shot it matches)
+    frame: int | None  # hints: the frame they are drawn on
+    L: torch.Tensor | None = None
+    ab: torch.Tensor | None = None
+    guide: Guide | None = None
+    used: bool = False
+
+
+class Guider:
+    """Frame by frame (in order), the guide for each frame: references matched, hints carried.
+
+    Within a shot the guide of the previous frame is carried along the motion and merged with
+    fresh matches of the shot's references; at a cut it starts empty. An unpinned reference is
+    tried at each shot's start and every ``retry`` frames until it matches (mean confidence >=
+    ``gate``); a pinned one is matched on every frame of its shot.
+    """
+
+    def __init__(
+        self,
+        guidance: Guidance,
+        shots: ShotMap,
+        size: tuple[int, int],
+        device: torch.device,
+        aspect: float,
+        cfg: PropagationConfig | None = None,
+        log: Log = lambda _m: None,
+        retry: int = 12,
+    ) -> None:
+        self.cfg = cfg or PropagationConfig()
+        self.shots, self.size, self.device, self.retry, self.log = shots, size, device, retry, log
+        self.anchors: list[_Anchor] = []
+        w, h = size
+        end = f"the end ({shots.duration:.2f} s)"
+        for r in guidance.references:
+            shot = None
+            if r.t is not None:
+                i = shots.frame_at(r.t)
+                if i is None:
+                    log(f"warning: --reference {r.path.name} at {r.t:g} s is past {end}; not used")
+                    continue
+                shot = shots.shot_of(i)
+            L, ab = _model_lab(_resize_rgb(r.rgb, size), device)
+            self.anchors.append(_Anchor(r.path.name, shot, None, L, ab))
+        for s in guidance.hints:
+            if s.rgba is not None:
+                ratio = s.rgba.shape[1] / s.rgba.shape[0]
+                if abs(ratio / aspect - 1) > 0.02:
+                    raise BadInputError(
+                        f"--hints {s.path}: {s.rgba.shape[1]}x{s.rgba.shape[0]} does not have the video's aspect "
+                        f"({aspect:.3f}); export the frame and paint over it"
+                    )
+                groups = {s.t: strokes_guide(s.rgba, size, device)}
+            else:
+                by_t: dict[float, list] = {}
+                for t, x, y, rgb in s.points:
+                    by_t.setdefault(t, []).append((x, y, rgb))
+                groups = {}
+                for t, pts in by_t.items():
+                    rgb = torch.tensor([p[2] for p in pts], dtype=torch.float32).T[:, :, None] / 255.0  # (3,n,1)
+                    _, ab = rgb_to_model(rgb)
+                    flat = [(x, y, float(ab[0, k, 0]), float(ab[1, k, 0])) for k, (x, y, _c) in enumerate(pts)]
+                    g = point_guide(flat, h, w, self.cfg)
+                    groups[t] = Guide(g.ab.to(device), g.c.to(device))
+            for t, g in groups.items():
+                i = shots.frame_at(t)
+                if i is None:
+                    log(f"warning: --hints {s.path.name} at {t:g} s is past {end}; not used")
+                    continue
+                self.anchors.append(_Anchor(s.path.name, None, i, guide=g))
+        self.state: Guide | None = None
+        self.prev_L: torch.Tensor | None = None
+        self.shot = -1
+        self.candidates: list[_Anchor] = []
+        self.active: list[_Anchor] = []
+        self.since_start = 0
+
+    def __call__(self, index: int, L: torch.Tensor) -> Guide:
+        """Guide for frame ``index`` (0-based, the order frames are decoded) of lightness L (1,h,w)."""
+        shot = self.shots.shot_of(index)
+        if shot != self.shot or self.state is None or self.prev_L is None:
+            self.shot, self.since_start = shot, 0
+            self.state = Guide.empty(*L.shape[-2:], device=L.device)
+            refs = [a for a in self.anchors if a.L is not None and a.shot in (None, shot)]
+            self.active = [a for a in refs if a.shot == shot]
+            self.candidates = [a for a in refs if a.shot is None]
+        else:
+            self.since_start += 1
+            self.state = warp_guide(self.state, self.prev_L, L, self.cfg)
+        for a in self.active:
+            self.state = self.state.merge(match(L, a.L, a.ab, self.cfg))
+            a.used = True
+        if self.candidates and self.since_start % self.retry == 0:
+            for a in list(self.candidates):
+                m = match(L, a.L, a.ab, self.cfg)
+                if m.coverage >= self.cfg.gate:
+                    self.state = self.state.merge(m)
+                    self.candidates.remove(a)
+                    self.active.append(a)
+                    a.used = True
+        for a in self.anchors:
+            if a.frame == index and a.guide is not None:
+                self.state = self.state.merge(a.guide)
+                a.used = True
+        self.prev_L = L
+        return self.state
+
+    def unused(self) -> list[str]:
+        """Names of references and hints that guided no frame (to warn about once the film is done)."""
+        return sorted({a.name for a in self.anchors if not a.used})

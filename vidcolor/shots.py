@@ -1,0 +1,77 @@
+"""Shots: where the cuts are, before colour is computed, and one gray keyframe per shot.
+
+A guided run needs to know which shot a frame belongs to *before* it reaches the frames of that
+shot (a reference pinned to 12.5 s also guides the frames of its shot that come earlier), so it
+makes one cheap pass first: decode, shrink to render size, compare consecutive frames with the
+same cut test the temporal smoother uses (:func:`vidcolor.temporal.scene_cuts`). Memory: one
+float per frame.
+
+Times are seconds from the start of the file (the first frame is at 0, as players show it).
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import numpy as np
+import torch
+
+from vidcolor.color import uint8_rgb_to_L
+from vidcolor.decode import frames, probe
+from vidcolor.planes import small_rgb
+from vidcolor.temporal import scene_cuts
+
+
+@dataclass(frozen=True)
+class ShotMap:
+    """Frame times (seconds from the file's start) and the indices of the frames that start a shot."""
+
+    times: np.ndarray  # (frames,) float64
+    starts: list[int]  # first frame of each shot, ascending; starts[0] == 0
+
+    def shot_of(self, index: int) -> int:
+        return bisect.bisect_right(self.starts, index) - 1
+
+    def frame_at(self, t: float) -> int | None:
+        """Index of the frame shown at time ``t``; None when ``t`` is past the end (or nothing decoded)."""
+        if not len(self.times):
+            return None
+        step = float(np.median(np.diff(self.times))) if len(self.times) > 1 else 0.04
+        if t > self.times[-1] + max(step, 1e-3) or t < self.times[0] - max(step, 1e-3):
+            return None
+        return int(np.clip(np.searchsorted(self.times, t + 1e-6, side="right") - 1, 0, len(self.times) - 1))
+
+    @property
+    def duration(self) -> float:
+        return float(self.times[-1]) if len(self.times) else 0.0
+
+
+def shot_frames(
+    input: Path, size: tuple[int, int], start: float = 0.0, duration: float | None = None
+) -> Iterator[tuple[int, float, bool, av.VideoFrame]]:
+    """Stream (index, time, starts_a_shot, frame) over the decoded frames of ``input``."""
+    origin = probe(input).start_time
+    prev: torch.Tensor | None = None
+    for i, frame in enumerate(frames(input, start, duration)):
+        L = uint8_rgb_to_L(torch.from_numpy(small_rgb(frame, size)).permute(2, 0, 1)[None])
+        new = prev is None or prev.shape != L.shape or bool(scene_cuts(torch.cat([prev, L]))[0])
+        prev = L
+        yield i, (frame.time or 0.0) - origin, new, frame
+
+
+def scan(input: Path, size: tuple[int, int], start: float = 0.0, duration: float | None = None) -> ShotMap:
+    times, starts = [], []
+    for i, t, new, _frame in shot_frames(input, size, start, duration):
+        times.append(t)
+        if new:
+            starts.append(i)
+    return ShotMap(np.asarray(times, np.float64), starts)
+
+
+def keyframe_name(shot: int, t: float) -> str:
+    """``shot0003_t12.480s.png``: the time in the name pins a coloured copy to its shot."""
+    return f"shot{shot:04d}_t{t:.3f}s.png"
