@@ -36,6 +36,7 @@ from PIL import Image, UnidentifiedImageError
 from vidcolor.decode import IMAGE_EXTS
 from vidcolor.encode import CONTAINERS
 from vidcolor.errors import BadInputError, VidcolorError, describe
+from vidcolor.guidance import Guidance, beside, is_guidance_file
 from vidcolor.pipeline import IMAGE_OUTPUTS, ColorizeConfig, Colorizer, colorize
 
 VIDEO_EXTS = {
@@ -170,6 +171,7 @@ def discover(inputs: Iterable[Path], list_file: Path | None = None) -> list[Job]
         if listed:
             root = Path(os.path.commonpath([p.resolve().parent for p in listed]))
             pairs += [(p, p.resolve().relative_to(root).as_posix()) for p in listed]
+    pairs = [(path, rel) for path, rel in pairs if not is_guidance_file(Path(rel))]
     jobs, seen = [], set()
     for path, rel in pairs:
         if rel in seen:
@@ -225,9 +227,12 @@ def read_manifests(out_dir: Path) -> dict[str, dict]:
     return state
 
 
-def settings_hash(cfg: ColorizeConfig) -> str:
+def settings_hash(cfg: ColorizeConfig, guidance: Guidance | None = None) -> str:
+    """What decides an output besides the input and the model: settings and the file's guidance."""
     d = cfg.to_dict()
     d.pop("device", None)  # where it ran does not change what it makes (beyond float rounding)
+    if guidance:
+        d["guidance"] = guidance.digest()
     return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -263,7 +268,7 @@ def decide(job: Job, out: Path, prev: dict | None, ident: dict, redo: str) -> tu
     )
     same_recipe = prev.get("model") == ident["model"] and prev.get("settings") == ident["settings"]
     if not (same_input and same_recipe):
-        return "run", "input changed" if not same_input else "model or settings changed"
+        return "run", "input changed" if not same_input else "model, settings or guidance changed"
     if prev["status"] == "failed":
         return (
             ("run", "retrying an earlier failure")
@@ -347,13 +352,17 @@ def run_batch(
             continue
         if colorizer is None and not dry_run:
             colorizer = Colorizer(cfg, log)
+        try:  # per-file guidance by convention: film.ref/, film.ref.png, film.hints.json beside film.mp4
+            guidance, guidance_error = Guidance.load(*beside(job.input), log), ""
+        except VidcolorError as e:
+            guidance, guidance_error = None, str(e)
         st = job.input.stat()
         ident = {
             "size": st.st_size,
             "mtime": st.st_mtime,
             "fingerprint": _lazy(lambda p=job.input: fingerprint(p)),
             "model": colorizer.model_id if colorizer else "(dry run)",
-            "settings": settings_hash(cfg),
+            "settings": settings_hash(cfg, guidance),
         }
         prev = state.get(job.rel)
         if dry_run and prev is not None:
@@ -377,9 +386,10 @@ def run_batch(
         manifest.append(**record, status="running")
         t0 = time.perf_counter()
         try:  # an own output being redone is replaced only by the atomic rename of a complete new one
-            result = colorize(
-                job.input, out, colorizer, progress=on_file(job, True) if on_file else (lambda _n: None), log=log
-            )
+            if guidance_error:
+                raise BadInputError(guidance_error)
+            progress = on_file(job, True) if on_file else (lambda _n: None)
+            result = colorize(job.input, out, colorizer, progress=progress, log=log, guidance=guidance or None)
         except VidcolorError as e:
             manifest.append(**record, status="failed", error=str(e), seconds=time.perf_counter() - t0)
             report.outcomes.append(Outcome(job, "failed", str(e), seconds=time.perf_counter() - t0))

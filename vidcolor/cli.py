@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import shlex
 import signal
 import sys
 import time
@@ -271,6 +272,19 @@ def eval_cmd(
         Path | None, typer.Option("--sheet", help="Write a contact sheet PNG (gray | output | truth).")
     ] = None,
     max_frames: Annotated[int, typer.Option(help="Frames evaluated per video (from its start).", min=2)] = 250,
+    reference: Annotated[
+        str | None,
+        typer.Option("--reference", help="first: also run guided, with each clip's true first frame as its reference."),
+    ] = None,
+    hints: Annotated[
+        int,
+        typer.Option(
+            "--hints",
+            help="Also run guided with N random true-colour points of each clip's first frame / each photo.",
+            min=0,
+        ),
+    ] = 0,
+    seed: Annotated[int, typer.Option(help="Seed of the random hint points.")] = 0,
     model: ModelOpt = None,
     render_size: RenderSizeOpt = 192,
     batch_size: BatchSizeOpt = 8,
@@ -287,9 +301,12 @@ def eval_cmd(
     from rich.console import Console
     from rich.table import Table
 
-    from vidcolor.evaluate import METHODS, evaluate_item, summarize, write_sheet
+    from vidcolor.evaluate import GuideMode, evaluate_item, summarize, write_sheet
     from vidcolor.pipeline import Colorizer
 
+    if reference not in (None, "first"):
+        raise BadInputError(f"--reference: only 'first' (each clip's true first frame) is measured, got {reference!r}")
+    mode = GuideMode(reference == "first", hints, seed)
     for out in (json_path, sheet):
         if out is not None and not out.parent.is_dir():
             raise BadInputError(f"{out.parent}: output folder does not exist")
@@ -300,10 +317,11 @@ def eval_cmd(
     results = []
     for path in truth:
         log(f"evaluating {path} ...")
-        results.append(evaluate_item(path, colorizer, max_frames, rows))
+        results.append(evaluate_item(path, colorizer, max_frames, rows, mode=mode, index=len(results)))
     overall = summarize(results)
+    methods = list(overall)
     cols = [
-        ("PSNR", "psnr", 2), ("SSIM", "ssim", 3), ("colourful. ratio", "colorfulness_ratio", 2), ("CDC", "cdc", 4),
+        ("PSNR", "psnr", 2), ("PSNR last 10", "psnr_last", 2), ("SSIM", "ssim", 3), ("colourful. ratio", "colorfulness_ratio", 2), ("CDC", "cdc", 4),
         ("CDC truth", "cdc_truth", 4), ("flicker", "flicker", 2), ("flicker truth", "flicker_truth", 2), ("luma PSNR", "luma_psnr", 1),
     ]  # fmt: skip
     table = Table(title=f"vidcolor eval ({colorizer.model_id}, {colorizer.engine.name})")
@@ -314,9 +332,9 @@ def eval_cmd(
         return "-" if v is None else f"{v:.{digits}f}"
 
     for r in results:
-        for m in METHODS:
+        for m in methods:
             table.add_row(r.name, str(r.frames), m, *[fmt(r.scores[m][k], d) for _n, k, d in cols])
-    for m in METHODS:
+    for m in methods:
         table.add_row(
             "[bold]overall", str(sum(r.frames for r in results)), m, *[fmt(overall[m][k], d) for _n, k, d in cols]
         )
@@ -326,6 +344,7 @@ def eval_cmd(
             "model": colorizer.model_id,
             "engine": colorizer.engine.name,
             "settings": cfg.to_dict(),
+            "guided": {"reference": mode.reference, "hints": mode.hints, "seed": mode.seed} if mode else None,
             "items": [{"name": r.name, "kind": r.kind, "frames": r.frames, "scores": r.scores} for r in results],
             "overall": overall,
         }
@@ -392,7 +411,7 @@ def _batch_summary(report: Any, dry_run: bool) -> None:
 
 
 @contextlib.contextmanager
-def _progress_bar(input: Path, cfg: Any, enabled: bool) -> Iterator[Callable[[int], None]]:
+def _progress_bar(input: Path, cfg: Any, enabled: bool, label: str = "colorize") -> Iterator[Callable[[int], None]]:
     """A rich bar with frames, fps and ETA on stderr (a no-op when quiet or for still images)."""
     from vidcolor.decode import is_image
 
@@ -413,7 +432,7 @@ def _progress_bar(input: Path, cfg: Any, enabled: bool) -> Iterator[Callable[[in
 
     total = probe(input).expected_frames(cfg.start, cfg.duration) or None
     columns = [
-        TextColumn("[bold]colorize"),
+        TextColumn(f"[bold]{label}"),
         BarColumn(),
         MofNCompleteColumn(),
         TextColumn("frames"),
@@ -435,6 +454,46 @@ def _progress_bar(input: Path, cfg: Any, enabled: bool) -> Iterator[Callable[[in
         yield advance
         if total is None or done != total:
             bar.update(task, total=done, completed=done)
+
+
+@app.command("keyframes", help="Write one gray PNG per shot (named by its time) to colour by hand for --reference.")
+@handle_errors
+def keyframes_cmd(
+    input: Annotated[Path, typer.Argument(help="Black-and-white video.", show_default=False)],
+    out_dir: Annotated[Path, typer.Option("--output", "-o", help="Folder for the keyframes (created if missing).")],
+    render_size: RenderSizeOpt = 192,
+    start: StartOpt = 0.0,
+    duration: DurationOpt = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace keyframes already in the folder.")] = False,
+    quiet: Quiet = False,
+    debug: Debug = False,
+) -> None:
+    from vidcolor.decode import is_image, probe
+    from vidcolor.planes import render_size as size_for
+    from vidcolor.shots import write_keyframes
+
+    if is_image(input):
+        raise BadInputError(f"{input}: an image is its own keyframe; colour it and pass it as --reference")
+    info = probe(input)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise BadInputError(f"{out_dir}: exists and is not a folder")
+    if out_dir.is_dir() and any(out_dir.glob("shot*_t*s.png")) and not overwrite:
+        raise BadInputError(f"{out_dir}: already holds keyframes (pass --overwrite to replace them)")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise BadInputError(f"{out_dir}: cannot create the folder ({e.strerror})") from None
+    size = size_for(info.width, info.height, render_size, 1)
+    with _progress_bar(input, _colorize_config(locals()), enabled=not quiet, label="keyframes") as advance:
+        written = write_keyframes(input, out_dir, size, start, duration, advance)
+    if not written:
+        raise BadInputError(f"{input}: no decodable video frames")
+    if not quiet:
+        typer.echo(
+            f"wrote {len(written)} keyframe{'s' * (len(written) > 1)} to {out_dir}; colour any of them, then "
+            f"vidcolor {shlex.quote(str(input))} -o OUT --reference {shlex.quote(str(out_dir))}",
+            err=True,
+        )
 
 
 @app.command("engines", help="List inference engines: available here or not, and why.")

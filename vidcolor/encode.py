@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import av
+import numpy as np
 
 from vidcolor.decode import VideoInfo
 from vidcolor.errors import BadInputError, ProcessingError, describe
@@ -56,6 +57,25 @@ def temp_path(final: Path) -> Path:
     """Hidden sibling of ``final`` (same folder, so the final rename is atomic). Every file vidcolor
     writes goes through this name, which is how ``vidcolor batch`` recognises stale ones."""
     return final.with_name(f".{final.stem}.vidcolor-{os.getpid()}.partial{final.suffix}")
+
+
+def write_atomic(final: Path, write: Callable[[Path], None]) -> None:
+    """``write(tmp)`` to the temporary name, then rename it to ``final``: a reader (or a crash) never
+    sees a half-written file under the final name; the temporary is removed on any failure."""
+    tmp = temp_path(final)
+    try:
+        write(tmp)
+        os.replace(tmp, final)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def save_image(rgb: np.ndarray, final: Path, fmt: str = "PNG") -> None:
+    """HxWx3 (or HxW) uint8 -> an image file written atomically (PIL format name ``fmt``)."""
+    from PIL import Image
+
+    extra = {"quality": 95} if fmt in ("JPEG", "WEBP") else {}
+    write_atomic(final, lambda tmp: Image.fromarray(rgb).save(tmp, format=fmt, **extra))
 
 
 def _encoder_options(codec: str, s: EncodeSettings) -> dict[str, str]:

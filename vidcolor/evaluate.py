@@ -8,6 +8,7 @@ pipeline on it, and compares. Every figure sits beside the trivial baseline, the
 
 from __future__ import annotations
 
+import json
 import math
 import tempfile
 from collections.abc import Iterator
@@ -18,14 +19,31 @@ from pathlib import Path
 import av
 import numpy as np
 import torch
+from av.video.reformatter import ColorRange
+from PIL import Image
 
 from vidcolor import metrics
 from vidcolor.decode import check_input, is_image, probe
 from vidcolor.errors import BadInputError
+from vidcolor.guidance import Guidance
 from vidcolor.pipeline import Colorizer, colorize_array, colorize_video, load_photo
-from vidcolor.preview import save_sheet
+from vidcolor.preview import save_sheet, side_by_side
 
 METHODS = ("vidcolor", "gray baseline")
+GUIDED_METHODS = ("vidcolor", "guided", "gray baseline")
+
+
+@dataclass(frozen=True)
+class GuideMode:
+    """What ``vidcolor eval`` gives the guided run: the first frame's true colour as a reference,
+    and/or ``hints`` random true-colour points of the first frame (of each photo)."""
+
+    reference: bool = False
+    hints: int = 0
+    seed: int = 0
+
+    def __bool__(self) -> bool:
+        return self.reference or self.hints > 0
 
 
 @dataclass
@@ -55,6 +73,7 @@ class Scorer:
 
     def __init__(self) -> None:
         self.per_frame: dict[str, list[torch.Tensor]] = {k: [] for k in ("psnr", "ssim", "c_out", "c_truth", "luma")}
+        self.recent: list[torch.Tensor] = []  # PSNR of the last frames seen (for "still right at the end")
         self.hist_out: list[torch.Tensor] = []
         self.hist_truth: list[torch.Tensor] = []
         self.flicker = {"out": [0.0, 0], "truth": [0.0, 0]}
@@ -65,6 +84,7 @@ class Scorer:
         """Add consecutive frames: (T,3,H,W) tensors in [0,1]."""
         f = self.per_frame
         f["psnr"].append(metrics.psnr(out, truth).clamp(max=100))
+        self.recent = [*self.recent, f["psnr"][-1]][-LAST_FRAMES:]
         f["ssim"].append(metrics.ssim(out, truth))
         f["c_out"].append(metrics.colorfulness(out))
         f["c_truth"].append(metrics.colorfulness(truth))
@@ -90,8 +110,10 @@ class Scorer:
             return (total / count if count else 0.0) if video else None
 
         c_out, c_truth, luma = mean["c_out"], mean["c_truth"], mean["luma"]
+        last = torch.cat(self.recent)[-LAST_FRAMES:].mean().item()
         return {
             "psnr": mean["psnr"],
+            "psnr_last": last if video else None,
             "ssim": mean["ssim"],
             "colorfulness": c_out,
             "colorfulness_truth": c_truth,
@@ -124,7 +146,9 @@ def _gray_video(truth: Path, gray: Path, max_frames: int) -> int:
             if n >= max_frames:
                 break
             n += 1
-            yuv = frame.reformat(format="yuv444p").to_ndarray()
+            # limited range whatever the source's (a full-range yuvj source would otherwise keep its
+            # 0-255 values under a limited-range tag: a gray copy of higher contrast than the truth)
+            yuv = frame.reformat(format="yuv444p", dst_color_range=ColorRange.MPEG).to_ndarray()
             yuv[1:] = 128
             g = av.VideoFrame.from_ndarray(yuv, format="yuv444p")
             g.pts, g.time_base = frame.pts, frame.time_base
@@ -146,38 +170,83 @@ def _frames(path: Path, limit: int | None = None) -> Iterator[np.ndarray]:
             yield f.to_ndarray(format="rgb24")
 
 
+LAST_FRAMES = 10  # "psnr_last": mean PSNR of a clip's last frames (is guided colour still right there?)
 CHUNK = 16  # frames scored at once: bounds eval's memory whatever the clip's length and size
 
 
-def evaluate_item(path: Path, colorizer: Colorizer, max_frames: int, sheet_rows: list, per_item: int = 3) -> ItemResult:
+def _random_points(rgb: np.ndarray, n: int, seed: int) -> list[dict]:
+    """``n`` hint points at seeded random places, with the true colour there (the --hints JSON form)."""
+    g = np.random.default_rng(seed)
+    h, w = rgb.shape[:2]
+    pts = []
+    for x, y in g.random((n, 2)):
+        pts.append({"x": float(x), "y": float(y), "rgb": rgb[min(h - 1, int(y * h)), min(w - 1, int(x * w))].tolist()})
+    return pts
+
+
+def _guidance(truth_first: np.ndarray, mode: GuideMode, seed: int, folder: Path, still: bool) -> Guidance:
+    """The guidance a user would give from the truth's first frame, written as real files."""
+    refs, hints = [], []
+    if mode.reference and not still:  # a photo's own colour as its reference would be the answer
+        ref = folder / "reference.png"
+        Image.fromarray(truth_first).save(ref)
+        refs.append(str(ref))
+    if mode.hints:
+        f = folder / "hints.json"
+        f.write_text(json.dumps(_random_points(truth_first, mode.hints, seed)))
+        hints.append(str(f))
+    return Guidance.load(refs, hints)
+
+
+def evaluate_item(
+    path: Path,
+    colorizer: Colorizer,
+    max_frames: int,
+    sheet_rows: list,
+    per_item: int = 3,
+    mode: GuideMode = GuideMode(),
+    index: int = 0,
+) -> ItemResult:
+    """Score one truth file: automatic (and, with a ``mode``, guided) colour beside the gray input.
+
+    ``sheet_rows`` gets ``per_item`` rows of gray | automatic (| guided) | truth."""
     check_input(path)
     kind = "image" if is_image(path) else "video"
-    scorers = {"vidcolor": Scorer(), "gray baseline": Scorer()}
-    if kind == "image":
-        truth_np = load_photo(path)
-        gray_np = np.repeat(_gray_rgb(truth_np)[..., None], 3, -1)
-        out_np = colorize_array(gray_np, colorizer)
-        _score_chunk([(truth_np, gray_np, out_np)], scorers)
-        sheet_rows.append([gray_np, out_np, truth_np])
-        n = 1
-    else:
-        probe(path)  # a clear error for non-video input
-        with tempfile.TemporaryDirectory(prefix="vidcolor-eval-") as d:
-            gray_path, out_path = Path(d) / "gray.mkv", Path(d) / "out.mkv"
+    methods = GUIDED_METHODS if mode else METHODS
+    scorers = {m: Scorer() for m in methods}
+    seed = mode.seed * 100003 + index
+    with tempfile.TemporaryDirectory(prefix="vidcolor-eval-") as d:
+        if kind == "image":
+            truth_np = load_photo(path)
+            gray_np = np.repeat(_gray_rgb(truth_np)[..., None], 3, -1)
+            outs = [colorize_array(gray_np, colorizer)]
+            if mode:
+                outs.append(colorize_array(gray_np, colorizer, _guidance(truth_np, mode, seed, Path(d), still=True)))
+            _score_chunk([(truth_np, gray_np, *outs)], scorers)
+            sheet_rows.append([gray_np, *outs, truth_np])
+            n = 1
+        else:
+            probe(path)  # a clear error for non-video input
+            gray_path = Path(d) / "gray.mkv"
             n = _gray_video(path, gray_path, max_frames)
-            colorize_video(gray_path, out_path, colorizer)
+            outs = [Path(d) / "out.mkv"]
+            colorize_video(gray_path, outs[0], colorizer)
+            if mode:
+                first = next(_frames(path, 1))
+                outs.append(Path(d) / "guided.mkv")
+                colorize_video(gray_path, outs[1], colorizer, guidance=_guidance(first, mode, seed, Path(d), False))
             picks = set(np.linspace(0, n - 1, min(per_item, n)).round().astype(int).tolist())
+            names = ("truth", "gray copy", *(f"output {i + 1}" for i in range(len(outs))))
             chunk = []
             end = object()
-            triples = zip_longest(_frames(path, n), _frames(gray_path), _frames(out_path), fillvalue=end)
-            for i, triple in enumerate(triples):
-                if any(x is end for x in triple):
-                    short = [name for name, x in zip(("truth", "gray copy", "output"), triple, strict=True) if x is end]
+            streams = zip_longest(_frames(path, n), _frames(gray_path), *map(_frames, outs), fillvalue=end)
+            for i, frames in enumerate(streams):
+                if any(x is end for x in frames):
+                    short = [name for name, x in zip(names, frames, strict=True) if x is end]
                     raise BadInputError(f"{path}: frame counts differ: the {' and '.join(short)} ended at frame {i}")
-                truth_f, gray_f, out_f = triple
                 if i in picks:
-                    sheet_rows.append([gray_f, out_f, truth_f])
-                chunk.append(triple)
+                    sheet_rows.append([frames[1], *frames[2:], frames[0]])
+                chunk.append(frames)
                 if len(chunk) == CHUNK:
                     _score_chunk(chunk, scorers)
                     chunk = []
@@ -191,9 +260,11 @@ def evaluate_item(path: Path, colorizer: Colorizer, max_frames: int, sheet_rows:
     return result
 
 
-def _score_chunk(chunk: list[tuple[np.ndarray, np.ndarray, np.ndarray]], scorers: dict[str, Scorer]) -> None:
-    truth, gray, out = (_t([c[k] for c in chunk]) for k in range(3))
-    scorers["vidcolor"].add(out, truth, gray)
+def _score_chunk(chunk: list[tuple[np.ndarray, ...]], scorers: dict[str, Scorer]) -> None:
+    """(truth, gray, automatic[, guided]) frames -> each method's scorer."""
+    truth, gray, *outs = (_t([c[k] for c in chunk]) for k in range(len(chunk[0])))
+    for name, out in zip([m for m in scorers if m != "gray baseline"], outs, strict=True):
+        scorers[name].add(out, truth, gray)
     scorers["gray baseline"].add(gray, truth, gray)
 
 
@@ -209,7 +280,7 @@ def _gray_rgb(rgb: np.ndarray) -> np.ndarray:
 def summarize(results: list[ItemResult]) -> dict[str, dict[str, float | None]]:
     """Mean of each metric over items, per method (None where no item has the metric)."""
     overall: dict[str, dict[str, float | None]] = {}
-    for method in METHODS:
+    for method in results[0].scores if results else METHODS:
         keys = results[0].scores[method].keys() if results else []
         overall[method] = {}
         for k in keys:
@@ -219,14 +290,10 @@ def summarize(results: list[ItemResult]) -> dict[str, dict[str, float | None]]:
 
 
 def write_sheet(rows: list[list[np.ndarray]], path: Path, width: int = 320) -> None:
-    """Contact sheet: one row per sampled frame, gray | output | truth."""
-    from PIL import Image
-
+    """Contact sheet: one row per sampled frame, gray | output(s) | truth."""
     out_rows = []
-    for triple in rows:
-        h, w = triple[0].shape[:2]
+    for tiles in rows:
+        h, w = tiles[0].shape[:2]
         size = (width, max(1, round(h * width / w)))
-        tiles = [np.asarray(Image.fromarray(t).resize(size, Image.BILINEAR)) for t in triple]
-        gap = np.full((size[1], 4, 3), 255, np.uint8)
-        out_rows.append(np.concatenate([tiles[0], gap, tiles[1], gap, tiles[2]], 1))
+        out_rows.append(side_by_side(*[np.asarray(Image.fromarray(t).resize(size, Image.BILINEAR)) for t in tiles]))
     save_sheet(out_rows, path)

@@ -35,6 +35,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from vidcolor.color import rgb_to_model, uint8_rgb_to_L
 from vidcolor.decode import IMAGE_EXTS
 from vidcolor.errors import BadInputError, describe
+from vidcolor.planes import MATRICES
 from vidcolor.propagate import Guide, PropagationConfig, match, point_guide, warp_guide
 from vidcolor.shots import ShotMap
 
@@ -236,13 +237,12 @@ def beside(input: Path) -> tuple[list[str], list[str]]:
     return refs, hints
 
 
-def is_guidance_file(path: Path, root: Path) -> bool:
-    """True for files the batch convention reads as guidance (never colorized as inputs)."""
-    parts = path.relative_to(root).parts if path.is_relative_to(root) else path.parts
-    if any(p.endswith(".ref") for p in parts[:-1]):
+def is_guidance_file(rel: Path) -> bool:
+    """True for files the batch convention reads as guidance (never colorized as inputs): anything
+    in a ``*.ref/`` folder, and ``*.ref.<ext>`` / ``*.hints.<ext>`` files. ``rel``: relative path."""
+    if any(p.endswith(".ref") for p in rel.parts[:-1]):
         return True
-    stem = Path(path.stem)
-    return stem.suffix in (".ref", ".hints")
+    return Path(rel.stem).suffix in (".ref", ".hints")
 
 
 # ---------------------------------------------------------------- the per-frame stage
@@ -264,9 +264,17 @@ def _resize_rgb(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return frame.to_ndarray(format="rgb24", width=w, height=h, interpolation=av.video.reformatter.Interpolation.AREA)
 
 
-def _model_lab(rgb: np.ndarray, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+def _model_lab(rgb: np.ndarray, device: torch.device, matrix: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """A colour picture -> (L as the film would show it, ab) at its size, normalised.
+
+    The lightness to match against is that of the picture's black-and-white rendering (video luma
+    Y' with the film's matrix, shown as gray), not its CIE L*: a B&W film is luma, and editors'
+    "colour" layers keep luma, so this is what a hand-coloured frame's gray looks like. (L* and Y'
+    differ by up to ~10 L* on saturated colours, more than a match tolerates.)"""
     t = torch.from_numpy(rgb).permute(2, 0, 1).to(device)
-    L = uint8_rgb_to_L(t[None])[0]
+    kr, kb = MATRICES[matrix]
+    y = kr * t[0].float() + (1 - kr - kb) * t[1].float() + kb * t[2].float()
+    L = uint8_rgb_to_L(y.round().clamp(0, 255).to(torch.uint8).expand(3, -1, -1)[None])[0]
     _, ab = rgb_to_model(t.float() / 255.0)
     return L, ab
 
@@ -314,6 +322,7 @@ class Guider:
         cfg: PropagationConfig | None = None,
         log: Log = lambda _m: None,
         retry: int = 12,
+        matrix: str = "bt601",
     ) -> None:
         self.cfg = cfg or PropagationConfig()
         self.shots, self.size, self.device, self.retry, self.log = shots, size, device, retry, log
@@ -328,7 +337,7 @@ class Guider:
                     log(f"warning: --reference {r.path.name} at {r.t:g} s is past {end}; not used")
                     continue
                 shot = shots.shot_of(i)
-            L, ab = _model_lab(_resize_rgb(r.rgb, size), device)
+            L, ab = _model_lab(_resize_rgb(r.rgb, size), device, matrix)
             self.anchors.append(_Anchor(r.path.name, shot, None, L, ab))
         for s in guidance.hints:
             if s.rgba is not None:

@@ -28,7 +28,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from vidcolor import __version__
 from vidcolor.color import lab_to_rgb, model_to_rgb, rgb_to_gray_L, rgb_to_lab, uint8_rgb_to_L
 from vidcolor.decode import VideoInfo, check_input, frames, is_image, probe
-from vidcolor.encode import CONTAINERS, EncodeSettings, VideoWriter, temp_path
+from vidcolor.encode import CONTAINERS, EncodeSettings, VideoWriter, save_image
 from vidcolor.engines import FallbackEngine, auto_choices, engine_unavailable
 from vidcolor.errors import BadInputError, ProcessingError, describe
 from vidcolor.guidance import Guidance, Guider
@@ -376,8 +376,9 @@ def _guider(
 ) -> Guider:
     """Find the shots (a quick first pass), then place the references and hints on them."""
     cfg = colorizer.cfg
+    log(f"finding the shots of {input.name} for the guidance (a quick first pass) ...")
     shots = scan(input, rsize, cfg.start, cfg.duration)
-    return Guider(guidance, shots, rsize, colorizer.device, info.width / info.height, log=log)
+    return Guider(guidance, shots, rsize, colorizer.device, info.width / info.height, log=log, matrix=info.matrix)
 
 
 def _guide_fn(guider: Guider, first: int, colorizer: Colorizer) -> GuideFn:
@@ -488,15 +489,10 @@ def colorize_image(
 ) -> Report:
     """Colorize a still image file into ``output`` (written atomically)."""
     rgb = colorize_array(load_photo(input), colorizer, guidance, log)
-    fmt = IMAGE_OUTPUTS[output.suffix.lower()]
-    tmp = temp_path(output)
     try:
-        Image.fromarray(rgb).save(tmp, format=fmt, **({"quality": 95} if fmt in ("JPEG", "WEBP") else {}))
-        os.replace(tmp, output)
+        save_image(rgb, output, IMAGE_OUTPUTS[output.suffix.lower()])
     except OSError as e:
         raise ProcessingError(f"{output}: cannot write image ({describe(e)})") from None
-    finally:
-        tmp.unlink(missing_ok=True)
     return Report(1, 0.0, 0, output)
 
 

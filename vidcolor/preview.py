@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import av
 import numpy as np
-from PIL import Image
 
-from vidcolor.encode import temp_path
+from vidcolor.encode import save_image
 
 TILE_WIDTH = 480
 
@@ -78,9 +76,4 @@ def save_sheet(rows: list[np.ndarray], path: Path, gap: int = 4) -> None:
     for r in rows:
         sheet[y : y + r.shape[0], : r.shape[1]] = r
         y += r.shape[0] + gap
-    tmp = temp_path(path)
-    try:
-        Image.fromarray(sheet).save(tmp, format="PNG")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    save_image(sheet, path)

@@ -40,8 +40,8 @@ class PropagationConfig:
     gate: float = 0.3  # mean match confidence a frame needs for an unpinned reference to count
     min_conf: float = 0.05  # below this a guide pixel is ignored
     spread_sigma: float = 0.15  # spatial reach of the residual spread, fraction of the frame's diagonal
-    spread_luma: float = 0.15  # |ΔL| (normalised) at which the spread falls to 1/e (edge awareness)
-    spread_eps: float = 4.0  # confidence mass (px) that keeps the spread at half strength far from hints
+    spread_luma: float = 0.3  # |ΔL| (normalised) at which the spread falls to 1/e (edge awareness)
+    spread_eps: float = 1.0  # confidence mass (px) that keeps the spread at half strength far from hints
     pool: int = 4  # the spread works on cells of pool x pool pixels
     point_radius: float = 0.012  # radius of a hint point, fraction of the frame's short side
 
@@ -122,9 +122,22 @@ def correspondence(L: torch.Tensor, L_src: torch.Tensor, cfg: PropagationConfig)
     return fw, c
 
 
+def match_histogram(x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """``x`` with its values remapped so their distribution is ``target``'s (rank -> quantile)."""
+    flat = x.flatten()
+    ranks = torch.empty_like(flat, dtype=torch.long)
+    ranks[flat.argsort()] = torch.arange(flat.numel(), device=x.device)
+    q = torch.sort(target.flatten()).values
+    idx = (ranks.float() * (q.numel() - 1) / max(flat.numel() - 1, 1)).round().long()
+    return q[idx].reshape(x.shape)
+
+
 def match(L: torch.Tensor, ref_L: torch.Tensor, ref_ab: torch.Tensor, cfg: PropagationConfig) -> Guide:
-    """A reference (L, ab at this render size) as a guide for a frame of lightness ``L``."""
-    f, c = correspondence(L, ref_L, cfg)
+    """A reference (L, ab at this render size) as a guide for a frame of lightness ``L``.
+
+    The reference's lightness is first given the frame's histogram: a colour still from another
+    print, or a frame graded brighter by the colourist, still matches where the content does."""
+    f, c = correspondence(L, match_histogram(ref_L, L), cfg)
     return Guide(warp(ref_ab, f), c)
 
 

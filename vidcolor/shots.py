@@ -12,7 +12,7 @@ Times are seconds from the start of the file (the first frame is at 0, as player
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +22,7 @@ import torch
 
 from vidcolor.color import uint8_rgb_to_L
 from vidcolor.decode import frames, probe
+from vidcolor.encode import save_image
 from vidcolor.planes import small_rgb
 from vidcolor.temporal import scene_cuts
 
@@ -75,3 +76,23 @@ def scan(input: Path, size: tuple[int, int], start: float = 0.0, duration: float
 def keyframe_name(shot: int, t: float) -> str:
     """``shot0003_t12.480s.png``: the time in the name pins a coloured copy to its shot."""
     return f"shot{shot:04d}_t{t:.3f}s.png"
+
+
+def write_keyframes(
+    input: Path,
+    out_dir: Path,
+    size: tuple[int, int],
+    start: float = 0.0,
+    duration: float | None = None,
+    progress: Callable[[int], None] = lambda _n: None,
+) -> list[Path]:
+    """One gray PNG (RGB, so any editor can paint on it) per shot: the shot's first frame, full size."""
+    written = []
+    for _i, t, new, frame in shot_frames(input, size, start, duration):
+        progress(1)
+        if new:
+            path = out_dir / keyframe_name(len(written), t)
+            gray = frame.to_ndarray(format="gray")
+            save_image(np.repeat(gray[..., None], 3, -1), path)
+            written.append(path)
+    return written
