@@ -78,6 +78,8 @@ class OrtEngine:
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3
+        # no busy-waiting between calls: decoding, encoding and guidance share the cores meanwhile
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         for _attempt in range(2):
             path = cached_onnx(generator)
             try:

@@ -257,7 +257,9 @@ def test_hostile_guidance_is_one_line_and_loses_nothing(tmp_path, tiny_model, tw
     assert r.exit_code == 0 and out.exists()  # a warning, not an error: the film is still colorized
     r = run(src, "-o", out, "--hints", late, *common, "--overwrite")
     assert "past the end" in r.output
-    elsewhere = write_image(tmp_path / "noise.png", (np.random.default_rng(0).random((64, 96, 3)) * 255).astype(np.uint8))
+    elsewhere = write_image(
+        tmp_path / "noise.png", (np.random.default_rng(0).random((64, 96, 3)) * 255).astype(np.uint8)
+    )
     r = run(src, "-o", out, "--reference", elsewhere, *common, "--overwrite")
     assert r.exit_code == 0 and "guided no frame" in r.output
     r = run(src, "-o", out, "--reference", "5:" + str(ref), *common, "--overwrite")
@@ -302,3 +304,19 @@ def test_eval_reports_guided_beside_automatic_and_gray(tmp_path, tiny_model):
     assert clip_scores["guided"]["psnr_last"] > clip_scores["vidcolor"]["psnr_last"] + 3
     assert doc["items"][1]["scores"]["guided"]["psnr"] > doc["items"][1]["scores"]["vidcolor"]["psnr"]
     assert run("eval", clip, "--reference", "last", "--model", tiny_model).exit_code == 2
+
+
+def test_batch_records_broken_guidance_as_that_files_failure_and_goes_on(tmp_path, tiny_model, two_shot_clip):
+    src, _ref, _a, _b = two_shot_clip
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    for name in ("a.mkv", "b.mkv"):
+        (archive / name).write_bytes(src.read_bytes())
+    (archive / "a.hints.json").write_text("{not json")
+    out = tmp_path / "out"
+    r = run("batch", archive, "-o", out, "--model", tiny_model, "--engine", "eager", "--quiet")
+    assert r.exit_code == 1  # a failure happened, and is reported at the end
+    records = [json.loads(line) for line in (out / "vidcolor-manifest.jsonl").read_text().splitlines()]
+    last = {rec["rel"]: rec for rec in records}
+    assert last["a.mkv"]["status"] == "failed" and "not valid JSON" in last["a.mkv"]["error"]
+    assert last["b.mkv"]["status"] == "done" and (out / "b.mkv").exists() and not (out / "a.mkv").exists()

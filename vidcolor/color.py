@@ -97,3 +97,17 @@ def chroma(rgb: torch.Tensor) -> torch.Tensor:
     """Mean Lab chroma sqrt(a^2+b^2) per image, (*,3,H,W) -> (*,). Near 0 for grayscale images."""
     lab = rgb_to_lab(rgb)
     return lab[..., 1:, :, :].pow(2).sum(-3).sqrt().mean((-2, -1))
+
+
+_GRAY_TO_L: dict[torch.device, torch.Tensor] = {}
+
+
+def uint8_gray_to_L(y: torch.Tensor) -> torch.Tensor:
+    """8-bit gray (N,1,H,W) uint8 -> normalised L (N,1,H,W): :func:`uint8_rgb_to_L` of R = G = B = y,
+    by a 256-entry table (cut detection on a whole film needs only this)."""
+    if y.dtype != torch.uint8 or y.ndim != 4 or y.shape[1] != 1:
+        raise ValueError(f"expected uint8 gray of shape (N,1,H,W), got {y.dtype} {tuple(y.shape)}")
+    if y.device not in _GRAY_TO_L:
+        levels = torch.arange(256, dtype=torch.uint8, device=y.device).reshape(1, 1, 1, 256).expand(1, 3, 1, 256)
+        _GRAY_TO_L[y.device] = uint8_rgb_to_L(levels.contiguous()).flatten()
+    return _GRAY_TO_L[y.device][y.long()]

@@ -36,7 +36,16 @@ from vidcolor.color import rgb_to_model, uint8_rgb_to_L
 from vidcolor.decode import IMAGE_EXTS
 from vidcolor.errors import BadInputError, describe
 from vidcolor.planes import MATRICES
-from vidcolor.propagate import Guide, PropagationConfig, match, point_guide, warp_guide
+from vidcolor.propagate import (
+    Guide,
+    PropagationConfig,
+    guide_factor,
+    match,
+    point_guide,
+    shrink,
+    to_u8,
+    warp_guide,
+)
 from vidcolor.shots import ShotMap
 
 Log = Callable[[str], None]
@@ -325,7 +334,9 @@ class Guider:
         matrix: str = "bt601",
     ) -> None:
         self.cfg = cfg or PropagationConfig()
-        self.shots, self.size, self.device, self.retry, self.log = shots, size, device, retry, log
+        self.shots, self.device, self.retry, self.log = shots, device, retry, log
+        self.factor = guide_factor(size[1], size[0], self.cfg)  # guides work on frames shrunk by this
+        size = (math.ceil(size[0] / self.factor), math.ceil(size[1] / self.factor))
         self.anchors: list[_Anchor] = []
         w, h = size
         end = f"the end ({shots.duration:.2f} s)"
@@ -373,8 +384,11 @@ class Guider:
         self.since_start = 0
 
     def __call__(self, index: int, L: torch.Tensor) -> Guide:
-        """Guide for frame ``index`` (0-based, the order frames are decoded) of lightness L (1,h,w)."""
+        """Guide for frame ``index`` (0-based, in decoding order) of lightness L (1,h,w) at render
+        size; the guide is 1/``factor`` of that size (:func:`~vidcolor.propagate.fuse` scales it)."""
         shot = self.shots.shot_of(index)
+        L = shrink(L, self.factor)
+        u8 = to_u8(L)  # every flow of this frame starts from it
         if shot != self.shot or self.state is None or self.prev_L is None:
             self.shot, self.since_start = shot, 0
             self.state = Guide.empty(*L.shape[-2:], device=L.device)
@@ -383,13 +397,13 @@ class Guider:
             self.candidates = [a for a in refs if a.shot is None]
         else:
             self.since_start += 1
-            self.state = warp_guide(self.state, self.prev_L, L, self.cfg)
+            self.state = warp_guide(self.state, self.prev_L, L, self.cfg, u8)
         for a in self.active:
-            self.state = self.state.merge(match(L, a.L, a.ab, self.cfg))
+            self.state = self.state.merge(match(L, a.L, a.ab, self.cfg, u8))
             a.used = True
         if self.candidates and self.since_start % self.retry == 0:
             for a in list(self.candidates):
-                m = match(L, a.L, a.ab, self.cfg)
+                m = match(L, a.L, a.ab, self.cfg, u8)
                 if m.coverage >= self.cfg.gate:
                     self.state = self.state.merge(m)
                     self.candidates.remove(a)

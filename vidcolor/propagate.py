@@ -22,6 +22,7 @@ render size takes a few milliseconds per pair).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import cv2
@@ -42,8 +43,10 @@ class PropagationConfig:
     spread_sigma: float = 0.15  # spatial reach of the residual spread, fraction of the frame's diagonal
     spread_luma: float = 0.3  # |ΔL| (normalised) at which the spread falls to 1/e (edge awareness)
     spread_eps: float = 1.0  # confidence mass (px) that keeps the spread at half strength far from hints
-    pool: int = 4  # the spread works on cells of pool x pool pixels
+    pool: int = 4  # the spread is computed on cells of pool x pool pixels
+    max_keys: int = 256  # guidance is pooled into at most this many cells for the spread
     point_radius: float = 0.012  # radius of a hint point, fraction of the frame's short side
+    guide_short: int = 96  # guides are computed at about this short side (px), then scaled up
 
 
 @dataclass
@@ -69,56 +72,65 @@ class Guide:
 
 
 _DIS: dict[int, cv2.DISOpticalFlow] = {}
+_GRIDS: dict[tuple[int, int, str], torch.Tensor] = {}
 
 
-def flow(src: torch.Tensor, dst: torch.Tensor) -> torch.Tensor:
-    """Dense optical flow (DIS, OpenCV) from ``src`` to ``dst``: L (1,h,w) in [-1,1] -> (2,h,w) px.
+def to_u8(L: torch.Tensor) -> np.ndarray:
+    """L (1,h,w) in [-1,1] -> (h,w) uint8 for the flow (once per frame; flows reuse it)."""
+    return ((L[0].float().clamp(-1, 1) + 1.0) * 127.5).round().to(torch.uint8).cpu().numpy()
+
+
+def flow(src: np.ndarray, dst: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
+    """Dense optical flow (DIS, OpenCV) from ``src`` to ``dst``: (h,w) uint8 -> (2,h,w) px.
 
     ``src(x) ~ dst(x + flow(x))``; flow[0] is horizontal, flow[1] vertical.
     """
     dis = _DIS.setdefault(0, cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM))
+    return torch.from_numpy(dis.calc(src, dst, None)).permute(2, 0, 1).to(device)
 
-    def u8(L: torch.Tensor) -> np.ndarray:
-        return ((L[0].float().clamp(-1, 1) + 1.0) * 127.5).round().byte().cpu().numpy()
 
-    f = dis.calc(u8(src), u8(dst), None)
-    return torch.from_numpy(f).permute(2, 0, 1).to(src.device)
+def _grid(h: int, w: int, device: torch.device) -> torch.Tensor:
+    """(2,h,w) pixel coordinates (x, y), cached per size and device."""
+    key = (h, w, str(device))
+    if key not in _GRIDS:
+        ys, xs = torch.meshgrid(
+            torch.arange(h, dtype=torch.float32), torch.arange(w, dtype=torch.float32), indexing="ij"
+        )
+        _GRIDS[key] = torch.stack([xs, ys]).to(device)
+    return _GRIDS[key]
 
 
 def warp(x: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
     """Sample ``x`` (C,h,w) at x + f (f (2,h,w) in px), bilinear, borders replicated."""
     _, h, w = x.shape
-    ys, xs = torch.meshgrid(
-        torch.arange(h, device=x.device, dtype=torch.float32),
-        torch.arange(w, device=x.device, dtype=torch.float32),
-        indexing="ij",
-    )
-    gx = (xs + f[0]) * (2.0 / max(w - 1, 1)) - 1.0
-    gy = (ys + f[1]) * (2.0 / max(h - 1, 1)) - 1.0
-    grid = torch.stack([gx, gy], -1)[None]
+    pos = _grid(h, w, x.device) + f
+    scale = torch.tensor([2.0 / max(w - 1, 1), 2.0 / max(h - 1, 1)], device=x.device)[:, None, None]
+    grid = (pos * scale - 1.0).permute(1, 2, 0)[None]
     return F.grid_sample(x[None].float(), grid, mode="bilinear", padding_mode="border", align_corners=True)[0]
 
 
 def _inside(f: torch.Tensor) -> torch.Tensor:
     """(1,h,w) 1 where x + f lands inside the frame, else 0."""
     _, h, w = f.shape
-    ys, xs = torch.meshgrid(torch.arange(h, device=f.device), torch.arange(w, device=f.device), indexing="ij")
-    x, y = xs + f[0], ys + f[1]
-    return ((x >= -0.5) & (x <= w - 0.5) & (y >= -0.5) & (y <= h - 0.5)).float()[None]
+    pos = _grid(h, w, f.device) + f
+    return ((pos[0] >= -0.5) & (pos[0] <= w - 0.5) & (pos[1] >= -0.5) & (pos[1] <= h - 0.5)).float()[None]
 
 
-def correspondence(L: torch.Tensor, L_src: torch.Tensor, cfg: PropagationConfig) -> tuple[torch.Tensor, torch.Tensor]:
+def correspondence(
+    L: torch.Tensor, L_src: torch.Tensor, cfg: PropagationConfig, u8: np.ndarray | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Where each pixel of ``L`` is found in ``L_src``, and how sure: (flow (2,h,w), confidence (1,h,w)).
 
     Confidence = exp(-(ΔL / photo_sigma)^2) * exp(-(fb / fb_sigma)^2), with ΔL the 3x3-averaged
     lightness difference after warping and fb the forward-backward flow disagreement; 0 where the
-    match falls outside ``L_src``.
+    match falls outside ``L_src``. ``u8``: ``to_u8(L)`` when the caller already has it.
     """
-    fw = flow(L, L_src)
-    bw = flow(L_src, L)
+    a = to_u8(L) if u8 is None else u8
+    b = to_u8(L_src)
+    fw, bw = flow(a, b, L.device), flow(b, a, L.device)
     dl = F.avg_pool2d((L - warp(L_src, fw)).abs()[None], 3, stride=1, padding=1)[0]
-    fb = (fw + warp(bw, fw)).norm(dim=0, keepdim=True)
-    c = torch.exp(-((dl / cfg.photo_sigma) ** 2)) * torch.exp(-((fb / cfg.fb_sigma) ** 2)) * _inside(fw)
+    fb = (fw + warp(bw, fw)).square().sum(0, keepdim=True)
+    c = torch.exp(-((dl / cfg.photo_sigma) ** 2) - fb / cfg.fb_sigma**2) * _inside(fw)
     return fw, c
 
 
@@ -132,20 +144,24 @@ def match_histogram(x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return q[idx].reshape(x.shape)
 
 
-def match(L: torch.Tensor, ref_L: torch.Tensor, ref_ab: torch.Tensor, cfg: PropagationConfig) -> Guide:
+def match(
+    L: torch.Tensor, ref_L: torch.Tensor, ref_ab: torch.Tensor, cfg: PropagationConfig, u8: np.ndarray | None = None
+) -> Guide:
     """A reference (L, ab at this render size) as a guide for a frame of lightness ``L``.
 
     The reference's lightness is first given the frame's histogram: a colour still from another
     print, or a frame graded brighter by the colourist, still matches where the content does."""
-    f, c = correspondence(L, match_histogram(ref_L, L), cfg)
+    f, c = correspondence(L, match_histogram(ref_L, L), cfg, u8)
     return Guide(warp(ref_ab, f), c)
 
 
-def warp_guide(guide: Guide, L_prev: torch.Tensor, L: torch.Tensor, cfg: PropagationConfig) -> Guide:
+def warp_guide(
+    guide: Guide, L_prev: torch.Tensor, L: torch.Tensor, cfg: PropagationConfig, u8: np.ndarray | None = None
+) -> Guide:
     """Carry the previous frame's guide to the current frame along the motion."""
     if float(guide.c.max()) < cfg.min_conf:
         return guide
-    f, c = correspondence(L, L_prev, cfg)
+    f, c = correspondence(L, L_prev, cfg, u8)
     moved = warp(torch.cat([guide.ab * guide.c, guide.c]), f)
     conf = moved[2:].clamp(0, 1)
     ab = moved[:2] / conf.clamp_min(1e-6)
@@ -157,43 +173,65 @@ def warp_guide(guide: Guide, L_prev: torch.Tensor, L: torch.Tensor, cfg: Propaga
 def spread(L: torch.Tensor, residual: torch.Tensor, c: torch.Tensor, cfg: PropagationConfig) -> torch.Tensor:
     """Edge-aware interpolation of a sparse residual: (L (1,h,w), residual (2,h,w), c (1,h,w)) -> (2,h,w).
 
-    On cells of ``pool`` px, each cell q takes sum_s K(q,s) m_s r_s / (sum_s K(q,s) m_s + eps) over
-    the cells s holding guidance (mass m_s = summed confidence, r_s their mean residual), with
+    Each cell q of ``pool`` px takes sum_s K(q,s) m_s r_s / (sum_s K(q,s) m_s + spread_eps) over
+    the key cells s holding guidance (mass m_s = summed confidence, r_s their mean residual), with
     K = exp(-d^2 / 2 (spread_sigma * diagonal)^2 - (L_q - L_s)^2 / spread_luma^2). Far from any
-    guidance the result falls to 0, so the automatic colour is kept there.
+    guidance the result falls to 0, so the automatic colour is kept there. Keys are pooled
+    coarser (at most ``max_keys`` cells) so a dense guide costs what a sparse one does.
     """
     _, h, w = L.shape
     k = cfg.pool
-    mass = F.avg_pool2d(c[None], k, ceil_mode=True)[0] * (k * k)  # (1,H,W)
+    kk = max(k, math.ceil(math.sqrt(h * w / cfg.max_keys)))  # key cell size
+
+    def pooled(x: torch.Tensor, size: int) -> torch.Tensor:  # sums over size x size cells
+        return F.avg_pool2d(x[None], size, ceil_mode=True)[0] * (size * size)
+
+    mass = pooled(c, kk)  # (1,Hk,Wk)
     keys = mass[0].flatten() > cfg.min_conf
     if not bool(keys.any()):
         return torch.zeros_like(residual)
+    m = mass.flatten()[keys]
+    Ls = pooled(L * c, kk).flatten()[keys] / m
+    rs = pooled(residual * c, kk).flatten(1)[:, keys] / m  # (2,K)
+    ps = (_grid(*mass.shape[-2:], L.device) * kk + (kk - 1) / 2).flatten(1)[:, keys]  # (2,K) centres, px
     Lq = F.avg_pool2d(L[None], k, ceil_mode=True)[0]
-    Ls = F.avg_pool2d((L * c)[None], k, ceil_mode=True)[0] * (k * k) / mass.clamp_min(1e-6)
-    rs = F.avg_pool2d((residual * c)[None], k, ceil_mode=True)[0] * (k * k) / mass.clamp_min(1e-6)
     H, W = Lq.shape[-2:]
-    ys, xs = torch.meshgrid(
-        torch.arange(H, device=L.device, dtype=torch.float32) * k,
-        torch.arange(W, device=L.device, dtype=torch.float32) * k,
-        indexing="ij",
-    )
-    pos = torch.stack([ys.flatten(), xs.flatten()], 1)
-    sigma = cfg.spread_sigma * float(np.hypot(h, w))
-    d2 = torch.cdist(pos, pos[keys]).pow(2) / (2 * sigma**2)
-    dl2 = (Lq.flatten()[:, None] - Ls.flatten()[keys][None]).pow(2) / cfg.spread_luma**2
-    K = torch.exp(-d2 - dl2) * mass.flatten()[keys][None]  # (cells, keys)
-    num = K @ rs.reshape(2, -1)[:, keys].T  # (cells, 2)
-    out = (num / (K.sum(1, keepdim=True) + cfg.spread_eps)).T.reshape(1, 2, H, W)
-    return F.interpolate(out, size=(h, w), mode="bilinear", align_corners=False)[0]
+    pq = (_grid(H, W, L.device) * k + (k - 1) / 2).flatten(1)  # (2,Q)
+    s2 = 2 * (cfg.spread_sigma * math.hypot(h, w)) ** 2
+    d2 = ((pq[0][:, None] - ps[0][None]) ** 2 + (pq[1][:, None] - ps[1][None]) ** 2) / s2
+    dl2 = (Lq.flatten()[:, None] - Ls[None]) ** 2 / cfg.spread_luma**2
+    K = torch.exp(-d2 - dl2) * m[None]  # (Q,K)
+    out = (K @ rs.T) / (K.sum(1, keepdim=True) + cfg.spread_eps)  # (Q,2)
+    return F.interpolate(out.T.reshape(1, 2, H, W), size=(h, w), mode="bilinear", align_corners=False)[0]
+
+
+def guide_factor(h: int, w: int, cfg: PropagationConfig) -> int:
+    """Guides work at 1/factor of the render size (short side about ``guide_short`` px): colour is
+    smooth, and flow, warps and spreading cost factor^2 less."""
+    return max(1, round(min(h, w) / cfg.guide_short))
+
+
+def shrink(x: torch.Tensor, factor: int) -> torch.Tensor:
+    """(C,h,w) -> (C, ceil(h/factor), ceil(w/factor)) by area averaging; ``x`` itself at factor 1."""
+    return x if factor == 1 else F.avg_pool2d(x[None], factor, ceil_mode=True)[0]
 
 
 def fuse(L: torch.Tensor, ab: torch.Tensor, guide: Guide, cfg: PropagationConfig) -> torch.Tensor:
-    """Automatic ab (2,h,w) + guide -> guided ab (2,h,w); returns ``ab`` itself when the guide is empty."""
+    """Automatic ab (2,h,w) at render size + a guide (at render size or smaller) -> guided ab (2,h,w).
+
+    out = ab + up(c (g - ab) + (1 - c) spread(g - ab)), computed at the guide's size: where the guide
+    is sure its colour replaces the automatic one, near it the automatic colour is corrected, far
+    from it nothing changes. Returns ``ab`` itself when the guide is empty."""
     if float(guide.c.max()) < cfg.min_conf:
         return ab
+    factor = round(L.shape[-1] / guide.c.shape[-1])
+    Lg, abg = (shrink(x, factor) for x in (L, ab))
     c = torch.where(guide.c >= cfg.min_conf, guide.c, torch.zeros_like(guide.c))
-    corrected = ab + spread(L, guide.ab - ab, c, cfg)
-    return c * guide.ab + (1.0 - c) * corrected
+    residual = guide.ab - abg
+    delta = c * residual + (1.0 - c) * spread(Lg, residual, c, cfg)
+    if factor > 1:
+        delta = F.interpolate(delta[None], size=ab.shape[-2:], mode="bilinear", align_corners=False)[0]
+    return ab + delta
 
 
 def point_guide(points: list[tuple[float, float, float, float]], h: int, w: int, cfg: PropagationConfig) -> Guide:

@@ -19,11 +19,11 @@ from pathlib import Path
 import av
 import numpy as np
 import torch
+from av.video.reformatter import Interpolation
 
-from vidcolor.color import uint8_rgb_to_L
+from vidcolor.color import uint8_gray_to_L
 from vidcolor.decode import frames, probe
 from vidcolor.encode import save_image
-from vidcolor.planes import small_rgb
 from vidcolor.temporal import scene_cuts
 
 
@@ -52,16 +52,38 @@ class ShotMap:
 
 
 def shot_frames(
-    input: Path, size: tuple[int, int], start: float = 0.0, duration: float | None = None
+    input: Path, size: tuple[int, int], start: float = 0.0, duration: float | None = None, chunk: int = 16
 ) -> Iterator[tuple[int, float, bool, av.VideoFrame]]:
-    """Stream (index, time, starts_a_shot, frame) over the decoded frames of ``input``."""
+    """Stream (index, time, starts_a_shot, frame) over the decoded frames of ``input``.
+
+    Cuts are tested ``chunk`` frames at a time (one histogram pass per chunk, not per frame); at
+    most ``chunk`` decoded frames are held."""
     origin = probe(input).start_time
+    lut = uint8_gray_to_L(torch.arange(256, dtype=torch.uint8).reshape(1, 1, 1, 256)).flatten().numpy()
     prev: torch.Tensor | None = None
-    for i, frame in enumerate(frames(input, start, duration)):
-        L = uint8_rgb_to_L(torch.from_numpy(small_rgb(frame, size)).permute(2, 0, 1)[None])
-        new = prev is None or prev.shape != L.shape or bool(scene_cuts(torch.cat([prev, L]))[0])
-        prev = L
-        yield i, (frame.time or 0.0) - origin, new, frame
+    held: list[tuple[float, av.VideoFrame, torch.Tensor]] = []
+    index = 0
+
+    def flush() -> Iterator[tuple[int, float, bool, av.VideoFrame]]:
+        nonlocal prev, index
+        L = torch.cat([h[2] for h in held])
+        seq = L if prev is None else torch.cat([prev, L])
+        cuts = scene_cuts(seq).tolist()
+        new = [True, *cuts] if prev is None else cuts
+        for (t, frame, _L), is_new in zip(held, new, strict=True):
+            yield index, t, is_new, frame
+            index += 1
+        prev = L[-1:]
+        held.clear()
+
+    for frame in frames(input, start, duration):
+        gray = frame.to_ndarray(format="gray", width=size[0], height=size[1], interpolation=Interpolation.AREA)
+        L = torch.from_numpy(lut[gray])[None, None]  # = the smoother's L for a B&W film
+        held.append(((frame.time or 0.0) - origin, frame, L))
+        if len(held) == chunk:
+            yield from flush()
+    if held:
+        yield from flush()
 
 
 def scan(input: Path, size: tuple[int, int], start: float = 0.0, duration: float | None = None) -> ShotMap:
