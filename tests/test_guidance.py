@@ -172,7 +172,7 @@ def test_fuse_keeps_automatic_colour_without_guide_and_takes_a_sure_guide():
 def test_spread_carries_a_point_within_its_region_not_across_an_edge():
     L = torch.full((1, 64, 64), -0.5)
     L[:, :, 32:] = 0.7  # a strong edge down the middle
-    g = point_guide([(0.25, 0.5, 0.4, 0.0)], 64, 64, CFG)
+    g = point_guide(torch.tensor([[0.25, 0.5, 0.4, 0.0, 1.0]]), 64, 64, CFG)
     out = spread(L, g.ab, g.c, CFG)
     near, same_side, across = out[0, 32, 16], out[0, 10, 4], out[0, 32, 48]
     assert float(near) > 0.3 and float(same_side) > 0.15
@@ -320,3 +320,15 @@ def test_batch_records_broken_guidance_as_that_files_failure_and_goes_on(tmp_pat
     last = {rec["rel"]: rec for rec in records}
     assert last["a.mkv"]["status"] == "failed" and "not valid JSON" in last["a.mkv"]["error"]
     assert last["b.mkv"]["status"] == "done" and (out / "b.mkv").exists() and not (out / "a.mkv").exists()
+
+
+def test_eval_gray_copy_of_a_full_range_clip_keeps_its_contrast(tmp_path):
+    from vidcolor.evaluate import _gray_video
+
+    frames = [gradient_frame(64, 48, t=i / 4) for i in range(4)]
+    truth = write_video(tmp_path / "phone.mkv", frames, codec="mjpeg", pix_fmt="yuvj420p")
+    n = _gray_video(truth, tmp_path / "gray.mkv", 10)
+    assert n == 4
+    got = np.stack(read_frames(tmp_path / "gray.mkv"))[..., 0].astype(float)
+    want = np.stack([luma_gray(f) for f in read_frames(truth)])[..., 0].astype(float)
+    assert np.abs(got - want).mean() < 2.0  # a full-range copy read as limited range is ~15 % off

@@ -39,12 +39,14 @@ from vidcolor.planes import MATRICES
 from vidcolor.propagate import (
     Guide,
     PropagationConfig,
+    carry,
+    correspondence,
     guide_factor,
     match,
+    move_points,
     point_guide,
     shrink,
     to_u8,
-    warp_guide,
 )
 from vidcolor.shots import ShotMap
 
@@ -308,7 +310,8 @@ class _Anchor:
     frame: int | None  # hints: the frame they are drawn on
     L: torch.Tensor | None = None
     ab: torch.Tensor | None = None
-    guide: Guide | None = None
+    guide: Guide | None = None  # painted strokes
+    points: torch.Tensor | None = None  # (n,5) hint points: x, y fractions, a, b, confidence
     used: bool = False
 
 
@@ -338,7 +341,6 @@ class Guider:
         self.factor = guide_factor(size[1], size[0], self.cfg)  # guides work on frames shrunk by this
         size = (math.ceil(size[0] / self.factor), math.ceil(size[1] / self.factor))
         self.anchors: list[_Anchor] = []
-        w, h = size
         end = f"the end ({shots.duration:.2f} s)"
         for r in guidance.references:
             shot = None
@@ -358,7 +360,7 @@ class Guider:
                         f"--hints {s.path}: {s.rgba.shape[1]}x{s.rgba.shape[0]} does not have the video's aspect "
                         f"({aspect:.3f}); export the frame and paint over it"
                     )
-                groups = {s.t: strokes_guide(s.rgba, size, device)}
+                groups: dict[float, dict] = {s.t: {"guide": strokes_guide(s.rgba, size, device)}}
             else:
                 by_t: dict[float, list] = {}
                 for t, x, y, rgb in s.points:
@@ -367,16 +369,17 @@ class Guider:
                 for t, pts in by_t.items():
                     rgb = torch.tensor([p[2] for p in pts], dtype=torch.float32).T[:, :, None] / 255.0  # (3,n,1)
                     _, ab = rgb_to_model(rgb)
-                    flat = [(x, y, float(ab[0, k, 0]), float(ab[1, k, 0])) for k, (x, y, _c) in enumerate(pts)]
-                    g = point_guide(flat, h, w, self.cfg)
-                    groups[t] = Guide(g.ab.to(device), g.c.to(device))
-            for t, g in groups.items():
+                    xy = torch.tensor([p[:2] for p in pts], dtype=torch.float32)
+                    points = torch.cat([xy, ab[:, :, 0].T, torch.ones(len(pts), 1)], 1)
+                    groups[t] = {"points": points.to(device)}
+            for t, kw in groups.items():
                 i = shots.frame_at(t)
                 if i is None:
                     log(f"warning: --hints {s.path.name} at {t:g} s is past {end}; not used")
                     continue
-                self.anchors.append(_Anchor(s.path.name, None, i, guide=g))
-        self.state: Guide | None = None
+                self.anchors.append(_Anchor(s.path.name, None, i, **kw))
+        self.state: Guide | None = None  # carried colour of references and strokes
+        self.points = torch.zeros(0, 5, device=device)  # carried hint points
         self.prev_L: torch.Tensor | None = None
         self.shot = -1
         self.candidates: list[_Anchor] = []
@@ -388,33 +391,41 @@ class Guider:
         size; the guide is 1/``factor`` of that size (:func:`~vidcolor.propagate.fuse` scales it)."""
         shot = self.shots.shot_of(index)
         L = shrink(L, self.factor)
+        h, w = L.shape[-2:]
         u8 = to_u8(L)  # every flow of this frame starts from it
         if shot != self.shot or self.state is None or self.prev_L is None:
             self.shot, self.since_start = shot, 0
-            self.state = Guide.empty(*L.shape[-2:], device=L.device)
+            self.state = Guide.empty(h, w, device=L.device)
+            self.points = self.points[:0]
             refs = [a for a in self.anchors if a.L is not None and a.shot in (None, shot)]
             self.active = [a for a in refs if a.shot == shot]
             self.candidates = [a for a in refs if a.shot is None]
         else:
             self.since_start += 1
-            self.state = warp_guide(self.state, self.prev_L, L, self.cfg, u8)
+            if len(self.points) or float(self.state.c.max()) >= self.cfg.min_conf:
+                fw, bw, c = correspondence(L, self.prev_L, self.cfg, u8)
+                self.state = carry(self.state, fw, c, self.cfg)
+                self.points = move_points(self.points, bw, c, self.cfg)
         for a in self.active:
             self.state = self.state.merge(match(L, a.L, a.ab, self.cfg, u8))
             a.used = True
         if self.candidates and self.since_start % self.retry == 0:
             for a in list(self.candidates):
                 m = match(L, a.L, a.ab, self.cfg, u8)
-                if m.coverage >= self.cfg.gate:
+                if m.coverage >= self.cfg.gate or len(self.shots.starts) == 1:  # one shot: the whole film
                     self.state = self.state.merge(m)
                     self.candidates.remove(a)
                     self.active.append(a)
                     a.used = True
         for a in self.anchors:
-            if a.frame == index and a.guide is not None:
-                self.state = self.state.merge(a.guide)
+            if a.frame == index:
+                if a.guide is not None:
+                    self.state = self.state.merge(a.guide)
+                if a.points is not None:
+                    self.points = torch.cat([self.points, a.points])
                 a.used = True
         self.prev_L = L
-        return self.state
+        return self.state.merge(point_guide(self.points, h, w, self.cfg)) if len(self.points) else self.state
 
     def unused(self) -> list[str]:
         """Names of references and hints that guided no frame (to warn about once the film is done)."""

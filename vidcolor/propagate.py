@@ -7,8 +7,9 @@ per-pixel confidence c in [0, 1], at the render size the model sees. Three pure 
                                                          frame to the reference; c from how well
                                                          the lightness agrees after warping and
                                                          from forward-backward flow consistency
-    warp_guide(guide, prev L, L)               -> guide  the previous frame's guide moved with the
-                                                         motion (same confidence terms, plus decay)
+    carry(guide, flow, c) / move_points(...)   -> guide  the previous frame's guide (hint points
+                                                         as points) moved with the motion (same
+                                                         confidence terms, plus decay)
     fuse(L, automatic ab, guide)               -> ab     the guide where it is confident; elsewhere
                                                          the automatic colour, corrected near the
                                                          guide by an edge-aware spread of the
@@ -35,9 +36,10 @@ import torch.nn.functional as F
 class PropagationConfig:
     """Constants of matching and spreading (chosen on the validation split, see RESULTS.md)."""
 
-    photo_sigma: float = 0.06  # |ΔL| (normalised; 0.06 = 1.5 L*) at which match confidence falls to 1/e
+    photo_sigma: float = 0.1  # |ΔL| (normalised; 0.1 = 2.5 L*) at which match confidence falls to 1/e
     fb_sigma: float = 1.0  # forward-backward flow disagreement, px at render size, at which it falls to 1/e
     decay: float = 0.995  # confidence kept per frame of carrying a guide through motion
+    carry_floor: float = 0.0  # share of its confidence a carried pixel keeps through one doubtful step
     gate: float = 0.3  # mean match confidence a frame needs for an unpinned reference to count
     min_conf: float = 0.05  # below this a guide pixel is ignored
     spread_sigma: float = 0.15  # spatial reach of the residual spread, fraction of the frame's diagonal
@@ -118,8 +120,9 @@ def _inside(f: torch.Tensor) -> torch.Tensor:
 
 def correspondence(
     L: torch.Tensor, L_src: torch.Tensor, cfg: PropagationConfig, u8: np.ndarray | None = None
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Where each pixel of ``L`` is found in ``L_src``, and how sure: (flow (2,h,w), confidence (1,h,w)).
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Where each pixel of ``L`` is found in ``L_src``, and how sure: (flow (2,h,w) from ``L`` to
+    ``L_src``, the flow back (2,h,w) from ``L_src`` to ``L``, confidence (1,h,w) per pixel of ``L``).
 
     Confidence = exp(-(ΔL / photo_sigma)^2) * exp(-(fb / fb_sigma)^2), with ΔL the 3x3-averaged
     lightness difference after warping and fb the forward-backward flow disagreement; 0 where the
@@ -131,7 +134,7 @@ def correspondence(
     dl = F.avg_pool2d((L - warp(L_src, fw)).abs()[None], 3, stride=1, padding=1)[0]
     fb = (fw + warp(bw, fw)).square().sum(0, keepdim=True)
     c = torch.exp(-((dl / cfg.photo_sigma) ** 2) - fb / cfg.fb_sigma**2) * _inside(fw)
-    return fw, c
+    return fw, bw, c
 
 
 def match_histogram(x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -151,23 +154,52 @@ def match(
 
     The reference's lightness is first given the frame's histogram: a colour still from another
     print, or a frame graded brighter by the colourist, still matches where the content does."""
-    f, c = correspondence(L, match_histogram(ref_L, L), cfg, u8)
+    f, _back, c = correspondence(L, match_histogram(ref_L, L), cfg, u8)
     return Guide(warp(ref_ab, f), c)
 
 
-def warp_guide(
-    guide: Guide, L_prev: torch.Tensor, L: torch.Tensor, cfg: PropagationConfig, u8: np.ndarray | None = None
-) -> Guide:
-    """Carry the previous frame's guide to the current frame along the motion."""
+def carry(guide: Guide, fw: torch.Tensor, c: torch.Tensor, cfg: PropagationConfig) -> Guide:
+    """The previous frame's guide moved to the current frame: ``fw`` (2,h,w) is the flow from the
+    current frame to the previous one, ``c`` (1,h,w) the confidence of that correspondence."""
     if float(guide.c.max()) < cfg.min_conf:
         return guide
-    f, c = correspondence(L, L_prev, cfg, u8)
-    moved = warp(torch.cat([guide.ab * guide.c, guide.c]), f)
+    moved = warp(torch.cat([guide.ab * guide.c, guide.c]), fw)
     conf = moved[2:].clamp(0, 1)
     ab = moved[:2] / conf.clamp_min(1e-6)
-    # min, not product: a pixel tracked well for 100 frames keeps its confidence; one bad step drops it
-    conf = torch.minimum(conf * cfg.decay, c)
+    conf = _keep(conf, c, cfg)
     return Guide(ab, torch.where(conf >= cfg.min_conf, conf, torch.zeros_like(conf)))
+
+
+def _keep(conf: torch.Tensor, c: torch.Tensor, cfg: PropagationConfig) -> torch.Tensor:
+    # min, not product: a pixel tracked well for 100 frames keeps its confidence; a step the flow
+    # is unsure of (fast motion, noise) costs at most a share of it, occlusion over several frames all
+    return torch.minimum(conf * cfg.decay, torch.maximum(c, cfg.carry_floor * conf))
+
+
+def _sample(x: torch.Tensor, px: torch.Tensor, py: torch.Tensor) -> torch.Tensor:
+    """Bilinear samples of ``x`` (C,h,w) at pixel positions (n,) -> (C, n)."""
+    _, h, w = x.shape
+    grid = torch.stack([px * (2.0 / max(w - 1, 1)) - 1.0, py * (2.0 / max(h - 1, 1)) - 1.0], -1)[None, None]
+    return F.grid_sample(x[None].float(), grid, mode="bilinear", padding_mode="border", align_corners=True)[0, :, 0]
+
+
+def move_points(points: torch.Tensor, bw: torch.Tensor, c: torch.Tensor, cfg: PropagationConfig) -> torch.Tensor:
+    """Hint points (n,5) = (x, y fractions of width/height, a, b, confidence) moved along ``bw``
+    (2,h,w), the flow from the previous frame to the current one; ``c`` (1,h,w) is the current
+    frame's correspondence confidence. Points that leave the frame or lose confidence are dropped.
+
+    Points move as points (not as painted discs, which bilinear warping would erode a little every
+    frame), so a hint keeps its size and colour for as long as the motion is followed."""
+    if not len(points):
+        return points
+    _, h, w = bw.shape
+    px, py = points[:, 0] * w - 0.5, points[:, 1] * h - 0.5
+    d = _sample(bw, px, py)
+    px, py = px + d[0], py + d[1]
+    inside = (px >= -0.5) & (px <= w - 0.5) & (py >= -0.5) & (py <= h - 0.5)
+    conf = _keep(points[:, 4], _sample(c, px, py)[0], cfg)
+    moved = torch.stack([(px + 0.5) / w, (py + 0.5) / h, points[:, 2], points[:, 3], conf], 1)
+    return moved[inside & (conf >= cfg.min_conf)]
 
 
 def spread(L: torch.Tensor, residual: torch.Tensor, c: torch.Tensor, cfg: PropagationConfig) -> torch.Tensor:
@@ -234,16 +266,17 @@ def fuse(L: torch.Tensor, ab: torch.Tensor, guide: Guide, cfg: PropagationConfig
     return ab + delta
 
 
-def point_guide(points: list[tuple[float, float, float, float]], h: int, w: int, cfg: PropagationConfig) -> Guide:
-    """Hint points (x, y as fractions of width/height; a, b normalised) -> a guide of small discs."""
-    g = Guide.empty(h, w)
+def point_guide(points: torch.Tensor, h: int, w: int, cfg: PropagationConfig) -> Guide:
+    """Hint points (n,5) = (x, y fractions of width/height, a, b normalised, confidence) -> a guide
+    of small discs (radius ``point_radius`` of the short side, at least 1 px)."""
+    g = Guide.empty(h, w, device=points.device)
     r = max(1.0, cfg.point_radius * min(h, w))
-    ys, xs = torch.meshgrid(torch.arange(h, dtype=torch.float32), torch.arange(w, dtype=torch.float32), indexing="ij")
-    for x, y, a, b in points:
-        disc = ((xs - (x * w - 0.5)) ** 2 + (ys - (y * h - 0.5)) ** 2 <= r * r)[None]
+    xs, ys = _grid(h, w, points.device)
+    for x, y, a, b, conf in points.tolist():
+        disc = (xs - (x * w - 0.5)) ** 2 + (ys - (y * h - 0.5)) ** 2 <= r * r
         if not bool(disc.any()):  # a point between pixel centres: its nearest pixel
             disc = torch.zeros_like(disc)
-            disc[0, min(h - 1, int(y * h)), min(w - 1, int(x * w))] = True
-        g.ab[0][disc[0]], g.ab[1][disc[0]] = a, b
-        g.c[disc] = 1.0
+            disc[min(h - 1, int(y * h)), min(w - 1, int(x * w))] = True
+        stronger = disc & (conf > g.c[0])
+        g.ab[0][stronger], g.ab[1][stronger], g.c[0][stronger] = a, b, conf
     return g
