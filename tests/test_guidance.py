@@ -332,3 +332,18 @@ def test_eval_gray_copy_of_a_full_range_clip_keeps_its_contrast(tmp_path):
     got = np.stack(read_frames(tmp_path / "gray.mkv"))[..., 0].astype(float)
     want = np.stack([luma_gray(f) for f in read_frames(truth)])[..., 0].astype(float)
     assert np.abs(got - want).mean() < 2.0  # a full-range copy read as limited range is ~15 % off
+
+
+def test_guided_previews_show_gray_automatic_and_guided(tmp_path, tiny_model, two_shot_clip):
+    from PIL import Image
+
+    src, ref, _a, _b = two_shot_clip
+    common = ("--model", tiny_model, "--engine", "eager", "--quiet", "--reference", ref, "--preview", "2")
+    assert run(src, "-o", tmp_path / "sheet.png", *common).exit_code == 0  # preview only
+    assert run(src, "-o", tmp_path / "v.mkv", *common).exit_code == 0  # preview beside the video
+    for sheet in (tmp_path / "sheet.png", tmp_path / "v.preview.png"):
+        with Image.open(sheet) as im:
+            assert im.size == (3 * 96 + 2 * 4, 2 * 64 + 4), sheet  # 2 rows of gray | automatic | guided
+        rgb = np.asarray(Image.open(sheet).convert("RGB")).astype(int)
+        auto, guided = rgb[:64, 100:196], rgb[:64, 200:296]
+        assert np.abs(auto - guided).mean() > 3  # the first row is in the guided shot: they differ

@@ -335,10 +335,12 @@ class Guider:
         log: Log = lambda _m: None,
         retry: int = 12,
         matrix: str = "bt601",
+        still: bool = False,
     ) -> None:
         self.cfg = cfg or PropagationConfig()
         self.shots, self.device, self.retry, self.log = shots, device, retry, log
-        self.factor = guide_factor(size[1], size[0], self.cfg)  # guides work on frames shrunk by this
+        # guides work on frames shrunk by this; a still is one frame: no time to save, full size
+        self.factor = 1 if still else guide_factor(size[1], size[0], self.cfg)
         size = (math.ceil(size[0] / self.factor), math.ceil(size[1] / self.factor))
         self.anchors: list[_Anchor] = []
         end = f"the end ({shots.duration:.2f} s)"

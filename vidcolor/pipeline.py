@@ -43,7 +43,7 @@ from vidcolor.planes import (
     write_chroma,
 )
 from vidcolor.preview import PreviewSheet, pick_indices, save_sheet, side_by_side, tile_size
-from vidcolor.propagate import PropagationConfig, fuse
+from vidcolor.propagate import fuse
 from vidcolor.shots import ShotMap, scan
 from vidcolor.temporal import TemporalSmoother
 
@@ -476,10 +476,8 @@ def colorize_array(
     small = F.interpolate(full, size=(rh, rw), mode="bilinear", antialias=True, align_corners=False)
     L, ab = colorizer.predict(small)
     if guidance:
-        one_frame = dataclasses.replace(PropagationConfig(), guide_short=min(rw, rh))  # one frame: no need to save time
-        guider = Guider(
-            guidance.for_still(), ShotMap(np.zeros(1), [0]), (rw, rh), colorizer.device, w / h, one_frame, log
-        )
+        shots = ShotMap(np.zeros(1), [0])
+        guider = Guider(guidance.for_still(), shots, (rw, rh), colorizer.device, w / h, log=log, still=True)
         ab = _guide_fn(guider, 0, colorizer)(L, ab.float())
         _warn_unused(guider, log)
     ab = F.interpolate(ab * cfg.strength, size=(h, w), mode="bilinear", align_corners=False)
