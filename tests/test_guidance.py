@@ -347,3 +347,16 @@ def test_guided_previews_show_gray_automatic_and_guided(tmp_path, tiny_model, tw
         rgb = np.asarray(Image.open(sheet).convert("RGB")).astype(int)
         auto, guided = rgb[:64, 100:196], rgb[:64, 200:296]
         assert np.abs(auto - guided).mean() > 3  # the first row is in the guided shot: they differ
+
+
+def test_point_guide_overlaps_average_and_many_points_stay_cheap():
+    import time
+
+    two = torch.tensor([[0.5, 0.5, 0.4, 0.0, 1.0], [0.5, 0.5, 0.0, 0.4, 0.5]])  # the same place
+    g = point_guide(two, 32, 32, CFG)
+    at = g.c[0] > 0
+    assert torch.allclose(g.c[0][at], torch.tensor(1.0)) and torch.allclose(g.ab[0][at], torch.tensor(0.4 / 1.5))
+    many = torch.rand(10000, 5)  # a dense mask exported as points: must not cost seconds per frame
+    t = time.perf_counter()
+    point_guide(many, 96, 224, CFG)
+    assert time.perf_counter() - t < 1.0

@@ -268,15 +268,31 @@ def fuse(L: torch.Tensor, ab: torch.Tensor, guide: Guide, cfg: PropagationConfig
 
 def point_guide(points: torch.Tensor, h: int, w: int, cfg: PropagationConfig) -> Guide:
     """Hint points (n,5) = (x, y fractions of width/height, a, b normalised, confidence) -> a guide
-    of small discs (radius ``point_radius`` of the short side, at least 1 px)."""
+    of small discs (radius ``point_radius`` of the short side, at least 1 px). Where discs overlap,
+    the colour is their confidence-weighted mean and the confidence their maximum. Vectorised: a
+    hint file of ten thousand points costs milliseconds per frame."""
     g = Guide.empty(h, w, device=points.device)
+    if not len(points):
+        return g
     r = max(1.0, cfg.point_radius * min(h, w))
-    xs, ys = _grid(h, w, points.device)
-    for x, y, a, b, conf in points.tolist():
-        disc = (xs - (x * w - 0.5)) ** 2 + (ys - (y * h - 0.5)) ** 2 <= r * r
-        if not bool(disc.any()):  # a point between pixel centres: its nearest pixel
-            disc = torch.zeros_like(disc)
-            disc[min(h - 1, int(y * h)), min(w - 1, int(x * w))] = True
-        stronger = disc & (conf > g.c[0])
-        g.ab[0][stronger], g.ab[1][stronger], g.c[0][stronger] = a, b, conf
+    k = math.ceil(r)
+    dy, dx = torch.meshgrid(torch.arange(-k, k + 1), torch.arange(-k, k + 1), indexing="ij")
+    px, py = points[:, 0] * w - 0.5, points[:, 1] * h - 0.5  # (n,) pixel coordinates
+    cx, cy = (
+        px.round().long()[:, None] + dx.flatten().to(points.device),
+        py.round().long()[:, None] + dy.flatten().to(points.device),
+    )
+    inside_disc = (cx - px[:, None]) ** 2 + (cy - py[:, None]) ** 2 <= r * r
+    nearest = (dx.flatten() == 0) & (dy.flatten() == 0)  # a point between pixel centres still marks one pixel
+    keep = (inside_disc | nearest.to(points.device)[None]) & (cx >= 0) & (cx < w) & (cy >= 0) & (cy < h)
+    idx = (cy * w + cx)[keep]
+    conf = points[:, 4:5].expand_as(cx)[keep]
+    c = torch.zeros(h * w, device=points.device).scatter_reduce(0, idx, conf, "amax")
+    wsum = torch.zeros(h * w, device=points.device).index_add_(0, idx, conf)
+    for ch in range(2):
+        val = points[:, 2 + ch : 3 + ch].expand_as(cx)[keep]
+        g.ab[ch] = (
+            torch.zeros(h * w, device=points.device).index_add_(0, idx, val * conf) / wsum.clamp_min(1e-9)
+        ).reshape(h, w)
+    g.c[0] = c.reshape(h, w)
     return g
