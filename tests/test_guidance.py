@@ -87,6 +87,8 @@ def test_hint_times_and_images(tmp_path):
     f.write_text('[{"x": 0.1, "y": 0.2, "rgb": [255, 0, 0]}, {"x": 0.9, "y": 0.9, "rgb": [0, 0, 255], "t": 4}]')
     h = load_hints(f"2.5:{f}")
     assert [p[0] for p in h.points] == [2.5, 4.0]  # the T: prefix is the default, a point's own t wins
+    with pytest.raises(BadInputError, match="is a folder"):
+        load_hints(str(tmp_path))
     no_alpha = write_image(tmp_path / "strokes.png", gradient_frame(32, 32))
     with pytest.raises(BadInputError, match="no alpha"):
         load_hints(str(no_alpha))

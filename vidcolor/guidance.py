@@ -149,6 +149,8 @@ def load_hints(spec: str) -> Hints:
     """``[T:]FILE``: a JSON list of points, or an image with an alpha channel (strokes)."""
     t, path = parse_timed(spec, "--hints")
     t = t or 0.0
+    if path.is_dir():
+        raise BadInputError(f"--hints {path}: is a folder; give a .json file of points or an image with alpha")
     if not path.is_file():
         raise BadInputError(f"--hints {path}: not found")
     if path.suffix.lower() == ".json":
