@@ -189,12 +189,12 @@ class VideoWriter:
         if self._offset is None:
             self._offset = frame.pts if self.start > 0 else 0
         t = float((frame.pts - self._offset) * self.info.time_base)
-        if self._audio:
-            self._audio.drain(t + self.start)
         out = frame if frame.format.name == self.pix_fmt else frame.reformat(format=self.pix_fmt)
         out.pts, out.time_base = frame.pts - self._offset, self.info.time_base
         out.pict_type = av.video.frame.PictureType.NONE
-        try:
+        try:  # audio too: the first mux writes the header, where a container can still refuse a stream
+            if self._audio:
+                self._audio.drain(t + self.start)
             for packet in self.stream.encode(out):
                 self.out.mux(packet)
         except (av.error.FFmpegError, OSError) as e:
@@ -202,6 +202,45 @@ class VideoWriter:
                 f"{self.final}: encoding failed at frame {self.frames_written} ({describe(e)})"
             ) from None
         self.frames_written += 1
+
+
+# What each container is known to take as a stream copy (FFmpeg's `supported_codecs` is optimistic:
+# it lists FLAC for MOV, whose header then fails to write). Matroska takes anything.
+COPYABLE_AUDIO = {
+    "mp4": {"aac", "mp3", "ac3", "eac3", "alac", "flac", "opus"},
+    "mov": {"aac", "mp3", "ac3", "eac3", "alac", "pcm_s16le", "pcm_s16be", "pcm_s24le", "pcm_s24be", "pcm_f32le"},
+    "webm": {"opus", "vorbis"},
+}
+
+
+def _can_copy(codec: str, fmt: str, out: av.container.OutputContainer) -> bool:
+    known = COPYABLE_AUDIO.get(fmt)
+    return codec in out.supported_codecs and (known is None or codec in known)
+
+
+def _transcoder(
+    out: av.container.OutputContainer, codec: str, src: av.audio.codeccontext.AudioCodecContext
+) -> tuple[av.audio.stream.AudioStream, av.AudioResampler]:
+    """An output audio stream of ``codec`` for the source ``src``, and the resampler that feeds it:
+    the sample format, rate and channel layout the encoder takes (Opus: 48/24/16/12/8 kHz, no
+    44.1; AAC: planar float), as close to the source's as it allows."""
+    spec = av.codec.Codec(codec, "w")
+    rate = src.sample_rate or 48000
+    rates = sorted(spec.audio_rates or [])
+    if rates and rate not in rates:
+        rate = next((r for r in rates if r >= rate), rates[-1])
+    sample_fmt = spec.audio_formats[0].name if spec.audio_formats else "fltp"
+    # by channel count: a source's "1 channels" (order unspecified, e.g. PCM in AVI) is refused by
+    # encoders that take "mono"; more than 6 channels are folded down to 5.1
+    channels = src.layout.nb_channels if src.layout else 1
+    layout = {1: "mono", 2: "stereo", 3: "2.1", 4: "quad", 5: "5.0", 6: "5.1"}.get(channels, "5.1")
+    stream = out.add_stream(codec, rate=rate)
+    stream.layout, stream.format = layout, sample_fmt
+    n = av.AudioLayout(layout).nb_channels
+    # 64 kb/s a channel, but never above what the rate allows (AAC refuses more than 6 bits a sample:
+    # 128 kb/s at 11 kHz mono failed to open)
+    stream.codec_context.bit_rate = min(64000 * n, 6 * rate * n)
+    return stream, av.AudioResampler(format=sample_fmt, layout=layout, rate=rate)
 
 
 class _AudioCopier:
@@ -220,15 +259,15 @@ class _AudioCopier:
             self.done = True
             return
         for s in streams:
-            if s.codec_context.name in out.supported_codecs:
+            if _can_copy(s.codec_context.name, fmt, out):
                 self.pairs.append((s, out.add_stream_from_template(s), None))
             else:
                 codec = FALLBACK_AUDIO.get(fmt, "aac")
-                o = out.add_stream(codec, rate=s.codec_context.sample_rate or 48000)
-                o.layout = s.codec_context.layout
-                self.pairs.append((s, o, s))
+                o, resampler = _transcoder(out, codec, s.codec_context)
+                self.pairs.append((s, o, resampler))
                 log(
-                    f"note: audio stream {s.index} ({s.codec_context.name}) cannot be copied into {fmt}: transcoding to {codec}"
+                    f"note: audio stream {s.index} ({s.codec_context.name}, {s.codec_context.sample_rate} Hz) "
+                    f"cannot be copied into {fmt}: transcoding to {codec}, {o.codec_context.sample_rate} Hz"
                 )
         self.map = {s.index: (o, dec) for s, o, dec in self.pairs}
         if start > 0:
@@ -272,8 +311,9 @@ class _AudioCopier:
         for frame in pkt.decode():
             if frame.pts is not None:
                 frame.pts -= shift
-            for p in out_stream.encode(frame):
-                self.out.mux(p)
+            for converted in transcode.resample(frame):
+                for p in out_stream.encode(converted):
+                    self.out.mux(p)
 
     def _finish(self) -> None:
         if self.done:
@@ -281,6 +321,9 @@ class _AudioCopier:
         self.done = True
         for _s, o, transcode in self.pairs:
             if transcode is not None:
+                for converted in transcode.resample(None):
+                    for p in o.encode(converted):
+                        self.out.mux(p)
                 for p in o.encode():
                     self.out.mux(p)
         self.input.close()
