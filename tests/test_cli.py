@@ -46,3 +46,21 @@ def test_resume_without_a_run_is_one_line_exit_2(tmp_path):
     assert r.exit_code == 2
     assert "nothing to resume" in r.output
     assert "Traceback" not in r.output
+
+
+def test_version_prints_and_exits_0():
+    from vidcolor import __version__
+
+    r = runner.invoke(app, ["--version"])
+    assert r.exit_code == 0 and r.output.strip() == f"vidcolor {__version__}"
+
+
+def test_auto_engine_with_a_precision_keeps_the_eager_fp32_last_resort():
+    import torch
+
+    from vidcolor.pipeline import engine_choices
+
+    for precision in ("bf16", "fp16", "fp32"):
+        choices = engine_choices("auto", precision, torch.device("cpu"))
+        assert choices[-1] == ("eager", "fp32") and len(choices) == len(set(choices)), choices
+        assert all(p == precision for _n, p in choices[:-1])

@@ -45,6 +45,23 @@ app = typer.Typer(
 )
 
 
+def _version(value: bool) -> None:
+    if value:
+        from vidcolor import __version__
+
+        typer.echo(f"vidcolor {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", help="Print the version and exit.", callback=_version, is_eager=True)
+    ] = False,
+) -> None:
+    """Colorize black-and-white video with a pix2pix GAN."""
+
+
 class Terminated(BaseException):
     """Raised in the main thread on SIGTERM, so cleanup (temporary files) runs as for Ctrl-C."""
 

@@ -131,7 +131,9 @@ def engine_choices(engine: str, precision: str, device: torch.device) -> list[tu
     """(engine, precision) to try in order: the ``auto`` rule, or the named engine then eager fp32."""
     if engine == "auto":
         choices = auto_choices(device)
-        return [(n, precision) for n, _p in choices] if precision != "auto" else choices
+        if precision != "auto":  # the auto engines at that precision, then still the eager fp32 last resort
+            choices = list(dict.fromkeys([(n, precision) for n, _p in choices] + [("eager", "fp32")]))
+        return choices
     reason = engine_unavailable(engine, device)  # also rejects unknown names, listing the valid ones
     if reason:
         raise BadInputError(f"--engine {engine}: unavailable here ({reason}); `vidcolor engines` lists what is")
