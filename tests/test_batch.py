@@ -167,3 +167,37 @@ def test_bad_shard_and_missing_inputs_are_usage_errors(tmp_path):
     assert batch(tmp_path, "-o", tmp_path / "o", "--shard", "2/2").exit_code == 2
     assert batch(tmp_path / "missing", "-o", tmp_path / "o").exit_code == 2
     assert batch("-o", tmp_path / "o").exit_code == 2
+
+
+def test_output_folder_inside_the_input_is_never_an_input(tmp_path, tiny_model):
+    root = tmp_path / "films"
+    clip(root / "a.mp4", 6)
+    out = root / "colorized"
+    for _ in range(2):
+        r = batch(root, "-o", out, "--model", tiny_model, *FAST)
+        assert r.exit_code == 0, r.output
+    assert {rec["rel"] for rec in records(out)} == {"a.mp4"}  # colorized/a.mp4 was never taken as input
+    assert sorted(p.name for p in out.iterdir() if "manifest" not in p.name) == ["a.mp4"]
+    assert [j.rel for j in discover([root], exclude=out)] == ["a.mp4"]
+
+
+def test_outputs_reach_the_disk_before_they_are_renamed(tmp_path, monkeypatch):
+    from vidcolor import encode
+
+    calls: list[str] = []
+    real_fsync, real_replace = os.fsync, os.replace
+    monkeypatch.setattr(encode.os, "fsync", lambda fd: (calls.append("fsync"), real_fsync(fd))[1])
+    monkeypatch.setattr(encode.os, "replace", lambda a, b: (calls.append("rename"), real_replace(a, b))[1])
+    encode.save_image(gradient_frame(8, 8), tmp_path / "x.png")
+    assert calls[:2] == ["fsync", "rename"] and calls.count("fsync") == 2  # the file, then its folder
+
+
+def test_stale_temporaries_of_names_with_glob_characters_are_removed(tmp_path):
+    from vidcolor.batch import remove_stale_partials
+    from vidcolor.encode import temp_path
+
+    out = tmp_path / "Film [1950] (restored).mp4"
+    stale = temp_path(out).with_name(temp_path(out).name.replace(f"-{os.getpid()}.", "-999999999."))
+    stale.write_bytes(b"half a film")
+    remove_stale_partials(out)
+    assert not stale.exists()

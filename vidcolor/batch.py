@@ -21,6 +21,7 @@
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import os
@@ -144,13 +145,19 @@ def probe_kind(path: Path) -> tuple[str, str]:
     return "other", why
 
 
-def discover(inputs: Iterable[Path], list_file: Path | None = None) -> list[Job]:
-    """Expand folders and files (and a list file) into jobs with relative output names."""
+def discover(inputs: Iterable[Path], list_file: Path | None = None, exclude: Path | None = None) -> list[Job]:
+    """Expand folders and files (and a list file) into jobs with relative output names.
+
+    Nothing under ``exclude`` (the output folder) is an input, so ``vidcolor batch . -o colorized``
+    never colorizes its own outputs on the next run."""
+    out = exclude.resolve() if exclude is not None else None
     pairs: list[tuple[Path, str]] = []
     for p in inputs:
         if p.is_dir():
             pairs += [
-                (f, f.relative_to(p).as_posix()) for f in sorted(p.rglob("*")) if f.is_file() and not _hidden(f, p)
+                (f, f.relative_to(p).as_posix())
+                for f in sorted(p.rglob("*"))
+                if f.is_file() and not _hidden(f, p) and not (out and f.resolve().is_relative_to(out))
             ]
         elif p.is_file():
             pairs.append((p, p.name))
@@ -286,7 +293,7 @@ def remove_stale_partials(out: Path) -> None:
     """Temporary files a killed run left for this output (their process is gone)."""
     if not out.parent.is_dir():
         return
-    for p in out.parent.glob(f".{out.stem}.vidcolor-*.partial{out.suffix}"):
+    for p in out.parent.glob(f".{glob.escape(out.stem)}.vidcolor-*.partial{glob.escape(out.suffix)}"):
         pid = p.name.split("vidcolor-", 1)[1].split(".", 1)[0]
         if not pid.isdigit() or not _alive(int(pid)) or int(pid) == os.getpid():
             p.unlink(missing_ok=True)

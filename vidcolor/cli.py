@@ -271,7 +271,7 @@ def batch_cmd(
     part = Shard.parse(shard)
     cfg = _colorize_config(locals())
     log = (lambda _m: None) if quiet else (lambda m: typer.echo(m, err=True))
-    jobs = discover(inputs or [], from_list)
+    jobs = discover(inputs or [], from_list, exclude=out_dir)
     with _batch_progress(enabled=not quiet and not dry_run, total=sum(part.owns(j.rel) for j in jobs)) as on_file:
         report = run_batch(jobs, out_dir, cfg, part, suffix, container, redo, dry_run, log, on_file)
     if not quiet or report.failed:

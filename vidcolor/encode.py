@@ -59,13 +59,32 @@ def temp_path(final: Path) -> Path:
     return final.with_name(f".{final.stem}.vidcolor-{os.getpid()}.partial{final.suffix}")
 
 
+def publish(tmp: Path, final: Path) -> None:
+    """Rename a complete temporary file to its final name, durably: the file's data reaches the disk
+    before the rename, and the rename before we return (so a ``done`` record written next can never
+    point at an empty file after a power cut)."""
+    with tmp.open("rb") as f:
+        os.fsync(f.fileno())
+    os.replace(tmp, final)
+    try:
+        fd = os.open(final.parent, os.O_RDONLY)
+    except OSError:  # a folder that cannot be opened for fsync (some network file systems)
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
 def write_atomic(final: Path, write: Callable[[Path], None]) -> None:
-    """``write(tmp)`` to the temporary name, then rename it to ``final``: a reader (or a crash) never
-    sees a half-written file under the final name; the temporary is removed on any failure."""
+    """``write(tmp)`` to the temporary name, then :func:`publish` it as ``final``: a reader (or a
+    crash) never sees a half-written file under the final name; the temporary is removed on any failure."""
     tmp = temp_path(final)
     try:
         write(tmp)
-        os.replace(tmp, final)
+        publish(tmp, final)
     finally:
         tmp.unlink(missing_ok=True)
 
@@ -147,7 +166,11 @@ class VideoWriter:
         except BaseException:
             self._discard()
             raise
-        os.replace(self.tmp, self.final)
+        try:
+            publish(self.tmp, self.final)
+        except OSError as e:
+            self._discard()
+            raise ProcessingError(f"{self.final}: cannot write the output ({describe(e)})") from None
 
     def _discard(self) -> None:
         with contextlib.suppress(Exception):
