@@ -102,13 +102,18 @@ def _grid(h: int, w: int, device: torch.device) -> torch.Tensor:
     return _GRIDS[key]
 
 
+def _sample(x: torch.Tensor, px: torch.Tensor, py: torch.Tensor) -> torch.Tensor:
+    """Bilinear samples of ``x`` (C,h,w) at pixel positions (n,) -> (C, n)."""
+    _, h, w = x.shape
+    grid = torch.stack([px * (2.0 / max(w - 1, 1)) - 1.0, py * (2.0 / max(h - 1, 1)) - 1.0], -1)[None, None]
+    return F.grid_sample(x[None].float(), grid, mode="bilinear", padding_mode="border", align_corners=True)[0, :, 0]
+
+
 def warp(x: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
     """Sample ``x`` (C,h,w) at x + f (f (2,h,w) in px), bilinear, borders replicated."""
-    _, h, w = x.shape
+    c, h, w = x.shape
     pos = _grid(h, w, x.device) + f
-    scale = torch.tensor([2.0 / max(w - 1, 1), 2.0 / max(h - 1, 1)], device=x.device)[:, None, None]
-    grid = (pos * scale - 1.0).permute(1, 2, 0)[None]
-    return F.grid_sample(x[None].float(), grid, mode="bilinear", padding_mode="border", align_corners=True)[0]
+    return _sample(x, pos[0].flatten(), pos[1].flatten()).reshape(c, h, w)
 
 
 def _inside(f: torch.Tensor) -> torch.Tensor:
@@ -174,13 +179,6 @@ def _keep(conf: torch.Tensor, c: torch.Tensor, cfg: PropagationConfig) -> torch.
     # min, not product: a pixel tracked well for 100 frames keeps its confidence; a step the flow
     # is unsure of (fast motion, noise) costs at most a share of it, occlusion over several frames all
     return torch.minimum(conf * cfg.decay, torch.maximum(c, cfg.carry_floor * conf))
-
-
-def _sample(x: torch.Tensor, px: torch.Tensor, py: torch.Tensor) -> torch.Tensor:
-    """Bilinear samples of ``x`` (C,h,w) at pixel positions (n,) -> (C, n)."""
-    _, h, w = x.shape
-    grid = torch.stack([px * (2.0 / max(w - 1, 1)) - 1.0, py * (2.0 / max(h - 1, 1)) - 1.0], -1)[None, None]
-    return F.grid_sample(x[None].float(), grid, mode="bilinear", padding_mode="border", align_corners=True)[0, :, 0]
 
 
 def move_points(points: torch.Tensor, bw: torch.Tensor, c: torch.Tensor, cfg: PropagationConfig) -> torch.Tensor:
