@@ -305,7 +305,7 @@ def strokes_guide(rgba: np.ndarray, size: tuple[int, int], device: torch.device)
 
 @dataclass
 class _Anchor:
-    """One reference or hint set, placed on the film: at render size, with its shot/frame."""
+    """One reference or hint set, placed on the film: at the guide size, with its shot or frame."""
 
     name: str
     shot: int | None  # reference: its pinned shot, or None (every shot it matches)
@@ -340,7 +340,7 @@ class Guider:
         still: bool = False,
     ) -> None:
         self.cfg = cfg or PropagationConfig()
-        self.shots, self.device, self.retry, self.log = shots, device, retry, log
+        self.shots, self.retry = shots, retry
         # guides work on frames shrunk by this; a still is one frame: no time to save, full size
         self.factor = 1 if still else guide_factor(size[1], size[0], self.cfg)
         size = (math.ceil(size[0] / self.factor), math.ceil(size[1] / self.factor))

@@ -307,11 +307,13 @@ def colorize_video(
             want_auto = auto_smoother is not None and sheet is not None and sheet.wants(first, decoded)
             uv, auto_uv = colour_batch(
                 colorizer, smoother, [it.small for it in batch], spec, info.width, info.height,
-                guide=_guide_fn(guider, first, colorizer) if guider else None,
+                guide=_guide_fn(guider, first) if guider else None,
                 auto_smoother=auto_smoother, auto_out=want_auto,
             )  # fmt: skip
             for k, (item, planes) in enumerate(zip(batch, uv, strict=True)):
-                auto_tile = sheet.tile(_with_chroma(item.frame, auto_uv[k])) if auto_uv is not None and sheet else None
+                auto_tile = None  # the automatic colour, only for frames the sheet shows
+                if auto_uv is not None and sheet and first + k in sheet.wanted:
+                    auto_tile = sheet.tile(_with_chroma(item.frame, auto_uv[k]))
                 write_chroma(item.frame, planes)
                 if sheet:
                     sheet.offer(writer.frames_written, item.frame, auto_tile)
@@ -383,7 +385,7 @@ def _guider(
     return Guider(guidance, shots, rsize, colorizer.device, info.width / info.height, log=log, matrix=info.matrix)
 
 
-def _guide_fn(guider: Guider, first: int, colorizer: Colorizer) -> GuideFn:
+def _guide_fn(guider: Guider, first: int) -> GuideFn:
     """The guide stage for one batch whose first frame has index ``first``."""
 
     def apply(L: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
@@ -433,7 +435,7 @@ def preview_only(
                 guider(i, uint8_rgb_to_L(torch.from_numpy(small).permute(2, 0, 1)[None].to(colorizer.device))[0])
             continue
         work = to_work_frame(frame, spec)
-        guide = _guide_fn(guider, i, colorizer) if guider else None
+        guide = _guide_fn(guider, i) if guider else None
         uv, auto_uv = colour_batch(
             colorizer, TemporalSmoother(0.0), [small], spec, info.width, info.height,
             guide=guide, auto_smoother=TemporalSmoother(0.0) if guider else None, auto_out=True,
@@ -480,7 +482,7 @@ def colorize_array(
     if guidance:
         shots = ShotMap(np.zeros(1), [0])
         guider = Guider(guidance.for_still(), shots, (rw, rh), colorizer.device, w / h, log=log, still=True)
-        ab = _guide_fn(guider, 0, colorizer)(L, ab.float())
+        ab = _guide_fn(guider, 0)(L, ab.float())
         _warn_unused(guider, log)
     ab = F.interpolate(ab * cfg.strength, size=(h, w), mode="bilinear", align_corners=False)
     lab = torch.cat([rgb_to_lab(full)[:, :1], ab * 110.0], 1)
