@@ -57,7 +57,7 @@ def main() -> None:
             keys = d / f"{clip.stem}.keys"
             keys.mkdir()
             size = render_size(info.width, info.height, ColorizeConfig.render_size, colorizer.multiple)
-            for k in write_keyframes(clip, keys, size):  # stand-ins for hand-coloured keyframes
+            for k in write_keyframes(clip, keys, size)[0]:  # stand-ins for hand-coloured keyframes
                 from PIL import Image
 
                 rgb = np.array(Image.open(k).convert("RGB"))

@@ -220,8 +220,12 @@ def test_keyframes_then_reference_folder_pins_each_to_its_shot(tmp_path, tiny_mo
     assert r.exit_code == 0, r.output
     names = sorted(p.name for p in keys.iterdir())
     assert names == ["shot0000_t0.000s.png", "shot0001_t0.667s.png"]
-    assert run("keyframes", src, "-o", keys, "--quiet").exit_code == 2  # never overwrites silently
     write_image(keys / names[1], b[0])  # the user colours shot B's keyframe only
+    coloured = (keys / names[1]).read_bytes()
+    (keys / names[0]).unlink()  # as if a run had been killed before writing it
+    r = run("keyframes", src, "-o", keys)  # a second run finishes the folder and keeps the user's work
+    assert r.exit_code == 0 and "kept 1 keyframe" in r.output, r.output
+    assert sorted(p.name for p in keys.iterdir()) == names and (keys / names[1]).read_bytes() == coloured
     common = ("--model", tiny_model, "--engine", "eager", "--crf", "0", "--quiet")
     auto, guided = tmp_path / "auto.mkv", tmp_path / "guided.mkv"
     assert run(src, "-o", auto, *common).exit_code == 0

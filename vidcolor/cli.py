@@ -481,7 +481,9 @@ def keyframes_cmd(
     render_size: RenderSizeOpt = 192,
     start: StartOpt = 0.0,
     duration: DurationOpt = None,
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace keyframes already in the folder.")] = False,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace keyframes already in the folder (they are kept by default).")
+    ] = False,
     quiet: Quiet = False,
     debug: Debug = False,
 ) -> None:
@@ -494,17 +496,20 @@ def keyframes_cmd(
     info = probe(input)
     if out_dir.exists() and not out_dir.is_dir():
         raise BadInputError(f"{out_dir}: exists and is not a folder")
-    if out_dir.is_dir() and any(out_dir.glob("shot*_t*s.png")) and not overwrite:
-        raise BadInputError(f"{out_dir}: already holds keyframes (pass --overwrite to replace them)")
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise BadInputError(f"{out_dir}: cannot create the folder ({e.strerror})") from None
     size = size_for(info.width, info.height, render_size, 1)
     with _progress_bar(input, _colorize_config(locals()), enabled=not quiet, label="keyframes") as advance:
-        written = write_keyframes(input, out_dir, size, start, duration, advance)
-    if not written:
+        written, kept = write_keyframes(input, out_dir, size, start, duration, advance, overwrite)
+    if not written and not kept:
         raise BadInputError(f"{input}: no decodable video frames")
+    if kept and not quiet:
+        typer.echo(
+            f"kept {len(kept)} keyframe{'s' * (len(kept) > 1)} already in {out_dir} (--overwrite replaces them)",
+            err=True,
+        )
     if not quiet:
         typer.echo(
             f"wrote {len(written)} keyframe{'s' * (len(written) > 1)} to {out_dir}; colour any of them, then "

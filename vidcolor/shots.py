@@ -107,14 +107,21 @@ def write_keyframes(
     start: float = 0.0,
     duration: float | None = None,
     progress: Callable[[int], None] = lambda _n: None,
-) -> list[Path]:
-    """One gray PNG (RGB, so any editor can paint on it) per shot: the shot's first frame, full size."""
-    written = []
+    overwrite: bool = False,
+) -> tuple[list[Path], list[Path]]:
+    """One gray PNG (RGB, so any editor can paint on it) per shot: the shot's first frame, full size.
+
+    Returns (written, kept): a keyframe already in the folder is kept unless ``overwrite`` (it may
+    have been coloured by hand), so a run cut short is finished by running it again."""
+    written, kept = [], []
     for _i, t, new, frame in shot_frames(input, size, start, duration):
         progress(1)
         if new:
-            path = out_dir / keyframe_name(len(written), t)
+            path = out_dir / keyframe_name(len(written) + len(kept), t)
+            if path.exists() and not overwrite:
+                kept.append(path)
+                continue
             gray = frame.to_ndarray(format="gray")
             save_image(np.repeat(gray[..., None], 3, -1), path)
             written.append(path)
-    return written
+    return written, kept
