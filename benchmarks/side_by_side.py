@@ -15,14 +15,14 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from vidcolor.decode import media_kind
 from vidcolor.evaluate import _frames, _gray_rgb
 from vidcolor.pipeline import ColorizeConfig, Colorizer, colorize_array, load_photo
 from vidcolor.preview import save_sheet
-from vidcolor.train.data import IMAGE_EXTS
 
 
 def pictures(path: Path, per_clip: int) -> list[np.ndarray]:
-    if path.suffix.lower() in IMAGE_EXTS:
+    if media_kind(path).kind == "image":
         return [load_photo(path)]
     frames = list(_frames(path, 250))
     idx = np.linspace(0, len(frames) - 1, per_clip + 2).round().astype(int)[1:-1]

@@ -93,3 +93,17 @@ def audio_packets(path: Path) -> list[bytes]:
 def write_image(path: Path, arr: np.ndarray) -> Path:
     Image.fromarray(arr).save(path)
     return path
+
+
+def luma_planes(path: Path) -> tuple[list[np.ndarray], str, int]:
+    """The Y planes of every frame at their own depth (uint8 or uint16), the pixel format and the
+    colour range (1 limited, 2 full) of the first frame."""
+    planes, fmt, rng = [], "", 0
+    with av.open(str(path)) as c:
+        for f in c.decode(video=0):
+            p = f.planes[0]
+            dtype = np.uint16 if f.format.components[0].bits > 8 else np.uint8
+            rows = np.frombuffer(memoryview(p), dtype).reshape(-1, p.line_size // np.dtype(dtype).itemsize)
+            planes.append(rows[: p.height, : p.width].copy())
+            fmt, rng = fmt or f.format.name, rng or int(f.color_range or 0)
+    return planes, fmt, rng

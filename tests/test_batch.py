@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from media import gradient_frame, read_frames, write_image, write_video
-from vidcolor.batch import Shard, discover
+from vidcolor.batch import discover
 from vidcolor.cli import app
 
 FAST = ["--render-size", "64", "--quiet"]
@@ -126,17 +126,34 @@ def test_shards_cover_every_file_exactly_once(archive, tmp_path, tiny_model):
     }
 
 
-def test_shard_assignment_is_stable_when_files_are_added():
-    rels = [f"reel{i}/clip{j}.mp4" for i in range(5) for j in range(20)]
-    before = {r: Shard(0, 3).owns(r) for r in rels}
-    assert 10 < sum(before.values()) < 60  # a real split
-    assert {r: Shard(0, 3).owns(r) for r in rels} == before
-    assert all(sum(Shard(k, 3).owns(r) for k in range(3)) == 1 for r in rels)
+def test_adding_files_never_moves_or_redoes_finished_ones(tmp_path, tiny_model):
+    """Shards and --from-list names depend on each file alone: adding files (one from a sibling
+    folder, and more to the shard) leaves every finished output where it was, untouched."""
+    root = tmp_path / "films"
+    lst = root / "list.txt"
+    first = [clip(root / "reel1" / f"f{i}.mp4", 3) for i in range(6)]
+    lst.write_text("".join(f"{p.relative_to(root)}\n" for p in first))
+    out = tmp_path / "out"
+    for k in (0, 1):
+        assert batch("--from-list", lst, "-o", out, "--model", tiny_model, "--shard", f"{k}/2", *FAST).exit_code == 0
+    before = snapshot(out)
+    assert sorted(before) == [f"reel1/f{i}.mp4" for i in range(6)]
+    added = [clip(tmp_path / "elsewhere" / "g.mp4", 3), *(clip(root / "reel2" / f"h{i}.mp4", 3) for i in range(4))]
+    lst.write_text(lst.read_text() + "".join(f"{p}\n" for p in added))  # absolute lines, one outside the folder
+    for k in (0, 1):
+        assert batch("--from-list", lst, "-o", out, "--model", tiny_model, "--shard", f"{k}/2", *FAST).exit_code == 0
+    after = snapshot(out)
+    assert {k: after[k] for k in before} == before  # same names, same bytes, same mtimes
+    assert sorted(set(after) - set(before)) == sorted(
+        [(tmp_path / "elsewhere" / "g.mp4").relative_to("/").as_posix(), *(f"reel2/h{i}.mp4" for i in range(4))]
+    )
+    done = [x["rel"] for x in records(out) if x["status"] == "done"]
+    assert len(done) == len(set(done)) == 11  # each file done exactly once, by one shard
 
 
 def test_from_list_suffix_container_and_dry_run(archive, tmp_path, tiny_model):
     lst = tmp_path / "list.txt"
-    lst.write_text(f"{archive / 'c.mp4'}\n# a comment\n{archive / 'reel1' / 'a.mp4'}\n")
+    lst.write_text(f"{archive / 'c.mp4'}\n# a comment\narchive/reel1/a.mp4\n")  # absolute, and relative to the list
     out = tmp_path / "out"
     r = batch(
         "--from-list", lst, "-o", out, "--model", tiny_model, "--suffix", "_color", "--container", "mkv", "--dry-run"
@@ -149,7 +166,10 @@ def test_from_list_suffix_container_and_dry_run(archive, tmp_path, tiny_model):
         ).exit_code
         == 0
     )
-    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.mkv")) == ["c_color.mkv", "reel1/a_color.mkv"]
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.mkv")) == [
+        "archive/c_color.mkv",
+        "archive/reel1/a_color.mkv",
+    ]
 
 
 def test_existing_foreign_output_is_never_overwritten(tmp_path, tiny_model):
@@ -201,3 +221,68 @@ def test_stale_temporaries_of_names_with_glob_characters_are_removed(tmp_path):
     stale.write_bytes(b"half a film")
     remove_stale_partials(out)
     assert not stale.exists()
+
+
+def test_any_failure_of_one_file_is_recorded_and_the_batch_goes_on(tmp_path, tiny_model, monkeypatch):
+    """A damaged header (a stream whose codec is unknown) and an error vidcolor does not expect
+    (here an OSError raised inside colorize) each fail their own file only, with a one-line
+    reason; the files after them are done, and a re-run does not stop on them either."""
+    import vidcolor.batch
+
+    root = tmp_path / "archive"
+    good = clip(root / "c good.mkv", 4, audio=True)
+    data = good.read_bytes()
+    (root / "a unknown video codec.mkv").write_bytes(data.replace(b"V_MPEG4/ISO/AVC", b"V_QQQQQ/ISO/AVC"))
+    (root / "b unknown audio codec.mkv").write_bytes(data.replace(b"A_AAC", b"A_QQQ"))
+    clip(root / "b2 disk trouble.mp4", 4)
+    real = vidcolor.batch.colorize
+
+    def flaky(input, *a, **kw):
+        if "disk trouble" in input.name:
+            raise OSError(5, "Input/output error")
+        return real(input, *a, **kw)
+
+    monkeypatch.setattr(vidcolor.batch, "colorize", flaky)
+    out = tmp_path / "out"
+    for _ in range(2):  # the second run meets the same files again
+        r = batch(root, "-o", out, "--model", tiny_model, *FAST)
+        assert r.exit_code == 1 and "Traceback" not in r.output
+    last = {x["rel"]: x for x in records(out)}
+    assert last["c good.mkv"]["status"] == "done" and len(read_frames(out / "c good.mkv")) == 4
+    assert last["b unknown audio codec.mkv"]["status"] == "done"  # the video is fine: the audio is left out
+    assert last["a unknown video codec.mkv"]["status"] == "failed"
+    assert "damaged header" in last["a unknown video codec.mkv"]["error"]
+    assert last["b2 disk trouble.mp4"]["error"] == "unexpected OSError: Input/output error"
+    assert not (out / "b2 disk trouble.mp4").exists()
+
+
+def test_one_writer_per_shard_across_hosts(tmp_path, tiny_model):
+    """A second run of the same shard on the same output folder (another host, e.g. a rescheduled
+    Kubernetes pod while the first still runs) stops with one line; a lease whose holder stopped
+    beating (a dead machine) or died on this host is taken over; another shard is not blocked."""
+    import json
+
+    from vidcolor.batch import Lease, Shard
+
+    root = tmp_path / "archive"
+    clip(root / "a.mp4", 3)
+    out = tmp_path / "out"
+    out.mkdir()
+    lease = out / ".vidcolor-lease.json"
+    lease.write_text(json.dumps({"host": "node-17", "pid": 4242, "token": "x"}))  # alive elsewhere, just beat
+    r = batch(root, "-o", out, "--model", tiny_model, *FAST)
+    assert r.exit_code == 1 and "node-17 pid 4242" in r.output and len(r.output.strip().splitlines()) == 1
+    assert not (out / "a.mp4").exists() and lease.exists()
+    assert batch(root, "-o", out, "--model", tiny_model, "--dry-run", *FAST).exit_code == 0  # reading is free
+    old = time.time() - 600
+    os.utime(lease, (old, old))  # node-17 died ten minutes ago: its lease is stale
+    assert batch(root, "-o", out, "--model", tiny_model, *FAST).exit_code == 0
+    assert (out / "a.mp4").is_file() and not lease.exists()  # taken over, done, released
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    lease.write_text(json.dumps({"host": os.uname().nodename, "pid": int(dead.stdout), "token": "y"}))
+    with Lease(out, Shard(0, 1)):  # a holder killed on this machine: taken over at once
+        with Lease(out, Shard(1, 2)):  # other shards have their own lease
+            pass
+        with pytest.raises(Exception, match="being processed by"):
+            Lease(out, Shard(0, 1)).__enter__()
+    assert not lease.exists()

@@ -57,7 +57,7 @@ def test_video_keeps_frames_timing_audio_and_luma(tmp_path, tiny_model):
 def test_odd_size_and_mkv(tmp_path, tiny_model):
     src = gray_clip(tmp_path / "odd.mkv", n=5, w=161, h=121, codec="libx264rgb", pix_fmt="rgb24")
     out = tmp_path / "odd_out.mkv"
-    r = run(src, "-o", out, "--model", tiny_model, "--quiet")
+    r = run(src, "-o", out, "--model", tiny_model, "--exact-size", "--quiet")
     assert r.exit_code == 0, r.output
     frames = read_frames(out)
     assert len(frames) == 5 and frames[0].shape == (121, 161, 3)
@@ -121,6 +121,28 @@ def test_preview_sheet_beside_and_instead_of_video(tmp_path, tiny_model):
     only = tmp_path / "sheet.png"
     assert run(src, "-o", only, "--model", tiny_model, "--preview", "2", "--quiet").exit_code == 0
     assert Image.open(only).height >= 2 * 64
+
+
+@pytest.mark.parametrize("size", [(96, 64), (160, 720)])  # SD (BT.601) and HD (BT.709) by convention
+def test_preview_only_shows_what_the_video_shows(tmp_path, tiny_model, size):
+    """A preview-only sheet (`-o sheet.png`) has the video's colour: the same temporal smoothing
+    and the same matrix as a player reads the video with. Was: no smoothing, and untagged HD
+    frames shown with BT.601."""
+    w, h = size
+    frames = [gradient_frame(w, h, t=i / 6, colour=False) for i in range(60)]
+    src = write_video(tmp_path / "in.mp4", frames)
+    args = ["--model", tiny_model, "--engine", "test-luma-tint", "--smoothing", "0.95", "--quiet"]
+    assert run(src, "-o", tmp_path / "v.mp4", "--preview", "3", *args).exit_code == 0
+    assert run(src, "-o", tmp_path / "only.png", "--preview", "3", *args).exit_code == 0
+    beside, only = (np.asarray(Image.open(tmp_path / p), np.int16) for p in ("v.preview.png", "only.png"))
+    assert beside.shape == only.shape
+    gap = np.abs(beside - only).mean()
+    assert gap < 1.0, gap  # the video's sheet and the preview-only sheet agree
+    rows = [beside[r * (h + 4) : r * (h + 4) + h, :w, 0] for r in range(3)]  # the gray column: the film itself
+    film = read_frames(src)
+    assert all(
+        np.abs(row.astype(int) - film[i][..., 0]).mean() < 1.0 for row, i in zip(rows, (10, 30, 50), strict=True)
+    )
 
 
 def test_still_image_keeps_size_and_lightness(tmp_path, tiny_model):

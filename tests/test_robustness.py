@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from media import frame_times, gradient_frame, read_frames, write_image, write_video
+from media import frame_times, gradient_frame, luma_planes, read_frames, write_image, write_video
 from vidcolor.cli import app
 
 FAST = ["--render-size", "64", "--quiet"]
@@ -152,16 +152,20 @@ def test_several_video_streams_uses_the_first_and_says_so(tmp_path, tiny_model):
     assert read_frames(tmp_path / "o.mkv")[0].shape == (48, 64, 3)
 
 
-@pytest.mark.parametrize("size", [(1, 1), (2, 2), (321, 241)])
-def test_tiny_and_odd_sizes_are_kept(tmp_path, tiny_model, size):
+@pytest.mark.parametrize("size", [(1, 1), (2, 2), (321, 241), (320, 241)])
+def test_tiny_and_odd_sizes_play_everywhere_or_are_kept_exactly(tmp_path, tiny_model, size):
     w, h = size
     src = write_video(
         tmp_path / "s.mkv", [gradient_frame(w, h, t=i) for i in range(3)], codec="libx264rgb", pix_fmt="rgb24"
     )
     r = run(src, tmp_path / "o.mp4", "--model", tiny_model, *FAST)
     assert r.exit_code == 0
-    frames = read_frames(tmp_path / "o.mp4")
-    assert len(frames) == 3 and frames[0].shape == (h, w, 3)
+    frames = read_frames(tmp_path / "o.mp4")  # by default what every player takes: even size, 4:2:0
+    assert len(frames) == 3 and frames[0].shape == (h + h % 2, w + w % 2, 3)
+    with av.open(str(tmp_path / "o.mp4")) as c:
+        assert c.streams.video[0].codec_context.pix_fmt == "yuv420p"
+    assert run(src, tmp_path / "x.mp4", "--model", tiny_model, "--exact-size", *FAST).exit_code == 0
+    assert read_frames(tmp_path / "x.mp4")[0].shape == (h, w, 3)  # the exact size, with 4:4:4 where odd
 
 
 @pytest.mark.parametrize(
@@ -175,6 +179,32 @@ def test_pixel_formats_10bit_444_gray(tmp_path, tiny_model, codec, pix_fmt, ext)
     y_in, y_out = read_frames(src, "gray"), read_frames(tmp_path / "o.mp4", "gray")
     assert len(y_out) == 4
     assert np.abs(y_in[0].astype(int) - y_out[0].astype(int)).mean() < 2  # luma kept (8-bit output)
+
+
+@pytest.mark.parametrize(
+    ("codec", "pix_fmt", "ext", "out", "extra", "out_fmt", "full"),
+    [
+        ("libx264", "yuv420p", ".mp4", "o.mp4", [], "yuv420p", False),
+        ("libx264", "yuvj420p", ".mp4", "o.mp4", [], "yuvj420p", True),  # phones: full range stays full
+        ("mjpeg", "yuvj420p", ".avi", "o.mkv", ["--codec", "ffv1"], "yuv420p", True),
+        ("libx264", "yuv420p10le", ".mkv", "o.mp4", [], "yuv420p10le", False),  # 10-bit H.264
+        ("ffv1", "yuv422p10le", ".mkv", "o.mkv", ["--codec", "libx265"], "yuv420p10le", False),
+        ("ffv1", "yuv420p12le", ".mkv", "o.mkv", ["--codec", "ffv1"], "yuv420p12le", False),
+        ("ffv1", "yuv444p", ".mkv", "o.mp4", [], "yuv420p", False),
+        ("ffv1", "gray", ".mkv", "o.mp4", [], "yuvj420p", True),  # gray is full range in FFmpeg
+    ],
+)
+def test_luma_plane_is_kept_bit_exact_at_crf_0(tmp_path, tiny_model, codec, pix_fmt, ext, out, extra, out_fmt, full):
+    """The README's promise: at --crf 0 the output's Y plane is the source's, at its own range and
+    depth (where the codec takes that depth); chroma becomes 4:2:0. Was: full range squeezed to
+    16-235 and 10-bit written as 8-bit."""
+    src = gray(tmp_path / f"in{ext}", n=3, codec=codec, pix_fmt=pix_fmt)
+    r = run(src, tmp_path / out, "--model", tiny_model, "--crf", "0", *extra, *FAST)
+    assert r.exit_code == 0, r.output
+    y_in, _fmt, _rng = luma_planes(src)
+    y_out, fmt, rng = luma_planes(tmp_path / out)
+    assert fmt == out_fmt and rng == (2 if full else 1)
+    assert len(y_out) == len(y_in) and all(np.array_equal(a, b) for a, b in zip(y_in, y_out, strict=True))
 
 
 def test_rotated_input_keeps_its_display_matrix(tmp_path, tiny_model):

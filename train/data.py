@@ -1,7 +1,8 @@
 """Training data: still images and frames sampled from videos, split into train/val by file.
 
-* Folders are searched recursively. Files with an image extension are read with Pillow; anything
-  else is tried as a video with PyAV (so a ``.mov`` without an extension still counts).
+* Folders are searched recursively. Each file is opened to see what it is
+  (:func:`vidcolor.decode.media_kind`, as every command does): still images are read with Pillow,
+  videos with PyAV (so a ``.mov`` without an extension still counts); anything else is unreadable.
 * Video frames are sampled evenly across the whole clip (``frames_per_video`` targets over its
   duration), skipping near-duplicates of the previously kept frame (a static shot gives one frame,
   not 64 copies). Sampled frames are kept in memory, down-scaled so the short side is at most
@@ -31,8 +32,8 @@ if TYPE_CHECKING:
     import av
 
 from vidcolor.color import chroma
+from vidcolor.decode import media_kind
 
-IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
 GRAY_CHROMA = 3.0  # mean Lab chroma below which a source counts as grayscale
 DUPLICATE_DIFF = 2.0  # mean |gray difference| (0..255) on a 32x32 thumbnail below which frames are near-duplicates
 
@@ -144,19 +145,22 @@ def scan(paths: Sequence[str | Path], frames_per_video: int = 64, keep_side: int
     report = ScanReport([], [], [])
     for path in find_files(paths):
         try:
-            if path.suffix.lower() in IMAGE_EXTS:
+            kind, why = media_kind(path)
+            if kind == "image":
                 thumb = load_image(path, max_side=128)
                 if _is_gray(thumb):
                     report.gray.append(path)
                     continue
                 report.sources.append(Source(path, "image"))
-            else:
+            elif kind == "video":
                 frames, dups = sample_video(path, frames_per_video, keep_side)
                 report.duplicates_skipped += dups
                 if all(_is_gray(f) for f in frames[:: max(1, len(frames) // 8)]):
                     report.gray.append(path)
                     continue
                 report.sources.append(Source(path, "video", frames))
+            else:
+                report.unreadable.append((path, why))
         except (OSError, ValueError, UnidentifiedImageError, Image.DecompressionBombError, *_video_errors()) as e:
             report.unreadable.append((path, str(e).splitlines()[0][:120] if str(e) else type(e).__name__))
     return report

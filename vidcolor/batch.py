@@ -1,8 +1,8 @@
 """``vidcolor batch``: colorize whole archives, resumable, exactly once, failure-isolated, sharded.
 
-* **Discovery**: folders are searched recursively; a file counts when it probes as an image or a
-  video (extension alone decides nothing). Files with a media extension that do not probe are
-  failures ("damaged"); other non-media files are ignored.
+* **Discovery**: folders are searched recursively; a file counts when it opens as an image or a
+  video (:func:`vidcolor.decode.media_kind`, which every command asks; the extension alone decides
+  nothing). Files named like media that do not open are failures ("damaged"); other files are ignored.
 * **Layout**: outputs mirror each input folder's relative layout under OUT_DIR, named
   ``stem + suffix + extension``.
 * **Manifest**: one JSON line per event in ``OUT_DIR/vidcolor-manifest[.shard-K-of-N].jsonl``
@@ -21,44 +21,24 @@
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import hashlib
 import json
 import os
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import av
-from PIL import Image, UnidentifiedImageError
-
-from vidcolor.decode import IMAGE_EXTS
-from vidcolor.encode import CONTAINERS
-from vidcolor.errors import BadInputError, VidcolorError, describe
+from vidcolor.decode import media_kind
+from vidcolor.encode import CONTAINERS, temp_path
+from vidcolor.errors import BadInputError, BusyError, VidcolorError, describe
 from vidcolor.guidance import Guidance, beside, is_guidance_file
-from vidcolor.pipeline import IMAGE_OUTPUTS, ColorizeConfig, Colorizer, colorize
+from vidcolor.pipeline import IMAGE_OUTPUTS, ColorizeConfig, Colorizer, colorize, model_id, model_path
 
-VIDEO_EXTS = {
-    ".mp4",
-    ".m4v",
-    ".mov",
-    ".mkv",
-    ".webm",
-    ".avi",
-    ".mpg",
-    ".mpeg",
-    ".ts",
-    ".m2ts",
-    ".mts",
-    ".wmv",
-    ".flv",
-    ".ogv",
-    ".3gp",
-    ".dv",
-    ".mxf",
-}
 MANIFEST_GLOB = "vidcolor-manifest*.jsonl"
 Log = Callable[[str], None]
 
@@ -122,29 +102,6 @@ class BatchReport:
 # ---------------------------------------------------------------- discovery
 
 
-def probe_kind(path: Path) -> tuple[str, str]:
-    """("image" | "video" | "damaged" | "other", reason) by opening the file, not by its name."""
-    ext = path.suffix.lower()
-    try:
-        with Image.open(path) as im:
-            im.verify()
-        return "image", ""
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError, SyntaxError, ValueError):
-        pass
-    try:
-        with av.open(str(path), metadata_errors="ignore") as c:
-            if c.streams.video and c.streams.video[0].codec_context.width:
-                return "video", ""
-            why = "no video stream"
-    except av.error.FFmpegError as e:
-        why = f"not a readable video ({describe(e)})"
-    except OSError as e:
-        why = describe(e)
-    if ext in VIDEO_EXTS or ext in IMAGE_EXTS:
-        return "damaged", why
-    return "other", why
-
-
 def discover(inputs: Iterable[Path], list_file: Path | None = None, exclude: Path | None = None) -> list[Job]:
     """Expand folders and files (and a list file) into jobs with relative output names.
 
@@ -172,22 +129,33 @@ def discover(inputs: Iterable[Path], list_file: Path | None = None, exclude: Pat
             ]
         except OSError as e:
             raise BadInputError(f"{list_file}: cannot read the list ({describe(e)})") from None
+        base = list_file.resolve().parent
+        listed = [base / p for p in listed]  # relative lines are relative to the list's folder
         missing = [str(p) for p in listed if not p.is_file()]
         if missing:
             raise BadInputError(f"{list_file}: listed files not found: {', '.join(missing[:5])}")
-        if listed:
-            root = Path(os.path.commonpath([p.resolve().parent for p in listed]))
-            pairs += [(p, p.resolve().relative_to(root).as_posix()) for p in listed]
+        pairs += [(p, listed_name(p, base)) for p in listed]
     pairs = [(path, rel) for path, rel in pairs if not is_guidance_file(Path(rel))]
     jobs, seen = [], set()
     for path, rel in pairs:
         if rel in seen:
             raise BadInputError(f"{path}: two inputs map to the same output name {rel!r}")
         seen.add(rel)
-        kind, why = probe_kind(path)
+        kind, why = media_kind(path)
         if kind != "other":
             jobs.append(Job(path, rel, kind, why))
     return jobs
+
+
+def listed_name(path: Path, base: Path) -> str:
+    """The output name of a file from a ``--from-list``: its path relative to the list's folder,
+    or for a file outside it, its absolute path without the root (``/archive/a.mp4`` ->
+    ``archive/a.mp4``). It depends on nothing else in the list, so adding files never renames
+    (and never redoes) the ones already done."""
+    path = Path(os.path.normpath(path.absolute()))
+    if path.is_relative_to(base):
+        return path.relative_to(base).as_posix()
+    return path.relative_to(path.anchor).as_posix()
 
 
 def _hidden(f: Path, root: Path) -> bool:
@@ -257,7 +225,20 @@ class Manifest:
             os.fsync(f.fileno())
 
 
-# ---------------------------------------------------------------- the batch
+# ---------------------------------------------------------------- the batch: classify, then execute
+
+
+@dataclass
+class Step:
+    """What this run does with one job, decided before anything runs."""
+
+    job: Job
+    out: Path
+    action: str  # run | skip | fail
+    why: str
+    record: dict = field(default_factory=dict)  # identity of this attempt, for the manifest
+    guidance: Guidance | None = None
+    completed: dict | None = None  # a ``running`` record whose output turned out complete: record it done
 
 
 def decide(job: Job, out: Path, prev: dict | None, ident: dict, redo: str) -> tuple[str, str]:
@@ -289,14 +270,111 @@ def decide(job: Job, out: Path, prev: dict | None, ident: dict, redo: str) -> tu
     return "skip", "done" if prev["status"] == "done" else "completed before an interruption"
 
 
+def classify(job: Job, out: Path, prev: dict | None, cfg: ColorizeConfig, model: str, redo: str, log: Log) -> Step:
+    """One job's :class:`Step`. Reads the file's size, time and (only when they disagree with the
+    manifest) its content; never raises for a problem of this one file: that becomes a ``fail``."""
+    try:
+        if job.kind == "damaged":
+            return Step(job, out, "fail", job.why, {"rel": job.rel, "input": str(job.input), "output": str(out)})
+        try:  # per-file guidance by convention: film.ref/, film.ref.png, film.hints.json beside film.mp4
+            guidance, guidance_error = Guidance.load(*beside(job.input), log), ""
+        except VidcolorError as e:
+            guidance, guidance_error = None, str(e)
+        st = job.input.stat()
+        ident = {
+            "size": st.st_size,
+            "mtime": st.st_mtime,
+            "fingerprint": _lazy(lambda p=job.input: fingerprint(p)),
+            "model": model,
+            "settings": settings_hash(cfg, guidance),
+        }
+        action, why = decide(job, out, prev, ident, redo)
+        record = {
+            "rel": job.rel, "input": str(job.input), "output": str(out), "size": ident["size"], "mtime": ident["mtime"],
+            "fingerprint": ident["fingerprint"](), "model": model, "settings": ident["settings"],
+        }  # fmt: skip
+        if action == "run" and guidance_error:
+            return Step(job, out, "fail", guidance_error, record)
+        completed = prev if action == "skip" and prev is not None and prev["status"] == "running" else None
+        return Step(job, out, action, why, record, guidance or None, completed)
+    except Exception as e:  # the file vanished or cannot be read between discovery and now
+        return Step(job, out, "fail", _reason(e), {"rel": job.rel, "input": str(job.input), "output": str(out)})
+
+
 def remove_stale_partials(out: Path) -> None:
-    """Temporary files a killed run left for this output (their process is gone)."""
+    """Temporary files a killed run left for this output. Called under the shard's :class:`Lease`,
+    so no other live run writes this output: every temporary but this process's own is stale,
+    whichever host wrote it."""
     if not out.parent.is_dir():
         return
     for p in out.parent.glob(f".{glob.escape(out.stem)}.vidcolor-*.partial{glob.escape(out.suffix)}"):
-        pid = p.name.split("vidcolor-", 1)[1].split(".", 1)[0]
-        if not pid.isdigit() or not _alive(int(pid)) or int(pid) == os.getpid():
+        if p != temp_path(out):
             p.unlink(missing_ok=True)
+
+
+class Lease:
+    """One writer per shard of an output folder, across hosts sharing it (NFS, Slurm, Kubernetes).
+
+    ``OUT/.vidcolor-lease[.shard-K-of-N].json`` is created exclusively and names the holder (host,
+    pid); a thread refreshes its modification time every ``beat`` seconds. Another run of the same
+    shard finds a fresh lease and stops with a clear error; a lease not refreshed for ``stale``
+    seconds (its holder was killed, or its machine died), or held by a dead process of this host,
+    is taken over. The lease file goes when the run ends."""
+
+    def __init__(self, out_dir: Path, shard: Shard, beat: float = 30.0, stale: float = 120.0) -> None:
+        suffix = "" if shard.count == 1 else f".shard-{shard.index}-of-{shard.count}"
+        self.path = out_dir / f".vidcolor-lease{suffix}.json"
+        self.beat, self.stale = beat, stale
+        self.me = {"host": socket.gethostname(), "pid": os.getpid(), "token": os.urandom(8).hex()}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> Lease:
+        for _ in range(3):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                holder = self._holder()
+                if holder is None:  # stale, or gone meanwhile: take it over and try again
+                    self.path.unlink(missing_ok=True)
+                    continue
+                raise BusyError(
+                    f"{self.path.parent}: shard {self.path.stem.removeprefix('.vidcolor-lease') or '0/1'} is being "
+                    f"processed by {holder}; if that run is dead, its lease expires {self.stale:.0f} s after "
+                    f"its last heartbeat (or delete {self.path.name})"
+                ) from None
+            with os.fdopen(fd, "w") as f:
+                json.dump(self.me, f)
+            self._thread = threading.Thread(target=self._heartbeat, name="vidcolor-lease", daemon=True)
+            self._thread.start()
+            return self
+        raise BusyError(f"{self.path}: cannot take the lease (another run keeps replacing it)")
+
+    def _holder(self) -> str | None:
+        """Who holds a fresh lease ("host pid N, heartbeat S s ago"), or None when it is stale."""
+        try:
+            age = time.time() - self.path.stat().st_mtime
+            rec = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return None
+        if not isinstance(rec, dict) or age > self.stale:
+            return None
+        if rec.get("host") == self.me["host"] and isinstance(rec.get("pid"), int) and not _alive(rec["pid"]):
+            return None  # killed on this very machine: no need to wait for the heartbeat to age
+        return f"{rec.get('host')} pid {rec.get('pid')} (heartbeat {age:.0f} s ago)"
+
+    def _heartbeat(self) -> None:
+        while not self._stop.wait(self.beat):
+            with contextlib.suppress(OSError):
+                os.utime(self.path)
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        with contextlib.suppress(OSError, ValueError):
+            if json.loads(self.path.read_text()).get("token") == self.me["token"]:
+                self.path.unlink()
 
 
 def _alive(pid: int) -> bool:
@@ -323,89 +401,105 @@ def run_batch(
 ) -> BatchReport:
     """Process this shard's jobs; returns what happened to each. Loads the model once.
 
+    Every job is classified first (run, skip or fail, see :func:`classify`), then the runs are
+    executed. A failure of one file, whatever its cause, is recorded as ``failed`` with a one-line
+    reason and the batch goes on; only an interrupt, or a problem of the whole batch (the model,
+    the output folder), stops it.
+
     ``on_file(job, runs)`` is told about every job of the shard, in order (``runs`` False when it
     is skipped or failed without running) and returns the frame-progress callback for it.
     """
     if redo not in ("changed", "failed", "all"):
         raise BadInputError(f"--redo must be changed, failed or all, got {redo!r}")
-    mine = [j for j in jobs if shard.owns(j.rel)]
-    report = BatchReport()
-    if not dry_run:
-        out_dir.mkdir(parents=True, exist_ok=True)
     state = read_manifests(out_dir) if out_dir.is_dir() else {}
+    model = model_id(model_path(cfg))
+    steps = [
+        classify(j, output_for(j, out_dir, suffix, container), state.get(j.rel), cfg, model, redo, log)
+        for j in jobs
+        if shard.owns(j.rel)
+    ]
+    report = BatchReport()
+    if dry_run:
+        for step in steps:
+            action = {"run": "would run", "skip": "skipped", "fail": "failed"}[step.action]
+            report.outcomes.append(Outcome(step.job, action, step.why))
+            if on_file:
+                on_file(step.job, False)
+        return report
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with Lease(out_dir, shard):
+        return _execute_all(steps, state, out_dir, cfg, shard, log, on_file)
+
+
+def _execute_all(
+    steps: list[Step],
+    state: dict[str, dict],
+    out_dir: Path,
+    cfg: ColorizeConfig,
+    shard: Shard,
+    log: Log,
+    on_file: Callable[[Job, bool], Callable[[int], None]] | None,
+) -> BatchReport:
+    report = BatchReport()
     manifest = Manifest(out_dir, shard)
     colorizer: Colorizer | None = None
-    for job in mine:
-        out = output_for(job, out_dir, suffix, container)
-        if job.kind == "damaged":
-            report.outcomes.append(Outcome(job, "failed", job.why))
-            if on_file:
-                on_file(job, False)
-            prev = state.get(job.rel)
-            already = (
-                prev is not None
-                and prev["status"] == "failed"
-                and prev.get("size") == _quick_ident(job.input).get("size")
-            )
-            if not dry_run and not already:
-                manifest.append(
-                    rel=job.rel,
-                    input=str(job.input),
-                    output=str(out),
-                    status="failed",
-                    error=job.why,
-                    **_quick_ident(job.input),
-                )
-            continue
-        if colorizer is None and not dry_run:
+    for step in steps:
+        if step.action == "run" and colorizer is None:
             colorizer = Colorizer(cfg, log)
-        try:  # per-file guidance by convention: film.ref/, film.ref.png, film.hints.json beside film.mp4
-            guidance, guidance_error = Guidance.load(*beside(job.input), log), ""
-        except VidcolorError as e:
-            guidance, guidance_error = None, str(e)
-        st = job.input.stat()
-        ident = {
-            "size": st.st_size,
-            "mtime": st.st_mtime,
-            "fingerprint": _lazy(lambda p=job.input: fingerprint(p)),
-            "model": colorizer.model_id if colorizer else "(dry run)",
-            "settings": settings_hash(cfg, guidance),
-        }
-        prev = state.get(job.rel)
-        if dry_run and prev is not None:
-            ident["model"] = prev.get("model")  # a dry run loads no model: judge by input and settings
-        action, why = decide(job, out, prev, ident, redo)
-        if action == "skip" and prev is not None and prev["status"] == "running" and not dry_run:
-            manifest.append(
-                **{**prev, "status": "done", "note": "completed before an interruption", "time": time.time()}
-            )
-        if action == "skip" or dry_run:
-            report.outcomes.append(Outcome(job, "skipped" if action == "skip" else "would run", why))
-            if on_file:
-                on_file(job, False)
+        if step.action == "run":
+            report.outcomes.append(_execute(step, colorizer, manifest, log, on_file))
             continue
+        if on_file:
+            on_file(step.job, False)
+        if step.action == "skip":
+            if step.completed is not None:
+                manifest.append(
+                    **{
+                        **step.completed,
+                        "status": "done",
+                        "note": "completed before an interruption",
+                        "time": time.time(),
+                    }
+                )
+            report.outcomes.append(Outcome(step.job, "skipped", step.why))
+            continue
+        prev = state.get(step.job.rel)
+        recorded = prev is not None and prev["status"] == "failed" and prev.get("error") == step.why
+        if not recorded:  # a file that keeps failing the same way is recorded once
+            manifest.append(**{**step.record, **_quick_ident(step.job.input)}, status="failed", error=step.why)
+        report.outcomes.append(Outcome(step.job, "failed", step.why))
+    return report
+
+
+def _execute(
+    step: Step,
+    colorizer: Colorizer,
+    manifest: Manifest,
+    log: Log,
+    on_file: Callable[[Job, bool], Callable[[int], None]] | None,
+) -> Outcome:
+    """Colorize one file; any exception but an interrupt becomes a ``failed`` record."""
+    job, out = step.job, step.out
+    manifest.append(**step.record, status="running")
+    t0 = time.perf_counter()
+    try:  # an own output being redone is replaced only by the atomic rename of a complete new one
         remove_stale_partials(out)
         out.parent.mkdir(parents=True, exist_ok=True)
-        record = {
-            "rel": job.rel, "input": str(job.input), "output": str(out), "size": ident["size"], "mtime": ident["mtime"],
-            "fingerprint": ident["fingerprint"](), "model": ident["model"], "settings": ident["settings"],
-        }  # fmt: skip
-        manifest.append(**record, status="running")
-        t0 = time.perf_counter()
-        try:  # an own output being redone is replaced only by the atomic rename of a complete new one
-            if guidance_error:
-                raise BadInputError(guidance_error)
-            progress = on_file(job, True) if on_file else (lambda _n: None)
-            result = colorize(job.input, out, colorizer, progress=progress, log=log, guidance=guidance or None)
-        except VidcolorError as e:
-            manifest.append(**record, status="failed", error=str(e), seconds=time.perf_counter() - t0)
-            report.outcomes.append(Outcome(job, "failed", str(e), seconds=time.perf_counter() - t0))
-            log(f"failed: {job.input}: {e}")
-            continue
+        progress = on_file(job, True) if on_file else (lambda _n: None)
+        result = colorize(job.input, out, colorizer, progress=progress, log=log, guidance=step.guidance)
+    except Exception as e:  # KeyboardInterrupt and SystemExit (Terminated) stop the batch instead
         seconds = time.perf_counter() - t0
-        manifest.append(**record, status="done", frames=result.frames, seconds=round(seconds, 3))
-        report.outcomes.append(Outcome(job, "done", why, result.frames, seconds))
-    return report
+        manifest.append(**step.record, status="failed", error=_reason(e), seconds=round(seconds, 3))
+        log(f"failed: {job.input}: {_reason(e)}")
+        return Outcome(job, "failed", _reason(e), seconds=seconds)
+    seconds = time.perf_counter() - t0
+    manifest.append(**step.record, status="done", frames=result.frames, seconds=round(seconds, 3))
+    return Outcome(job, "done", step.why, result.frames, seconds)
+
+
+def _reason(e: Exception) -> str:
+    """One line for a manifest and the summary: our own errors as they are, anything else with its type."""
+    return str(e) if isinstance(e, VidcolorError) else f"unexpected {type(e).__name__}: {describe(e)}"
 
 
 def _quick_ident(path: Path) -> dict:

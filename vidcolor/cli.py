@@ -142,6 +142,13 @@ DeviceOpt = Annotated[str, typer.Option("--device", help="auto | cpu | cuda.")]
 CodecOpt = Annotated[str | None, typer.Option("--codec", help="Video codec [default: libx264; libvpx-vp9 for .webm].")]
 CrfOpt = Annotated[int, typer.Option("--crf", help="Encoder quality (lower is better).", min=0, max=63)]
 PresetOpt = Annotated[str, typer.Option("--preset", help="x264/x265 speed preset.")]
+ExactSizeOpt = Annotated[
+    bool,
+    typer.Option(
+        "--exact-size",
+        help="Odd frame sizes: keep them exactly (H.264/H.265 with 4:4:4 chroma, which few browsers play) instead of padding one edge line.",
+    ),
+]
 ReferenceOpt = Annotated[
     list[str] | None,
     typer.Option(
@@ -175,7 +182,9 @@ def _colorize_config(opts: dict[str, Any]) -> Any:
     kw = {k: v for k, v in opts.items() if k in names}
     if kw.get("model") is not None:
         kw["model"] = str(kw["model"])
-    encode = EncodeSettings(codec=opts.get("codec"), crf=opts.get("crf", 18), preset=opts.get("preset", "fast"))
+    encode = EncodeSettings(
+        **{f.name: opts[f.name] for f in dataclasses.fields(EncodeSettings) if opts.get(f.name) is not None}
+    )
     return ColorizeConfig(**kw, encode=encode)
 
 
@@ -206,6 +215,7 @@ def colorize_cmd(
     codec: CodecOpt = None,
     crf: CrfOpt = 18,
     preset: PresetOpt = "fast",
+    exact_size: ExactSizeOpt = False,
     reference: ReferenceOpt = None,
     hints: HintsOpt = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace OUTPUT if it exists.")] = False,
@@ -259,6 +269,7 @@ def batch_cmd(
     codec: CodecOpt = None,
     crf: CrfOpt = 18,
     preset: PresetOpt = "fast",
+    exact_size: ExactSizeOpt = False,
     quiet: Quiet = False,
     debug: Debug = False,
 ) -> None:
@@ -387,7 +398,7 @@ def _batch_progress(enabled: bool, total: int) -> Iterator[Any]:
         TimeRemainingColumn,
     )
 
-    from vidcolor.decode import is_image, probe
+    from vidcolor.decode import probe
 
     with Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
@@ -400,7 +411,7 @@ def _batch_progress(enabled: bool, total: int) -> Iterator[Any]:
             bar.advance(files)
             if not runs:
                 return lambda _n: None
-            frames = 1 if is_image(job.input) else (probe(job.input).frames or None)
+            frames = 1 if job.kind == "image" else (probe(job.input).frames or None)  # errors: the file fails
             bar.update(current, description=job.rel[-40:], total=frames, completed=0, visible=True)
             return lambda n: bar.advance(current, n)
 
@@ -430,9 +441,9 @@ def _batch_summary(report: Any, dry_run: bool) -> None:
 @contextlib.contextmanager
 def _progress_bar(input: Path, cfg: Any, enabled: bool, label: str = "colorize") -> Iterator[Callable[[int], None]]:
     """A rich bar with frames, fps and ETA on stderr (a no-op when quiet or for still images)."""
-    from vidcolor.decode import is_image
+    from vidcolor.decode import media_kind
 
-    if not enabled or is_image(input) or not input.is_file():
+    if not enabled or media_kind(input).kind != "video":
         yield lambda _n: None
         return
     from rich.console import Console

@@ -7,18 +7,30 @@ frames before it are decoded and dropped.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import math
-from collections.abc import Iterator
+import warnings
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import NamedTuple
 
 import av
+import numpy as np
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
-from vidcolor.errors import BadInputError, ProcessingError, describe
-from vidcolor.planes import colour_spec_for
+from vidcolor.errors import BadInputError, describe
+from vidcolor.planes import ColourSpec, colour_spec_for
 
-IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
+# Names that say "this was meant to be a video": such a file that does not open is damaged (a failure to
+# report), where another unreadable file is no media at all. Names decide nothing else: what a file is,
+# is decided by opening it (media_kind); the names of still images come from Pillow's own registry.
+VIDEO_EXTS = frozenset(
+    {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".m2ts", ".mts", ".wmv", ".flv"}
+    | {".ogv", ".3gp", ".dv", ".mxf"}
+)
 
 
 @dataclass(frozen=True)
@@ -31,11 +43,15 @@ class VideoInfo:
     frames: int  # frames in the file, estimated when the container does not say (0 = unknown)
     duration: float  # seconds (0 = unknown)
     rotation: int  # display rotation in degrees, counter-clockwise
-    matrix: str  # YUV matrix of the source (bt601 | bt709), tagged or by convention
+    spec: ColourSpec  # the source's YUV coding: matrix, range, bits (tagged or by convention)
     pix_fmt: str
     audio_streams: int
     video_streams: int
     start_time: float = 0.0  # seconds of the first video timestamp (times users see count from it)
+
+    @property
+    def matrix(self) -> str:
+        return self.spec.matrix
 
     def expected_frames(self, start: float = 0.0, duration: float | None = None) -> int:
         """Best estimate of the frames in [start, start + duration) for progress bars and previews."""
@@ -45,9 +61,158 @@ class VideoInfo:
         return max(1, round(self.frames * span / self.duration))
 
 
+class Media(NamedTuple):
+    """What :func:`media_kind` found: ``kind`` is image | video | damaged | other; ``why`` says what
+    failed, for damaged and other files."""
+
+    kind: str
+    why: str = ""
+
+
+def media_kind(path: Path) -> Media:
+    """What an input is, decided by opening it (its name decides nothing); every command asks this.
+
+    * ``image``: Pillow opens it and finds pixels it can decode: every still format Pillow reads
+      (JPEG, PNG, TIFF, WebP, GIF, BMP, PGM/PPM, TGA, JPEG 2000, ...), at any bit depth. A file of
+      several frames is an image too (its first frame: a multi-page TIFF, an animated WebP), unless
+      FFmpeg decodes more than one frame of it: an animated GIF or APNG is a ``video`` (colorized
+      frame by frame, or a preview sheet for an image output), as FFmpeg plays it.
+    * ``video``: FFmpeg (PyAV) opens it and finds a video stream with a frame size (a picture format
+      only FFmpeg reads, e.g. DPX or EXR, is a one-frame video).
+    * ``damaged``: Pillow recognises the file's header but cannot read its data, or nothing opens a
+      file named like media (a video extension, or one Pillow registers); ``why`` says what failed.
+    * ``other``: anything else (text, audio, subtitles): not an input.
+
+    Never raises for what the file holds.
+    """
+    if not path.is_file():
+        return Media("other", "not a file")
+    image_error = ""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Pillow's about damaged metadata: the verdict says what matters
+            with Image.open(path) as im:
+                animated = getattr(im, "is_animated", False)
+                if im.tile:
+                    im.verify()  # the checksums of formats that have them (PNG)
+                else:
+                    im.load()  # decoded outside Pillow's tiles (WebP); no pixels at all (an MPEG stream) raises
+        return Media("video" if animated and _several_frames(path) else "image")
+    except UnidentifiedImageError:
+        pass  # not a still format Pillow knows
+    except Exception as e:  # a format Pillow knows, with data it cannot read
+        image_error = f"not a readable image ({describe(e)})"
+    try:
+        with av.open(str(path), metadata_errors="ignore") as c:
+            known = [s for s in c.streams.video if s.codec_context is not None]
+            text = c.format.name == "tty"  # FFmpeg draws a text file as ANSI art
+            one_picture = c.format.name == "image2" or c.format.name.endswith("_pipe")
+            if not text and any(s.codec_context.width for s in known) and not (image_error and one_picture):
+                return Media("video")
+            why = image_error or (
+                "a text file, not a video"
+                if text
+                else "no video stream (audio-only or data file)"
+                if not c.streams.video
+                else "the video stream's codec is unknown (damaged header?)"
+                if not known
+                else "the video stream has no frame size (damaged header?)"
+            )
+    except Exception as e:  # FFmpeg errors, and OS errors reading the file
+        why = image_error or f"not a readable video ({describe(e)})"
+    if image_error or path.suffix.lower() in VIDEO_EXTS or path.suffix.lower() in _image_names():
+        return Media("damaged", why)
+    return Media("other", why)
+
+
+def _several_frames(path: Path) -> bool:
+    """Whether FFmpeg decodes more than one frame of ``path`` (an animated GIF or APNG does)."""
+    try:
+        with av.open(str(path), metadata_errors="ignore") as c:
+            decoded = (1 for s in c.streams.video[:1] for _ in c.decode(s))
+            return sum(1 for _, _n in zip(range(2), decoded, strict=False)) == 2
+    except Exception:  # not FFmpeg's (an animated WebP): Pillow's first frame is the picture
+        return False
+
+
+@functools.cache
+def _image_names() -> frozenset[str]:
+    """Extensions of the still formats Pillow can read."""
+    Image.init()
+    return frozenset(ext for ext, fmt in Image.registered_extensions().items() if fmt in Image.OPEN)
+
+
 def is_image(path: Path) -> bool:
-    """Still images go through the photo path (by extension; also a single-frame image demuxer)."""
-    return path.suffix.lower() in IMAGE_EXTS
+    """Whether ``path`` goes through the photo path (see :func:`media_kind`)."""
+    return media_kind(path).kind == "image"
+
+
+def load_photo(path: Path, full_depth: bool = False) -> np.ndarray:
+    """A still image file as HxWx3 RGB with its EXIF orientation applied: uint8, or with
+    ``full_depth`` uint16 when the file holds more than 8 bits a sample (16-bit PNG, TIFF, PGM/PPM,
+    JPEG 2000 scans). Without ``full_depth`` a 16-bit file is scaled to 8 bits, never clipped.
+
+    Pillow reads it; 16-bit colour, which Pillow reduces to 8 bits on loading, is read with OpenCV."""
+    check_input(path)
+    try:
+        with Image.open(path) as im:
+            deep = _deep_pixels(path, im) if _more_than_8_bits(im) else None
+            if deep is None:
+                return np.array(ImageOps.exif_transpose(im).convert("RGB"))
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError, SyntaxError, ValueError, EOFError) as e:
+        raise BadInputError(f"{path}: not a readable image ({describe(e)})") from None
+    return deep if full_depth else to_8bit(deep)
+
+
+def to_8bit(a: np.ndarray) -> np.ndarray:
+    """uint16 -> uint8, rounded (65535 -> 255); uint8 is returned as it is."""
+    return a if a.dtype == np.uint8 else ((a.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
+
+
+def _more_than_8_bits(im: Image.Image) -> bool:
+    """From the header: 16-bit gray (modes I;16*, and I from PGM), or a tile of 16-bit samples
+    (PNG "RGB;16B", TIFF "RGB;16N") or of a PPM whose maximum value is above 255."""
+    if im.mode.startswith("I"):
+        return True
+    for tile in im.tile:
+        args = tile.args if isinstance(tile.args, tuple) else (tile.args,)
+        if any(isinstance(a, str) and ";16" in a for a in args):
+            return True
+        if tile.codec_name == "ppm" and isinstance(args[-1], int) and args[-1] > 255:
+            return True
+    return False
+
+
+def _deep_pixels(path: Path, im: Image.Image) -> np.ndarray | None:
+    """HxWx3 uint16 of a file with more than 8 bits a sample, EXIF orientation applied; None when
+    it cannot be had at that depth (then Pillow's 8 bits are used)."""
+    if im.mode.startswith("I"):  # gray: Pillow keeps every bit
+        gray = np.clip(np.array(ImageOps.exif_transpose(im)), 0, 65535).astype(np.uint16)
+        return np.repeat(gray[..., None], 3, -1)
+    import cv2
+
+    arr = cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_UNCHANGED)  # BGR(A) or gray(+alpha)
+    if arr is None or arr.dtype != np.uint16:
+        return None
+    arr = arr.reshape(*arr.shape[:2], -1)
+    rgb = arr[..., 2::-1] if arr.shape[2] >= 3 else np.repeat(arr[..., :1], 3, -1)  # alpha dropped
+    return np.ascontiguousarray(orient(rgb, im.getexif().get(ExifTags.Base.Orientation, 1)))
+
+
+_ORIENT = {  # EXIF orientation -> the array as displayed (ImageOps.exif_transpose for any dtype)
+    2: lambda a: a[:, ::-1],
+    3: lambda a: a[::-1, ::-1],
+    4: lambda a: a[::-1],
+    5: lambda a: a.swapaxes(0, 1),
+    6: lambda a: a.swapaxes(0, 1)[:, ::-1],
+    7: lambda a: a[::-1, ::-1].swapaxes(0, 1),
+    8: lambda a: a.swapaxes(0, 1)[::-1],
+}
+
+
+def orient(a: np.ndarray, orientation: int) -> np.ndarray:
+    """``a`` (H x W x ...) turned as EXIF ``orientation`` (1-8) says it is displayed."""
+    return _ORIENT.get(orientation, lambda a: a)(a)
 
 
 def check_input(path: Path) -> None:
@@ -70,9 +235,7 @@ def _open(path: Path) -> av.container.InputContainer:
 def probe(path: Path) -> VideoInfo:
     """Read the container header: size, timing and streams, without decoding the film."""
     with _open(path) as container:
-        if not container.streams.video:
-            raise BadInputError(f"{path}: no video stream (audio-only or data file)")
-        stream = container.streams.video[0]
+        stream = video_stream(container, path)
         cc = stream.codec_context
         if not cc.width or not cc.height:
             raise BadInputError(f"{path}: video stream has no frame size (damaged header?)")
@@ -85,7 +248,7 @@ def probe(path: Path) -> VideoInfo:
         frames = stream.frames or (round(duration * float(rate)) if duration and rate else 0)
         first = _first_frame(container, stream)
         rotation = round(first.rotation or 0) if first is not None else 0
-        matrix = colour_spec_for(first).matrix if first is not None else ("bt709" if cc.height >= 720 else "bt601")
+        spec = colour_spec_for(first) if first is not None else ColourSpec("bt709" if cc.height >= 720 else "bt601")
         return VideoInfo(
             path=path,
             width=cc.width,
@@ -95,12 +258,23 @@ def probe(path: Path) -> VideoInfo:
             frames=int(frames),
             duration=duration,
             rotation=rotation,
-            matrix=matrix,
+            spec=spec,
             pix_fmt=cc.format.name if cc.format else "unknown",
             audio_streams=len(container.streams.audio),
             video_streams=len(container.streams.video),
             start_time=float(stream.start_time * stream.time_base) if stream.start_time and stream.time_base else 0.0,
         )
+
+
+def video_stream(container: av.container.InputContainer, path: Path) -> av.video.stream.VideoStream:
+    """The first video stream whose codec FFmpeg knows (a damaged header can leave a stream with
+    no codec at all; it is passed over, and without any other one the file is refused)."""
+    if not container.streams.video:
+        raise BadInputError(f"{path}: no video stream (audio-only or data file)")
+    for stream in container.streams.video:
+        if stream.codec_context is not None:
+            return stream
+    raise BadInputError(f"{path}: the video stream's codec is unknown (damaged header?)")
 
 
 def _first_frame(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> av.VideoFrame | None:
@@ -113,21 +287,59 @@ def _first_frame(container: av.container.InputContainer, stream: av.video.stream
     return None
 
 
-def frames(path: Path, start: float = 0.0, duration: float | None = None) -> Iterator[av.VideoFrame]:
-    """Yield the decoded frames of the first video stream within [start, start + duration)."""
+def frames(
+    path: Path, start: float = 0.0, duration: float | None = None, log: Callable[[str], None] | None = None
+) -> Iterator[av.VideoFrame]:
+    """Yield the decoded frames of the first video stream within [start, start + duration).
+
+    Damaged input is met packet by packet: a packet the decoder rejects is left out (its frame is
+    missing from the output, every other frame keeps its own timestamp), and data the demuxer
+    cannot read past ends the film there; ``log`` gets one warning saying which happened.
+    """
     end = start + duration if duration is not None else math.inf
+    damaged, stopped = 0, ""
     with _open(path) as container:
-        stream = container.streams.video[0]
+        stream = video_stream(container, path)
         stream.thread_type = "AUTO"  # frame + slice threads inside FFmpeg
         if start > 0:
             container.seek(int(start / stream.time_base), stream=stream, backward=True, any_frame=False)
+        for decoded in _decoded(container.demux(stream), stream):
+            if decoded is None:
+                damaged += 1
+                continue
+            if isinstance(decoded, str):
+                stopped = decoded
+                continue
+            t = decoded.time if decoded.time is not None else 0.0
+            if t < start - 1e-6:
+                continue
+            if t >= end - 1e-6:
+                break
+            yield decoded
+    if log and damaged:
+        log(
+            f"warning: {path}: {damaged} damaged video packet{'s' if damaged > 1 else ''} could not be decoded: left out"
+        )
+    if log and stopped:
+        log(f"warning: {path}: reading stopped early at damaged data ({stopped})")
+
+
+def _decoded(packets: Iterator[av.Packet], stream: av.video.stream.VideoStream) -> Iterator[av.VideoFrame | str | None]:
+    """Frames of ``packets``; None for a packet the decoder rejects, then (if the demuxer fails) the
+    reason as a string after the frames still buffered in the decoder."""
+    while True:
         try:
-            for frame in container.decode(stream):
-                t = frame.time if frame.time is not None else 0.0
-                if t < start - 1e-6:
-                    continue
-                if t >= end - 1e-6:
-                    break
-                yield frame
+            packet = next(packets, None)  # demux ends with an empty packet that flushes the decoder
         except av.error.FFmpegError as e:
-            raise ProcessingError(f"{path}: decoding failed ({describe(e)})") from None
+            with contextlib.suppress(av.error.FFmpegError):
+                yield from stream.codec_context.decode(None)
+            yield describe(e)
+            return
+        if packet is None:
+            return
+        try:
+            frames = packet.decode()
+        except av.error.FFmpegError:
+            yield None
+            continue
+        yield from frames

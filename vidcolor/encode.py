@@ -27,7 +27,7 @@ import numpy as np
 
 from vidcolor.decode import VideoInfo
 from vidcolor.errors import BadInputError, ProcessingError, describe
-from vidcolor.planes import ColourSpec
+from vidcolor.planes import ColourSpec, pad_even
 
 CONTAINERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm"}
 DEFAULT_CODEC = {"mp4": "libx264", "mov": "libx264", "matroska": "libx264", "webm": "libvpx-vp9"}
@@ -38,8 +38,9 @@ Log = Callable[[str], None]
 @dataclass(frozen=True)
 class EncodeSettings:
     codec: str | None = None  # None: the container's default (H.264, VP9 for WebM)
-    crf: int = 18
+    crf: int = 18  # 0 = lossless where the codec has a lossless mode (x264, x265, VP9)
     preset: str = "fast"
+    exact_size: bool = False  # odd sizes: keep them with 4:4:4 H.264/H.265 (few browsers play it) instead of padding
 
     def __post_init__(self) -> None:
         if not 0 <= self.crf <= 63:
@@ -89,8 +90,23 @@ def write_atomic(final: Path, write: Callable[[Path], None]) -> None:
         tmp.unlink(missing_ok=True)
 
 
+DEEP_IMAGE_FORMATS = {"PNG": ".png", "TIFF": ".tiff"}  # image formats written at 16 bits a sample
+
+
 def save_image(rgb: np.ndarray, final: Path, fmt: str = "PNG") -> None:
-    """HxWx3 (or HxW) uint8 -> an image file written atomically (PIL format name ``fmt``)."""
+    """HxWx3 (or HxW) uint8, or uint16 for a format in :data:`DEEP_IMAGE_FORMATS` -> an image file
+    written atomically (PIL format name ``fmt``). 16 bits go through OpenCV: Pillow cannot write
+    16-bit RGB."""
+    if rgb.dtype == np.uint16 and fmt in DEEP_IMAGE_FORMATS:
+        import cv2
+
+        ok, data = cv2.imencode(DEEP_IMAGE_FORMATS[fmt], rgb[..., ::-1] if rgb.ndim == 3 else rgb)  # BGR order
+        if not ok:
+            raise OSError(f"OpenCV could not encode a 16-bit {fmt}")
+        write_atomic(final, data.tofile)
+        return
+    if rgb.dtype != np.uint8:
+        raise ValueError(f"save_image: {rgb.dtype} pixels cannot be written as {fmt}")
     from PIL import Image
 
     extra = {"quality": 95} if fmt in ("JPEG", "WEBP") else {}
@@ -101,12 +117,50 @@ def _encoder_options(codec: str, s: EncodeSettings) -> dict[str, str]:
     if codec in ("libx264", "libx265"):
         # One encoder thread per core: x264's default (1.5x cores) oversubscribes small machines
         # while the model runs beside it (measured: 8.4 -> 9.0 fps end to end at 1080p on 2 cores).
-        return {"crf": str(s.crf), "preset": s.preset, "threads": str(os.cpu_count() or 0)}
+        opts = {"crf": str(s.crf), "preset": s.preset, "threads": str(os.cpu_count() or 0)}
+        if s.crf == 0:  # CRF 0 is lossless only for 8-bit x264: ask for the lossless mode itself
+            del opts["crf"]
+            opts.update({"qp": "0"} if codec == "libx264" else {"x265-params": "lossless=1"})
+        return opts
     if codec == "libvpx-vp9":
-        return {"crf": str(s.crf), "b": "0", "row-mt": "1", "deadline": "good", "cpu-used": "4"}
+        opts = {"crf": str(s.crf), "b": "0", "row-mt": "1", "deadline": "good", "cpu-used": "4"}
+        return {**opts, "lossless": "1"} if s.crf == 0 else opts
     if codec == "libsvtav1":
         return {"crf": str(s.crf), "preset": "8"}
     return {}
+
+
+EVEN_ONLY = {"libx264", "libx265"}  # encoders that refuse 4:2:0 at odd sizes
+
+
+def output_format(codec: str, spec: ColourSpec, width: int, height: int, exact_size: bool) -> tuple[str, bool, str]:
+    """(pixel format, pad to even size?, note) for encoding working frames of ``spec`` with ``codec``.
+
+    The source's depth is kept where the codec takes it (10-bit H.264/H.265/FFV1), else the nearest
+    it takes, with a note. Odd sizes, which H.264/H.265 refuse in 4:2:0: padded by one repeated
+    line (every player, browsers too), or with ``exact_size`` kept with 4:4:4 chroma."""
+    formats = [f.name for f in av.codec.Codec(codec, "w").video_formats or []]
+    odd = bool(width % 2 or height % 2) and codec in EVEN_ONLY
+    want = spec.work_format.replace("420", "444") if odd and exact_size else spec.work_format
+    notes = []
+    if odd:
+        notes.append(
+            f"odd frame size {width}x{height}: "
+            + (
+                f"encoding {codec} with 4:4:4 chroma (exact size; many browsers do not play it)"
+                if exact_size
+                else f"padded to {width + width % 2}x{height + height % 2} with one repeated edge line, so every "
+                "player takes it (--exact-size keeps the size with 4:4:4 chroma)"
+            )
+        )
+    if formats and want not in formats:
+        # the deepest format it takes up to the source's depth, 4:2:0 first (luma kept at that depth)
+        depths = [""] + [f"{d}le" for d in (9, 10, 12, 14, 16) if d <= spec.bits]
+        ranked = [f"yuv{c}p{d}" for d in reversed(depths) for c in ("420", "422", "444")]
+        chosen = next(f for f in (*ranked, *formats) if f in formats)
+        notes.append(f"{codec} does not take {want}: encoding {chosen}")
+        want = chosen
+    return want, odd and not exact_size, "; ".join(notes)
 
 
 class VideoWriter:
@@ -184,20 +238,20 @@ class VideoWriter:
         codec = self.settings.codec or DEFAULT_CODEC[self.fmt]
         if codec not in av.codecs_available:
             raise BadInputError(f"--codec {codec}: not available in this FFmpeg build")
-        pix_fmt = "yuv420p"
-        if (info.width % 2 or info.height % 2) and codec in ("libx264", "libx265"):
-            pix_fmt = "yuv444p"  # 4:2:0 needs even sizes in x264/x265; keep the odd size exactly
-            self.log(f"note: odd frame size {info.width}x{info.height}: encoding {codec} with 4:4:4 chroma")
+        pix_fmt, self.pad, note = output_format(codec, self.spec, info.width, info.height, self.settings.exact_size)
+        if note:
+            self.log(f"note: {note}")
         try:
             stream = self.out.add_stream(codec, rate=info.rate or 25)
         except (av.error.FFmpegError, ValueError) as e:
             raise BadInputError(f"--codec {codec}: cannot encode into {self.final.suffix} ({describe(e)})") from None
-        stream.width, stream.height, stream.pix_fmt = info.width, info.height, pix_fmt
+        pad = (info.width % 2, info.height % 2) if self.pad else (0, 0)
+        stream.width, stream.height, stream.pix_fmt = info.width + pad[0], info.height + pad[1], pix_fmt
         stream.time_base = info.time_base
         stream.codec_context.time_base = info.time_base
         cc = stream.codec_context
         cc.colorspace = int(self.spec.av_colorspace)
-        cc.color_range = 1  # limited ("tv") range
+        cc.color_range = int(self.spec.av_range)  # the source's: limited ("tv") or full ("pc")
         cc.color_primaries = cc.color_trc = 1 if self.spec.matrix == "bt709" else 6
         cc.thread_count = 0
         stream.options = _encoder_options(codec, self.settings)
@@ -212,7 +266,11 @@ class VideoWriter:
         if self._offset is None:
             self._offset = frame.pts if self.start > 0 else 0
         t = float((frame.pts - self._offset) * self.info.time_base)
-        out = frame if frame.format.name == self.pix_fmt else frame.reformat(format=self.pix_fmt)
+        out = pad_even(frame) if self.pad else frame
+        if out.format.name != self.pix_fmt:  # luma kept where the depth is; chroma resampled
+            out = out.reformat(
+                format=self.pix_fmt, src_color_range=self.spec.av_range, dst_color_range=self.spec.av_range
+            )
         out.pts, out.time_base = frame.pts - self._offset, self.info.time_base
         out.pict_type = av.video.frame.PictureType.NONE
         try:  # audio too: the first mux writes the header, where a container can still refuse a stream
@@ -275,8 +333,14 @@ class _AudioCopier:
         self.pending: av.Packet | None = None
         self.done = False
         self.packets: Iterator[av.Packet] = iter(())
+        self.log, self.damaged = log, 0
         self.input = av.open(str(src), metadata_errors="ignore")
-        streams = list(self.input.streams.audio)
+        streams = []
+        for s in self.input.streams.audio:
+            if s.codec_context is None:  # a damaged header can leave a stream with no known codec
+                log(f"warning: audio stream {s.index} of {src.name} has an unknown codec (damaged?): left out")
+            else:
+                streams.append(s)
         if not streams:
             self.input.close()
             self.done = True
@@ -302,7 +366,11 @@ class _AudioCopier:
         if self.done:
             return
         while True:
-            pkt = self.pending or next(self.packets, None)
+            try:
+                pkt = self.pending or next(self.packets, None)
+            except av.error.FFmpegError as e:  # damaged data the demuxer cannot read past
+                self.log(f"warning: the audio stops at {until:.2f} s: damaged input ({describe(e)})")
+                pkt = None
             self.pending = None
             if pkt is None:
                 self._finish()
@@ -331,7 +399,14 @@ class _AudioCopier:
             pkt.stream = out_stream
             self.out.mux(pkt)
             return
-        for frame in pkt.decode():
+        try:
+            decoded = pkt.decode()
+        except av.error.FFmpegError as e:  # one damaged packet is left out (a short gap), not the film
+            self.damaged += 1
+            if self.damaged == 1:
+                self.log(f"warning: damaged audio packets are left out ({describe(e)})")
+            return
+        for frame in decoded:
             if frame.pts is not None:
                 frame.pts -= shift
             for converted in transcode.resample(frame):

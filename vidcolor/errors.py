@@ -19,6 +19,10 @@ class ModelFileError(BadInputError):
     """A weights file is missing, corrupt, a pickle, or of another architecture."""
 
 
+class BusyError(VidcolorError):
+    """Another live run holds what this one needs (a batch shard's lease): exit code 1."""
+
+
 class ProcessingError(VidcolorError):
     """Work started but failed part-way: exit code 1."""
 

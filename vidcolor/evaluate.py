@@ -85,7 +85,8 @@ class Scorer:
         f = self.per_frame
         f["psnr"].append(metrics.psnr(out, truth).clamp(max=100))
         self.recent = [*self.recent, f["psnr"][-1]][-LAST_FRAMES:]
-        f["ssim"].append(metrics.ssim(out, truth))
+        if min(out.shape[-2:]) >= metrics.SSIM_WINDOW:  # standard SSIM needs one whole 11x11 window
+            f["ssim"].append(metrics.ssim(out, truth))
         f["c_out"].append(metrics.colorfulness(out))
         f["c_truth"].append(metrics.colorfulness(truth))
         f["luma"].append(metrics.psnr(_luma(out), _luma(gray_in)))
@@ -102,7 +103,7 @@ class Scorer:
         return self
 
     def result(self) -> dict[str, float | None]:
-        mean = {k: torch.cat(v).mean().item() for k, v in self.per_frame.items()}
+        mean = {k: torch.cat(v).mean().item() if v else None for k, v in self.per_frame.items()}
         video = self.frames > 1
 
         def flick(key: str) -> float | None:
@@ -114,7 +115,7 @@ class Scorer:
         return {
             "psnr": mean["psnr"],
             "psnr_last": last if video else None,
-            "ssim": mean["ssim"],
+            "ssim": mean["ssim"],  # None for pictures smaller than 11x11
             "colorfulness": c_out,
             "colorfulness_truth": c_truth,
             "colorfulness_ratio": c_out / c_truth if c_truth > 0 else None,

@@ -18,6 +18,7 @@ size; :func:`vidcolor.propagate.fuse` puts it on the automatic colour.
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import math
@@ -33,7 +34,7 @@ import torch.nn.functional as F
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from vidcolor.color import rgb_to_model, uint8_rgb_to_L
-from vidcolor.decode import IMAGE_EXTS
+from vidcolor.decode import media_kind
 from vidcolor.errors import BadInputError, describe
 from vidcolor.planes import MATRICES
 from vidcolor.propagate import (
@@ -122,7 +123,9 @@ def load_references(specs: list[str], log: Log = lambda _m: None) -> list[Refere
         if not path.is_dir():
             refs.append(load_reference(path, t))
             continue
-        files = sorted(f for f in path.iterdir() if f.suffix.lower() in IMAGE_EXTS and not f.name.startswith("."))
+        files = sorted(  # images, and broken files (they are reported); videos and other files are not references
+            f for f in path.iterdir() if not f.name.startswith(".") and media_kind(f).kind in ("image", "damaged")
+        )
         gray = 0
         for f in files:
             m = TIME_IN_NAME.search(f.stem)
@@ -241,8 +244,8 @@ def beside(input: Path) -> tuple[list[str], list[str]]:
     folder = input.with_name(input.stem + ".ref")
     if folder.is_dir():
         refs.append(str(folder))
-    for ext in sorted(IMAGE_EXTS):
-        if (f := input.with_name(f"{input.stem}.ref{ext}")).is_file():
+    for f in sorted(input.parent.glob(f"{glob.escape(input.stem)}.ref.*")):
+        if f.stem == f"{input.stem}.ref" and media_kind(f).kind in ("image", "damaged"):
             refs.append(str(f))
     for ext in (".json", ".png", ".webp", ".tif", ".tiff"):
         if (f := input.with_name(f"{input.stem}.hints{ext}")).is_file():

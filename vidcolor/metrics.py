@@ -6,8 +6,8 @@ metrics take a sequence of frames (T,3,H,W).
 
 from __future__ import annotations
 
-import kornia.metrics
 import torch
+import torch.nn.functional as F
 
 from vidcolor.color import rgb_to_lab
 
@@ -30,11 +30,42 @@ def psnr(pred: torch.Tensor, target: torch.Tensor, data_range: float = 1.0) -> t
     return 10.0 * torch.log10(data_range**2 / mse)
 
 
-def ssim(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Mean SSIM per image (11x11 Gaussian window, kornia), (N,3,H,W) in [0,1] -> (N,)."""
+SSIM_WINDOW = 11  # Wang et al. 2004: 11x11 Gaussian window, sigma 1.5, K1 0.01, K2 0.03
+SSIM_SIGMA = 1.5
+
+
+def ssim(pred: torch.Tensor, target: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:
+    """Mean SSIM per image, the standard one (Wang et al. 2004), (N,C,H,W) in [0, data_range] -> (N,).
+
+    An 11x11 Gaussian window (sigma 1.5), C1 = (0.01 data_range)^2, C2 = (0.03 data_range)^2,
+    population (co)variances; the SSIM map is taken where the window lies wholly inside the picture
+    (no padding) and averaged over it and over the channels: scikit-image's
+    ``structural_similarity(gaussian_weights=True, sigma=1.5, use_sample_covariance=False,
+    channel_axis=...)``. Pictures smaller than 11x11 raise ``ValueError``.
+    """
     _check_pair(pred, target)
-    window = max(3, min(11, pred.shape[-1], pred.shape[-2]) // 2 * 2 - 1)
-    return kornia.metrics.ssim(pred.float(), target.float(), window, max_val=1.0).mean(dim=(1, 2, 3))
+    n, c, h, w = pred.shape
+    if min(h, w) < SSIM_WINDOW:
+        raise ValueError(f"SSIM needs pictures of at least {SSIM_WINDOW}x{SSIM_WINDOW} pixels, got {w}x{h}")
+    dtype = torch.promote_types(pred.dtype, torch.float32)
+    x, y = pred.to(dtype).reshape(n * c, 1, h, w), target.to(dtype).reshape(n * c, 1, h, w)
+    r = torch.arange(SSIM_WINDOW, dtype=dtype, device=pred.device) - SSIM_WINDOW // 2
+    g = torch.exp(-(r**2) / (2 * SSIM_SIGMA**2))
+    g = g / g.sum()
+
+    def blur(z: torch.Tensor) -> torch.Tensor:  # separable Gaussian, "valid" region only
+        return F.conv2d(F.conv2d(z, g.view(1, 1, 1, -1)), g.view(1, 1, -1, 1))
+
+    # (co)variances are the same for x - m, y - m; centring first keeps float32 from cancelling
+    m = 0.5 * (x.mean(dim=(2, 3), keepdim=True) + y.mean(dim=(2, 3), keepdim=True))
+    x, y = x - m, y - m
+    mu_x, mu_y = blur(x), blur(y)
+    var_x, var_y = blur(x * x) - mu_x**2, blur(y * y) - mu_y**2
+    cov = blur(x * y) - mu_x * mu_y
+    mu_x, mu_y = mu_x + m, mu_y + m
+    c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
+    s = ((2 * mu_x * mu_y + c1) * (2 * cov + c2)) / ((mu_x**2 + mu_y**2 + c1) * (var_x + var_y + c2))
+    return s.reshape(n, -1).mean(dim=1)
 
 
 def colorfulness(rgb: torch.Tensor) -> torch.Tensor:
@@ -73,7 +104,10 @@ def channel_histograms(frames: torch.Tensor, bins: int = 256) -> torch.Tensor:
 
 def cdc(frames: torch.Tensor, distances: tuple[int, ...] = (1, 2, 4)) -> float:
     """Colour distribution consistency (TCVC): mean JS divergence of per-channel 256-bin histograms
-    between frames t and t+d, averaged over channels, t and d. Lower is steadier; (T,3,H,W) in [0,1]."""
+    between frames t and t+d, averaged over channels, t and d. Lower is steadier; (T,3,H,W) in [0,1].
+
+    The RGB histograms follow lightness as much as colour, so a gray copy of a clip scores about what
+    the colour truth scores: CDC alone says nothing about whether colour is steady (see :func:`flicker`)."""
     return cdc_from_histograms(channel_histograms(frames), distances)
 
 
@@ -85,7 +119,9 @@ def cdc_from_histograms(h: torch.Tensor, distances: tuple[int, ...] = (1, 2, 4))
 
 def flicker(frames: torch.Tensor, still: float = 1.0) -> float:
     """Mean |Δab| (Lab units) between consecutive frames where the lightness barely changed
-    (|ΔL| < ``still`` L units): colour change that no motion explains. (T,3,H,W) in [0,1]."""
+    (|ΔL| < ``still`` L units): colour change that no motion explains. (T,3,H,W) in [0,1].
+
+    Exactly 0 for gray frames (R = G = B): unlike :func:`cdc`, it tells gray input from colour."""
     total, count = flicker_sums(frames, still)
     return total / count if count else 0.0
 
@@ -96,7 +132,11 @@ def flicker_sums(frames: torch.Tensor, still: float = 1.0) -> tuple[float, int]:
     if frames.shape[0] < 2:
         return 0.0, 0
     lab = rgb_to_lab(frames)
+    # a neutral pixel (R = G = B) has a = b = 0 by definition; float32 Lab leaves ~1e-5 there, which
+    # would give a gray copy a small flicker: it is 0, and reported as 0
+    neutral = (frames[:, :1] == frames[:, 1:2]) & (frames[:, 1:2] == frames[:, 2:])
+    ab = lab[:, 1:].masked_fill(neutral, 0.0)
     d_l = (lab[1:, :1] - lab[:-1, :1]).abs()
-    d_ab = (lab[1:, 1:] - lab[:-1, 1:]).abs().mean(1, keepdim=True)
+    d_ab = (ab[1:] - ab[:-1]).abs().mean(1, keepdim=True)
     mask = d_l < still
     return float(d_ab[mask].double().sum()), int(mask.sum())

@@ -23,12 +23,11 @@ import av
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image, ImageOps, UnidentifiedImageError
 
 from vidcolor import __version__
 from vidcolor.color import lab_to_rgb, model_to_rgb, rgb_to_gray_L, rgb_to_lab, uint8_rgb_to_L
-from vidcolor.decode import VideoInfo, check_input, frames, is_image, probe
-from vidcolor.encode import CONTAINERS, EncodeSettings, VideoWriter, save_image
+from vidcolor.decode import VideoInfo, check_input, frames, load_photo, media_kind, probe, to_8bit
+from vidcolor.encode import CONTAINERS, DEEP_IMAGE_FORMATS, EncodeSettings, VideoWriter, save_image
 from vidcolor.engines import FallbackEngine, auto_choices, engine_unavailable
 from vidcolor.errors import BadInputError, ProcessingError, describe
 from vidcolor.guidance import Guidance, Guider
@@ -40,9 +39,10 @@ from vidcolor.planes import (
     small_rgb,
     to_work_frame,
     upsample_chroma,
+    with_chroma,
     write_chroma,
 )
-from vidcolor.preview import PreviewSheet, pick_indices, save_sheet, side_by_side, tile_size
+from vidcolor.preview import PreviewSheet, gray_tile, pick_indices, save_sheet, side_by_side, tile_size
 from vidcolor.propagate import fuse
 from vidcolor.shots import ShotMap, scan
 from vidcolor.temporal import TemporalSmoother
@@ -111,12 +111,10 @@ class Colorizer:
     def __init__(self, cfg: ColorizeConfig, log: Log = lambda _m: None) -> None:
         self.cfg = cfg
         self.device = pick_device(cfg.device)
-        path = Path(cfg.model) if cfg.model else default_model_path()
-        if cfg.model is None and not path.exists():
-            raise BadInputError(f"no bundled default model at {path}; pass --model PATH (weights from vidcolor train)")
+        path = model_path(cfg)
         generator, self.model_info = load_generator(path, self.device)
         self.multiple = generator.config.multiple
-        self.model_id = f"{path.name}:{_sha256(path)[:12]}"
+        self.model_id = model_id(path)
         self.engine = FallbackEngine(
             engine_choices(cfg.engine, cfg.precision, self.device), generator, self.device, log
         )
@@ -153,12 +151,21 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+def model_path(cfg: ColorizeConfig) -> Path:
+    """The weights file ``cfg`` names, or the bundled default model."""
+    path = Path(cfg.model) if cfg.model else default_model_path()
+    if cfg.model is None and not path.exists():
+        raise BadInputError(f"no bundled default model at {path}; pass --model PATH (weights from vidcolor train)")
+    return path
+
+
+def model_id(path: Path) -> str:
+    """``name:sha256[:12]`` of a weights file: what outputs and batch manifests record as the model."""
+    try:
+        with path.open("rb") as f:
+            return f"{path.name}:{hashlib.file_digest(f, 'sha256').hexdigest()[:12]}"
+    except OSError as e:
+        raise BadInputError(f"{path}: cannot read the weights file ({describe(e)})") from None
 
 
 def check_output(input: Path, output: Path, overwrite: bool) -> None:
@@ -276,7 +283,7 @@ def colorize_video(
     info = info or probe(input)
     if info.video_streams > 1:
         log(f"note: {input} has {info.video_streams} video streams; colorizing the first")
-    spec = ColourSpec(info.matrix)
+    spec = info.spec
     rsize = render_size(info.width, info.height, cfg.render_size, colorizer.multiple)
     smoother = TemporalSmoother(cfg.smoothing)
     guider = _guider(input, guidance, rsize, info, colorizer, log) if guidance else None
@@ -288,7 +295,7 @@ def colorize_video(
     )
 
     def prepare() -> Iterator[_Item]:
-        for frame in frames(input, cfg.start, cfg.duration):
+        for frame in frames(input, cfg.start, cfg.duration, log):
             yield _Item(to_work_frame(frame, spec), small_rgb(frame, rsize))
 
     meta = {
@@ -313,7 +320,7 @@ def colorize_video(
             for k, (item, planes) in enumerate(zip(batch, uv, strict=True)):
                 auto_tile = None  # the automatic colour, only for frames the sheet shows
                 if auto_uv is not None and sheet and first + k in sheet.wanted:
-                    auto_tile = sheet.tile(_with_chroma(item.frame, auto_uv[k]))
+                    auto_tile = sheet.tile(with_chroma(item.frame, auto_uv[k]))
                 write_chroma(item.frame, planes)
                 if sheet:
                     sheet.offer(writer.frames_written, item.frame, auto_tile)
@@ -372,7 +379,7 @@ def colour_batch(
 
 
 def _chroma(L: torch.Tensor, ab: torch.Tensor, spec: ColourSpec, width: int, height: int) -> np.ndarray:
-    return upsample_chroma(rgb_to_cbcr(model_to_rgb(L, ab), spec), width, height).cpu().numpy()
+    return upsample_chroma(rgb_to_cbcr(model_to_rgb(L, ab), spec), width, height, spec.bits).cpu().numpy()
 
 
 def _guider(
@@ -400,13 +407,7 @@ def _warn_unused(guider: Guider, log: Log) -> None:
         log(f"warning: {name} guided no frame (it matched no shot, or its time was past the end)")
 
 
-def _with_chroma(frame: av.VideoFrame, uv: np.ndarray) -> av.VideoFrame:
-    """A copy of a yuv420p frame with other chroma planes (for a preview column)."""
-    copy = av.VideoFrame(frame.width, frame.height, "yuv420p")
-    src, dst = frame.planes[0], copy.planes[0]
-    rows = np.frombuffer(memoryview(src), np.uint8).reshape(-1, src.line_size)[: src.height, : src.width]
-    np.frombuffer(memoryview(dst), np.uint8).reshape(-1, dst.line_size)[: dst.height, : dst.width] = rows
-    return write_chroma(copy, uv)
+PREVIEW_WARMUP = 32  # frames run before each preview frame: the smoother's memory (0.9**32 < 4 %)
 
 
 def preview_only(
@@ -418,34 +419,58 @@ def preview_only(
     log: Log = lambda _m: None,
 ) -> Report:
     """A PNG sheet of ``n`` evenly spaced frames (gray | colour, or gray | automatic | guided),
-    without writing a video. With guidance every frame's lightness is still read (guides move with
-    the motion), but the model runs on the chosen frames only."""
+    without writing a video, showing what the video would show: the same temporal smoothing (the
+    model also runs on the ``PREVIEW_WARMUP`` frames before each chosen one, so what the smoother
+    would carry in is there; exact when a cut or the film's start lies in that window) and the
+    same colour matrix. With guidance every frame's lightness is still read (guides move with the
+    motion)."""
     cfg = colorizer.cfg
     info = probe(input)
-    spec = ColourSpec(info.matrix)
+    spec = info.spec
     rsize = render_size(info.width, info.height, cfg.render_size, colorizer.multiple)
     guider = _guider(input, guidance, rsize, info, colorizer, log) if guidance else None
     wanted = set(pick_indices(n, info.expected_frames(cfg.start, cfg.duration)))
+    runs = {j for i in wanted for j in range(max(0, i - PREVIEW_WARMUP), i + 1)}
     tw, th = tile_size(info.width, info.height)
-    rows = []
-    for i, frame in enumerate(frames(input, cfg.start, cfg.duration)):
+    rows: list[np.ndarray] = []
+    pending: list[tuple[int, av.VideoFrame | None, np.ndarray]] = []
+    smoother = auto = TemporalSmoother(cfg.smoothing)
+
+    def flush() -> None:
+        if not pending:
+            return
+        first = pending[0][0]
+        uv, auto_uv = colour_batch(
+            colorizer, smoother, [small for _i, _w, small in pending], spec, info.width, info.height,
+            guide=_guide_fn(guider, first) if guider else None, auto_smoother=auto if guider else None, auto_out=True,
+        )  # fmt: skip
+        for k, (_i, work, _small) in enumerate(pending):
+            if work is None:
+                continue
+            tiles = [gray_tile(work, tw, th)]
+            if auto_uv is not None:
+                tiles.append(with_chroma(work, auto_uv[k]).to_ndarray(format="rgb24", width=tw, height=th))
+            write_chroma(work, uv[k])
+            tiles.append(work.to_ndarray(format="rgb24", width=tw, height=th))
+            rows.append(side_by_side(*tiles))
+        pending.clear()
+
+    last = -2
+    for i, frame in enumerate(frames(input, cfg.start, cfg.duration, log)):
         small = small_rgb(frame, rsize)
-        if i not in wanted:
+        if i not in runs:
+            flush()  # the guider sees the frames in order
             if guider:
                 guider(i, uint8_rgb_to_L(torch.from_numpy(small).permute(2, 0, 1)[None].to(colorizer.device))[0])
             continue
-        work = to_work_frame(frame, spec)
-        guide = _guide_fn(guider, i) if guider else None
-        uv, auto_uv = colour_batch(
-            colorizer, TemporalSmoother(0.0), [small], spec, info.width, info.height,
-            guide=guide, auto_smoother=TemporalSmoother(0.0) if guider else None, auto_out=True,
-        )  # fmt: skip
-        tiles = [np.repeat(work.to_ndarray(format="gray", width=tw, height=th)[..., None], 3, -1)]
-        if auto_uv is not None:
-            tiles.append(_with_chroma(work, auto_uv[0]).to_ndarray(format="rgb24", width=tw, height=th))
-        write_chroma(work, uv[0])
-        tiles.append(work.to_ndarray(format="rgb24", width=tw, height=th))
-        rows.append(side_by_side(*tiles))
+        if i != last + 1:  # a new window: the smoother starts afresh, as the video's does at a cut
+            flush()
+            smoother, auto = TemporalSmoother(cfg.smoothing), TemporalSmoother(cfg.smoothing)
+        last = i
+        pending.append((i, to_work_frame(frame, spec) if i in wanted else None, small))
+        if len(pending) == cfg.batch_size:
+            flush()
+    flush()
     if not rows:
         raise ProcessingError(f"{input}: no decodable video frames for a preview")
     if guider:
@@ -457,26 +482,20 @@ def preview_only(
 # ---------------------------------------------------------------- still images
 
 
-def load_photo(path: Path) -> np.ndarray:
-    """An image file as HxWx3 uint8 RGB, EXIF orientation applied."""
-    check_input(path)
-    try:
-        with Image.open(path) as im:
-            return np.array(ImageOps.exif_transpose(im).convert("RGB"))
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as e:
-        raise BadInputError(f"{path}: not a readable image ({describe(e)})") from None
-
-
 def colorize_array(
     arr: np.ndarray, colorizer: Colorizer, guidance: Guidance | None = None, log: Log = lambda _m: None
 ) -> np.ndarray:
-    """HxWx3 uint8 RGB -> colorized HxWx3 uint8: full-resolution L kept, ab predicted at render size.
+    """HxWx3 RGB, uint8 or uint16 -> colorized HxWx3 of the same type: the full-resolution L* kept at
+    the input's precision (float32 throughout), ab predicted at render size.
 
     A still is one shot at time 0: every reference is tried on it and every hint applies."""
     cfg = colorizer.cfg
     h, w = arr.shape[:2]
     rw, rh = render_size(w, h, cfg.render_size, colorizer.multiple)
-    full = torch.from_numpy(np.ascontiguousarray(arr)).to(colorizer.device).permute(2, 0, 1)[None].float().div_(255.0)
+    top = float(np.iinfo(arr.dtype).max)  # 255 or 65535
+    src = torch.from_numpy(np.ascontiguousarray(arr))
+    src = src.to(colorizer.device) if arr.dtype == np.uint8 else src.float().to(colorizer.device)
+    full = src.permute(2, 0, 1)[None].float().div_(top)
     small = F.interpolate(full, size=(rh, rw), mode="bilinear", antialias=True, align_corners=False)
     L, ab = colorizer.predict(small)
     if guidance:
@@ -486,16 +505,22 @@ def colorize_array(
         _warn_unused(guider, log)
     ab = F.interpolate(ab * cfg.strength, size=(h, w), mode="bilinear", align_corners=False)
     lab = torch.cat([rgb_to_lab(full)[:, :1], ab * 110.0], 1)
-    return (lab_to_rgb(lab)[0].permute(1, 2, 0) * 255.0).round().byte().cpu().numpy()
+    out = (lab_to_rgb(lab)[0].permute(1, 2, 0) * top).round_()
+    return out.byte().cpu().numpy() if arr.dtype == np.uint8 else out.cpu().numpy().astype(arr.dtype)
 
 
 def colorize_image(
     input: Path, output: Path, colorizer: Colorizer, guidance: Guidance | None = None, log: Log = lambda _m: None
 ) -> Report:
-    """Colorize a still image file into ``output`` (written atomically)."""
-    rgb = colorize_array(load_photo(input), colorizer, guidance, log)
+    """Colorize a still image file into ``output`` (written atomically), at 16 bits a sample when the
+    input has them and the output format holds them (PNG, TIFF), else at 8 bits with a note."""
+    rgb = colorize_array(load_photo(input, full_depth=True), colorizer, guidance, log)
+    fmt = IMAGE_OUTPUTS[output.suffix.lower()]
+    if rgb.dtype != np.uint8 and fmt not in DEEP_IMAGE_FORMATS:
+        log(f"note: {input.name} is 16-bit; {fmt} holds 8 bits, so {output.name} is 8-bit (.png or .tif keep 16)")
+        rgb = to_8bit(rgb)
     try:
-        save_image(rgb, output, IMAGE_OUTPUTS[output.suffix.lower()])
+        save_image(rgb, output, fmt)
     except OSError as e:
         raise ProcessingError(f"{output}: cannot write image ({describe(e)})") from None
     return Report(1, 0.0, 0, output)
@@ -509,15 +534,19 @@ def colorize(
     log: Log = lambda _m: None,
     guidance: Guidance | None = None,
 ) -> Report:
-    """Dispatch on input and output kinds: image -> image, video -> video, video -> preview PNG."""
+    """Dispatch on input and output kinds (:func:`~vidcolor.decode.media_kind`): image -> image,
+    video -> video, video -> preview PNG."""
     check_input(input)
     out_image = output.suffix.lower() in IMAGE_OUTPUTS
-    if is_image(input):
+    media = media_kind(input)
+    if media.kind == "image":
         if not out_image:
             raise BadInputError(f"{output}: input is an image; give an image output (.png, .jpg, ...)")
         report = colorize_image(input, output, colorizer, guidance, log)
         progress(1)
         return report
+    if media.kind != "video":
+        raise BadInputError(f"{input}: {media.why}")
     if out_image:
         return preview_only(input, output, colorizer, colorizer.cfg.preview or 6, guidance, log)
     return colorize_video(input, output, colorizer, progress, log, guidance=guidance)

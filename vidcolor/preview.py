@@ -8,6 +8,7 @@ import av
 import numpy as np
 
 from vidcolor.encode import save_image
+from vidcolor.planes import luma
 
 TILE_WIDTH = 480
 
@@ -36,6 +37,9 @@ class PreviewSheet:
         """Whether any frame index in [first, end) goes on the sheet."""
         return any(first <= i < end for i in self.wanted)
 
+    def gray(self, frame: av.VideoFrame) -> np.ndarray:
+        return gray_tile(frame, *self.size)
+
     def tile(self, frame: av.VideoFrame) -> np.ndarray:
         w, h = self.size
         return frame.to_ndarray(format="rgb24", width=w, height=h)
@@ -45,13 +49,23 @@ class PreviewSheet:
         it); ``middle`` is an extra tile between them (the automatic colour of a guided run)."""
         if index not in self.wanted:
             return
-        w, h = self.size
-        gray = frame.to_ndarray(format="gray", width=w, height=h)
-        tiles = [np.repeat(gray[..., None], 3, -1), *([middle] if middle is not None else []), self.tile(frame)]
+        tiles = [self.gray(frame), *([middle] if middle is not None else []), self.tile(frame)]
         self.rows.append(side_by_side(*tiles))
 
     def save(self, path: Path) -> None:
         save_sheet(self.rows, path)
+
+
+def gray_tile(frame: av.VideoFrame, width: int, height: int) -> np.ndarray:
+    """The frame's own luma plane as an HxWx3 uint8 picture of ``width`` x ``height`` (the B&W
+    film as it is, limited range stretched to full for display). Not ``to_ndarray(format="gray")``
+    of the frame: swscale derives that through RGB once the frame carries colour."""
+    y = luma(frame).astype(np.float32)
+    k = 2.0 ** (frame.format.components[0].bits - 8)
+    full = int(frame.color_range or 0) == 2
+    y = y * (255.0 / (255.0 * k + (k - 1))) if full else (y - 16.0 * k) * (255.0 / (219.0 * k))
+    plane = av.VideoFrame.from_ndarray(np.clip(y + 0.5, 0, 255).astype(np.uint8), format="gray")
+    return np.repeat(plane.to_ndarray(format="gray", width=width, height=height)[..., None], 3, -1)
 
 
 def side_by_side(*tiles: np.ndarray, gap: int = 4) -> np.ndarray:

@@ -18,7 +18,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from vidcolor.train.data import IMAGE_EXTS, sample_video
+from vidcolor.decode import media_kind
+from vidcolor.train.data import sample_video
 from vidcolor.train.split import read_split
 
 dest = Path(sys.argv[1])
@@ -30,7 +31,7 @@ for part in ("train", "val"):
     for f in split[part]:
         p = Path(f)
         rel = p.relative_to("../shared/data")
-        if p.suffix.lower() in IMAGE_EXTS:
+        if media_kind(p).kind == "image":
             (root / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(p, root / rel)
             out[part].append([f"../shared/data/{rel}"])
