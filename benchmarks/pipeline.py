@@ -84,7 +84,9 @@ def stage_rates(clip: Path, colorizer: Colorizer, tmp: Path) -> dict[str, float]
     t = time.perf_counter()
     uvs = []
     for i in range(0, n, bs):
-        uvs.extend(colour_batch(colorizer, smoother, [s for _, s in items[i : i + bs]], spec, info.width, info.height))
+        uvs.extend(
+            colour_batch(colorizer, smoother, [s for _, s in items[i : i + bs]], spec, info.width, info.height)[0]
+        )
     rates["colour"] = per_second(n, time.perf_counter() - t)
     t = time.perf_counter()
     with VideoWriter(tmp / "stage_encode.mp4", info, colorizer.cfg.encode, spec, {}) as w:
@@ -192,6 +194,8 @@ def main() -> None:
                 "--rss-child",
                 str(clip),
                 str(tmp / f"rss_{seconds}_out.mp4"),
+                "--engine",
+                args.engine,
                 "--precision",
                 args.precision,
             ]

@@ -26,7 +26,7 @@ PARITY_ATOL = 1e-3  # a cached fp32 graph must match eager fp32 to this (ab, nor
 def export_onnx(generator: ColorNet, path: str | Path) -> Path:
     """Write the generator (BN folded, no padding) as ONNX with dynamic N, H, W to ``path``."""
     path = Path(path)
-    core = Core(generator.to("cpu").float()).eval()
+    core = Core(generator).to("cpu").float().eval()  # Core copies: the caller's generator stays where it is
     m = generator.config.multiple
     dim = torch.export.Dim
     shapes = {"L": {0: dim("batch", min=1, max=4096), 2: m * dim("h", min=1, max=512), 3: m * dim("w", min=1, max=512)}}

@@ -70,3 +70,131 @@ def test_input_audio_reaches_every_container(tmp_path, tiny_model, src, ext):
     _, _, want = audio_seconds(inp)
     got_codec, got_rate, got = audio_seconds(out)
     assert abs(got - want) < 0.1, (got_codec, got_rate, got, want)  # resampled, not sped up or cut
+
+
+def _clicks_clip(path: Path, rate: int = 44100) -> Path:
+    """2 s at 25 fps with a click every 0.1 s (an AAC track): a timing ruler for the audio."""
+    with av.open(str(path), "w") as out:
+        v = out.add_stream("libx264", rate=25)
+        v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"
+        a = out.add_stream("aac", rate=rate, layout="mono")
+        for i in range(50):
+            f = av.VideoFrame.from_ndarray(gradient_frame(64, 48, t=i / 6, colour=False), format="rgb24")
+            f.pts = i
+            for p in v.encode(f):
+                out.mux(p)
+        for p in v.encode():
+            out.mux(p)
+        sig = np.zeros(2 * rate, np.float32)
+        sig[(np.arange(20) * 0.1 * rate).astype(int)] = 0.9
+        for i in range(0, len(sig), 1024):
+            frame = av.AudioFrame.from_ndarray(sig[None, i : i + 1024], format="fltp", layout="mono")
+            frame.sample_rate, frame.pts = rate, i
+            for p in a.encode(frame):
+                out.mux(p)
+        for p in a.encode():
+            out.mux(p)
+    return path
+
+
+def _audio_after_first_frame(path: Path, seconds: float, length: float = 0.8) -> np.ndarray:
+    """Mono 48 kHz audio from ``seconds`` after the first video frame, for ``length`` seconds."""
+    with av.open(str(path)) as c:
+        first = next(c.decode(video=0)).time
+    with av.open(str(path)) as c:
+        res, chunks, t0 = av.AudioResampler(format="flt", layout="mono", rate=48000), [], None
+        for f in c.decode(audio=0):
+            for g in res.resample(f):
+                t0 = g.time if t0 is None else t0
+                chunks.append(g.to_ndarray()[0])
+    a = np.concatenate(chunks)
+    i = round((first + seconds - t0) * 48000)
+    return a[i : i + round(length * 48000)]
+
+
+@pytest.mark.parametrize("ext", [".mp4", ".mkv", ".webm"])  # AAC copied; transcoded to Opus for WebM
+def test_audio_stays_in_sync_with_a_segment(tmp_path, tiny_model, ext):
+    """--start 0.53 on a 25 fps film: the segment starts at the frame at 0.56, and the audio must
+    start with it. Was: the audio was shifted by 0.53 instead, 30 ms late (1440 samples)."""
+    src = _clicks_clip(tmp_path / "clicks.mp4")
+    out = tmp_path / f"out{ext}"
+    r = runner.invoke(app, [str(src), "-o", str(out), "--model", str(tiny_model), "--start", "0.53", "--quiet"])
+    assert r.exit_code == 0, r.output
+    want, got = _audio_after_first_frame(src, 0.56 + 0.1), _audio_after_first_frame(out, 0.1)
+    n = len(want) - 400
+    lags = np.arange(-1600, 1601)
+    got = np.pad(got, (1600, 1600 + len(want)))
+    lag = lags[np.argmax([np.dot(want[200 : 200 + n], got[1800 + k : 1800 + k + n]) for k in lags])]
+    assert abs(lag) <= 48, lag  # within 1 ms: MP4 edit lists and Matroska time stamps count milliseconds
+
+
+def _film_with_everything(folder: Path) -> Path:
+    """An MKV with a title and comment, a French commentary track (default), English SubRip
+    subtitles and two chapters: what an archive's masters carry besides the picture."""
+    from fractions import Fraction
+
+    srt = folder / "s.srt"
+    srt.write_text("1\n00:00:00,200 --> 00:00:00,800\nHello\n\n2\n00:00:01,000 --> 00:00:01,500\nWorld\n")
+    path = folder / "film.mkv"
+    with av.open(str(srt)) as subs, av.open(str(path), "w") as out:
+        v = out.add_stream("libx264", rate=25)
+        v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"
+        a = out.add_stream("aac", rate=48000, layout="mono")
+        a.metadata.update(language="fra", title="commentary")
+        a.disposition = av.stream.Disposition.default
+        s = out.add_stream_from_template(subs.streams.subtitles[0])
+        s.metadata["language"] = "eng"
+        out.metadata.update(title="Reel 3", comment="scanned 2019")
+        ms = Fraction(1, 1000)
+        out.set_chapters(
+            [
+                {"id": 1, "start": 0, "end": 800, "time_base": ms, "metadata": {"title": "Opening"}},
+                {"id": 2, "start": 800, "end": 2000, "time_base": ms, "metadata": {"title": "Street"}},
+            ]
+        )
+        for p in subs.demux(subs.streams.subtitles[0]):
+            if p.size:
+                p.stream = s
+                out.mux(p)
+        for i in range(50):
+            f = av.VideoFrame.from_ndarray(gradient_frame(64, 48, t=i / 6, colour=False), format="rgb24")
+            f.pts = i
+            for p in v.encode(f):
+                out.mux(p)
+        for p in v.encode():
+            out.mux(p)
+        tone = (0.3 * np.sin(np.arange(96000) / 10)).astype(np.float32)
+        for i in range(0, 96000, 1024):
+            frame = av.AudioFrame.from_ndarray(tone[None, i : i + 1024], format="fltp", layout="mono")
+            frame.sample_rate, frame.pts = 48000, i
+            for p in a.encode(frame):
+                out.mux(p)
+        for p in a.encode():
+            out.mux(p)
+    return path
+
+
+def test_subtitles_chapters_and_tags_are_kept(tmp_path, tiny_model):
+    """Was: only video and audio were written; subtitles, chapters, the title, the source's comment
+    and the audio's language, title and disposition were lost."""
+    src = _film_with_everything(tmp_path)
+    for name, extra in (("out.mkv", []), ("seg.mkv", ["--start", "0.5"]), ("out.mp4", [])):
+        out = tmp_path / name
+        r = runner.invoke(app, [str(src), "-o", str(out), "--model", str(tiny_model), "--quiet", *extra])
+        assert r.exit_code == 0, r.output
+        with av.open(str(out)) as c:
+            tags = {k.lower(): v for k, v in c.metadata.items()}
+            assert tags["title"] == "Reel 3" and tags["comment"].startswith("scanned 2019\ncolorized by vidcolor")
+            audio = c.streams.audio[0]
+            assert audio.metadata["language"] == "fra" and "commentary" in audio.metadata.values()
+            assert audio.disposition & av.stream.Disposition.default
+            chapters = [
+                (round(float(ch["start"] * ch["time_base"]), 3), ch["metadata"]["title"]) for ch in c.chapters()
+            ]
+            shift = 0.52 if extra else 0.0  # the segment starts at the frame at 0.52
+            assert chapters == [(0.0, "Opening"), (round(0.8 - shift, 3), "Street")]
+            if name.endswith(".mkv"):  # MP4 holds only mov_text subtitles: left out with a note
+                subs = c.streams.subtitles[0]
+                assert subs.metadata["language"] == "eng"
+                cues = [(round(float(p.pts * p.time_base), 3), bytes(p)) for p in c.demux(subs) if p.size]
+                assert cues == ([(0.48, b"World")] if extra else [(0.2, b"Hello"), (1.0, b"World")])

@@ -50,7 +50,9 @@ def test_video_keeps_frames_timing_audio_and_luma(tmp_path, tiny_model):
     colour = np.stack(read_frames(out, "yuv444p"))  # planar: (N, 3, H, W)
     assert np.abs(colour[:, 1:].astype(int) - 128).mean() > 5  # colour was added
     with av.open(str(out)) as c:
-        assert "vidcolor" in c.metadata.get("comment", "")
+        comment = c.metadata.get("comment", "")
+    assert "vidcolor" in comment and tiny_model.name in comment
+    assert str(tiny_model.parent) not in comment  # no folder of the user's machine in what they share
     assert stray_files(tmp_path) == []
 
 

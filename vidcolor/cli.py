@@ -371,7 +371,7 @@ def eval_cmd(
         doc = {
             "model": colorizer.model_id,
             "engine": colorizer.engine.name,
-            "settings": cfg.to_dict(),
+            "settings": cfg.public(),
             "guided": {"reference": mode.reference, "hints": mode.hints, "seed": mode.seed} if mode else None,
             "items": [{"name": r.name, "kind": r.kind, "frames": r.frames, "scores": r.scores} for r in results],
             "overall": overall,
@@ -536,6 +536,7 @@ def engines_cmd(
     debug: Debug = False,
 ) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     from vidcolor.engines import auto_choices, describe_engines
@@ -546,7 +547,7 @@ def engines_cmd(
     for col in ("engine", "status", "what"):
         table.add_column(col)
     for name, reason, what in describe_engines(dev):
-        table.add_row(name, f"[red]unavailable: {reason}" if reason else "[green]available", what)
+        table.add_row(name, f"[red]unavailable: {escape(reason)}" if reason else "[green]available", what)
     Console().print(table)
     choice = auto_choices(dev)
     typer.echo("--engine auto picks: " + (f"{choice[0][0]} ({choice[0][1]})" if choice else "nothing available"))

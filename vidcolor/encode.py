@@ -198,7 +198,15 @@ class VideoWriter:
         try:
             self._setup_video()
             self._audio = _AudioCopier(self.info.path, self.out, self.fmt, self.start, self.end, self.log)
-            self.out.metadata["comment"] = "colorized by vidcolor " + json.dumps(self.metadata, sort_keys=True)
+            self.out.metadata.update(self._audio.tags)  # title, date, ... of the source
+            tags, disposition = self._audio.video_tags
+            self.stream.metadata.update(tags)  # language, title of the picture
+            if disposition is not None:
+                self.stream.disposition = disposition
+            ours = "colorized by vidcolor " + json.dumps(self.metadata, sort_keys=True)
+            key = next((k for k in self.out.metadata if k.lower() == "comment"), None)  # Matroska: COMMENT
+            theirs = self.out.metadata.pop(key) if key else ""
+            self.out.metadata["comment"] = f"{theirs}\n{ours}" if theirs else ours  # theirs kept, ours last
         except BaseException:
             self._discard()
             raise
@@ -263,8 +271,10 @@ class VideoWriter:
         """Encode one frame; its pts (input time base) is kept, shifted for a segment."""
         if frame.pts is None:
             raise ProcessingError(f"{self.info.path}: frame {self.frames_written} has no timestamp")
-        if self._offset is None:
+        if self._offset is None:  # a segment starts at its first frame; audio follows that frame
             self._offset = frame.pts if self.start > 0 else 0
+            if self._audio:
+                self._audio.begin(float(self._offset * self.info.time_base))
         t = float((frame.pts - self._offset) * self.info.time_base)
         out = pad_even(frame) if self.pad else frame
         if out.format.name != self.pix_fmt:  # luma kept where the depth is; chroma resampled
@@ -275,7 +285,7 @@ class VideoWriter:
         out.pict_type = av.video.frame.PictureType.NONE
         try:  # audio too: the first mux writes the header, where a container can still refuse a stream
             if self._audio:
-                self._audio.drain(t + self.start)
+                self._audio.drain(t + self._audio.origin)
             for packet in self.stream.encode(out):
                 self.out.mux(packet)
         except (av.error.FFmpegError, OSError) as e:
@@ -292,6 +302,28 @@ COPYABLE_AUDIO = {
     "mov": {"aac", "mp3", "ac3", "eac3", "alac", "pcm_s16le", "pcm_s16be", "pcm_s24le", "pcm_s24be", "pcm_f32le"},
     "webm": {"opus", "vorbis"},
 }
+
+
+STATISTICS = ("duration", "bps", "number_of_frames", "number_of_bytes", "_statistics", "encoder")
+
+
+def _tags(metadata: dict[str, str]) -> dict[str, str]:
+    """A stream's or container's tags worth keeping: language, title, dates, ...; not the ones that
+    describe the old encoding (Matroska statistics, encoder), which would be wrong in the output."""
+    return {k: v for k, v in metadata.items() if not k.lower().startswith(STATISTICS)}
+
+
+# Subtitle codecs each container holds as a stream copy (text subtitles are not converted).
+COPYABLE_SUBTITLES = {
+    "mp4": {"mov_text"},
+    "mov": {"mov_text"},
+    "webm": {"webvtt"},
+    "matroska": {"subrip", "srt", "ass", "ssa", "webvtt", "dvd_subtitle", "hdmv_pgs_subtitle", "dvb_subtitle"},
+}
+
+
+def _can_copy_subtitle(codec: str, fmt: str, out: av.container.OutputContainer) -> bool:
+    return codec in COPYABLE_SUBTITLES.get(fmt, set()) and codec in out.supported_codecs
 
 
 def _can_copy(codec: str, fmt: str, out: av.container.OutputContainer) -> bool:
@@ -325,26 +357,44 @@ def _transcoder(
 
 
 class _AudioCopier:
-    """Copies (or transcodes) the source's audio streams, interleaved with the video by time."""
+    """Copies what the source has besides its picture: audio streams (copied, or transcoded),
+    subtitle streams the output container takes, chapters, and the tags (language, title,
+    disposition) of every stream and of the container; interleaved with the video by time."""
 
     def __init__(self, src: Path, out: av.container.OutputContainer, fmt: str, start: float, end: float, log: Log):
         self.start, self.end, self.out = start, end, out
+        self.origin = 0.0  # source time that becomes 0: the first video frame's, for a segment
         self.pairs: list[tuple] = []
         self.pending: av.Packet | None = None
         self.done = False
         self.packets: Iterator[av.Packet] = iter(())
         self.log, self.damaged = log, 0
         self.input = av.open(str(src), metadata_errors="ignore")
+        self.tags = _tags(self.input.metadata)
+        self.chapters = self.input.chapters()
+        self.video_tags = next(
+            ((_tags(v.metadata), v.disposition) for v in self.input.streams.video if v.codec_context is not None),
+            ({}, None),
+        )
         streams = []
         for s in self.input.streams.audio:
             if s.codec_context is None:  # a damaged header can leave a stream with no known codec
                 log(f"warning: audio stream {s.index} of {src.name} has an unknown codec (damaged?): left out")
             else:
                 streams.append(s)
-        if not streams:
+        subtitles = []
+        for s in self.input.streams.subtitles:
+            codec = s.codec_context.name if s.codec_context is not None else "unknown"
+            if _can_copy_subtitle(codec, fmt, out):
+                subtitles.append(s)
+            else:
+                log(f"note: subtitle stream {s.index} ({codec}) cannot go into {fmt}: left out (.mkv takes most)")
+        if not streams and not subtitles:
             self.input.close()
             self.done = True
             return
+        for s in subtitles:
+            self.pairs.append((s, out.add_stream_from_template(s), None))
         for s in streams:
             if _can_copy(s.codec_context.name, fmt, out):
                 self.pairs.append((s, out.add_stream_from_template(s), None))
@@ -356,10 +406,27 @@ class _AudioCopier:
                     f"note: audio stream {s.index} ({s.codec_context.name}, {s.codec_context.sample_rate} Hz) "
                     f"cannot be copied into {fmt}: transcoding to {codec}, {o.codec_context.sample_rate} Hz"
                 )
+        for s, o, _ in self.pairs:
+            o.metadata.update(_tags(s.metadata))
+            o.disposition = s.disposition
         self.map = {s.index: (o, dec) for s, o, dec in self.pairs}
         if start > 0:
             self.input.seek(int(start * av.time_base), backward=True)
         self.packets = self.input.demux(*[s for s, _, _ in self.pairs])
+
+    def begin(self, origin: float) -> None:
+        """Called with the first video frame, before anything is written: ``origin`` (source
+        seconds) becomes 0; chapters are copied, shifted and cut to the segment."""
+        self.origin = origin
+        chapters = []
+        for c in self.chapters:
+            tb = c["time_base"]
+            start, end = float(c["start"] * tb) - origin, float(c["end"] * tb) - origin
+            if end <= 0 or start >= self.end - origin:
+                continue
+            chapters.append({**c, "start": max(0, round(start / tb)), "end": round(min(end, self.end - origin) / tb)})
+        if chapters:
+            self.out.set_chapters(chapters)
 
     def drain(self, until: float) -> None:
         """Mux audio packets whose time is at most ``until`` seconds (source clock)."""
@@ -384,14 +451,16 @@ class _AudioCopier:
             if t >= self.end:
                 self._finish()
                 return
-            if self.start > 0 and t < self.start - 1e-6:
-                continue  # before the segment (a full run keeps priming packets with pts < 0)
+            if self.origin > 0 and t < self.origin - 1e-6:
+                end = t + float((pkt.duration or 0) * pkt.time_base)
+                if self.map[pkt.stream.index][1] is None or end <= self.origin + 1e-6:
+                    continue  # before the segment (a full run keeps priming packets with pts < 0)
             self._mux(pkt)
 
     def _mux(self, pkt: av.Packet) -> None:
         out_stream, transcode = self.map[pkt.stream.index]
-        shift = round(self.start / pkt.time_base) if self.start > 0 else 0
-        if transcode is None:
+        shift = round(self.origin / pkt.time_base)
+        if transcode is None:  # whole packets: each at its own time, so in sync to the sample
             if pkt.pts is not None:
                 pkt.pts -= shift
             if pkt.dts is not None:
@@ -407,11 +476,30 @@ class _AudioCopier:
                 self.log(f"warning: damaged audio packets are left out ({describe(e)})")
             return
         for frame in decoded:
-            if frame.pts is not None:
-                frame.pts -= shift
+            frame = self._from_origin(frame)
+            if frame is None:
+                continue
             for converted in transcode.resample(frame):
                 for p in out_stream.encode(converted):
                     self.out.mux(p)
+
+    def _from_origin(self, frame: av.AudioFrame) -> av.AudioFrame | None:
+        """A decoded frame shifted so that ``origin`` is 0, its samples before ``origin`` cut off:
+        transcoded audio starts exactly at the segment's first video frame."""
+        if frame.pts is None or frame.time_base is None:
+            return frame
+        skip = round((self.origin - float(frame.pts * frame.time_base)) * frame.sample_rate)
+        if skip > 0:
+            if skip >= frame.samples:
+                return None
+            a = frame.to_ndarray()
+            a = a[:, skip:] if frame.format.is_planar else a[:, skip * frame.layout.nb_channels :]
+            cut = av.AudioFrame.from_ndarray(np.ascontiguousarray(a), format=frame.format.name, layout=frame.layout)
+            cut.sample_rate, cut.time_base = frame.sample_rate, frame.time_base
+            cut.pts = frame.pts + round(skip / frame.sample_rate / frame.time_base)
+            frame = cut
+        frame.pts -= round(self.origin / frame.time_base)
+        return frame
 
     def _finish(self) -> None:
         if self.done:

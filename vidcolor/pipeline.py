@@ -104,6 +104,11 @@ class ColorizeConfig:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    def public(self) -> dict[str, Any]:
+        """The settings as written into outputs: the model by its file name (its digest is in the
+        model id beside it), never a folder of the machine that made the file."""
+        return {**self.to_dict(), "model": Path(self.model).name if self.model else None}
+
 
 class Colorizer:
     """A loaded model behind an engine, on a device: numpy RGB at render size -> (L, ab) tensors."""
@@ -302,7 +307,7 @@ def colorize_video(
         "version": __version__,
         "model": colorizer.model_id,
         "engine": colorizer.engine.name,
-        "settings": cfg.to_dict(),
+        "settings": cfg.public(),
         **({"guidance": guidance.describe()} if guidance else {}),
     }
     decoded = 0
