@@ -64,3 +64,23 @@ def test_auto_engine_with_a_precision_keeps_the_eager_fp32_last_resort():
         choices = engine_choices("auto", precision, torch.device("cpu"))
         assert choices[-1] == ("eager", "fp32") and len(choices) == len(set(choices)), choices
         assert all(p == precision for _n, p in choices[:-1])
+
+
+def test_option_defaults_are_the_config_defaults():
+    """One home per default: every colorize/batch option that is a ColorizeConfig or EncodeSettings
+    field shows that field's default (they were typed twice and could drift)."""
+    import dataclasses
+
+    import typer.main
+
+    from vidcolor.config import ColorizeConfig, EncodeSettings
+
+    want = {f.name: f.default for c in (ColorizeConfig, EncodeSettings) for f in dataclasses.fields(c)}
+    group = typer.main.get_command(app)
+    checked = 0
+    for name in ("colorize", "batch", "eval", "keyframes"):
+        for p in group.commands[name].params:
+            if p.name in want and p.name != "model" and want[p.name] is not dataclasses.MISSING:
+                assert p.default == want[p.name], (name, p.name)
+                checked += 1
+    assert checked >= 30

@@ -20,6 +20,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from typer.core import TyperGroup
 
+from vidcolor.config import ColorizeConfig, EncodeSettings
 from vidcolor.errors import BadInputError, VidcolorError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -108,7 +109,9 @@ Debug = Annotated[bool, typer.Option("--debug", help="Show a traceback on errors
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or messages.")]
 
 
-# Options shared by `vidcolor INPUT -o OUTPUT` and `vidcolor batch` (one definition each).
+# Options shared by `vidcolor INPUT -o OUTPUT` and `vidcolor batch` (one definition each); their
+# defaults come from the config dataclasses, the one home of every default.
+D, E = ColorizeConfig(), EncodeSettings()
 ModelOpt = Annotated[
     Path | None,
     typer.Option("--model", help="Generator weights (.safetensors from vidcolor train) [default: bundled model]."),
@@ -167,12 +170,9 @@ HintsOpt = Annotated[
 ]
 
 
-def _colorize_config(opts: dict[str, Any]) -> Any:
+def _colorize_config(opts: dict[str, Any]) -> ColorizeConfig:
     """The frozen ColorizeConfig from a command's options (its ``locals()``); sets the engine cache."""
     import dataclasses
-
-    from vidcolor.encode import EncodeSettings
-    from vidcolor.pipeline import ColorizeConfig
 
     if opts.get("cache_dir") is not None:
         from vidcolor.engines.cache import set_cache_dir
@@ -201,21 +201,21 @@ def colorize_cmd(
         ),
     ],
     model: ModelOpt = None,
-    render_size: RenderSizeOpt = 192,
-    batch_size: BatchSizeOpt = 8,
-    smoothing: SmoothingOpt = 0.9,
-    strength: StrengthOpt = 1.0,
-    start: StartOpt = 0.0,
-    duration: DurationOpt = None,
-    preview: PreviewOpt = 0,
-    engine: EngineOpt = "auto",
-    precision: PrecisionOpt = "auto",
+    render_size: RenderSizeOpt = D.render_size,
+    batch_size: BatchSizeOpt = D.batch_size,
+    smoothing: SmoothingOpt = D.smoothing,
+    strength: StrengthOpt = D.strength,
+    start: StartOpt = D.start,
+    duration: DurationOpt = D.duration,
+    preview: PreviewOpt = D.preview,
+    engine: EngineOpt = D.engine,
+    precision: PrecisionOpt = D.precision,
     cache_dir: CacheDirOpt = None,
-    device: DeviceOpt = "auto",
-    codec: CodecOpt = None,
-    crf: CrfOpt = 18,
-    preset: PresetOpt = "fast",
-    exact_size: ExactSizeOpt = False,
+    device: DeviceOpt = D.device,
+    codec: CodecOpt = E.codec,
+    crf: CrfOpt = E.crf,
+    preset: PresetOpt = E.preset,
+    exact_size: ExactSizeOpt = E.exact_size,
     reference: ReferenceOpt = None,
     hints: HintsOpt = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace OUTPUT if it exists.")] = False,
@@ -258,18 +258,18 @@ def batch_cmd(
     ] = "0/1",
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would be done; write nothing.")] = False,
     model: ModelOpt = None,
-    render_size: RenderSizeOpt = 192,
-    batch_size: BatchSizeOpt = 8,
-    smoothing: SmoothingOpt = 0.9,
-    strength: StrengthOpt = 1.0,
-    engine: EngineOpt = "auto",
-    precision: PrecisionOpt = "auto",
+    render_size: RenderSizeOpt = D.render_size,
+    batch_size: BatchSizeOpt = D.batch_size,
+    smoothing: SmoothingOpt = D.smoothing,
+    strength: StrengthOpt = D.strength,
+    engine: EngineOpt = D.engine,
+    precision: PrecisionOpt = D.precision,
     cache_dir: CacheDirOpt = None,
-    device: DeviceOpt = "auto",
-    codec: CodecOpt = None,
-    crf: CrfOpt = 18,
-    preset: PresetOpt = "fast",
-    exact_size: ExactSizeOpt = False,
+    device: DeviceOpt = D.device,
+    codec: CodecOpt = E.codec,
+    crf: CrfOpt = E.crf,
+    preset: PresetOpt = E.preset,
+    exact_size: ExactSizeOpt = E.exact_size,
     quiet: Quiet = False,
     debug: Debug = False,
 ) -> None:
@@ -314,13 +314,13 @@ def eval_cmd(
     ] = 0,
     seed: Annotated[int, typer.Option(help="Seed of the random hint points.")] = 0,
     model: ModelOpt = None,
-    render_size: RenderSizeOpt = 192,
-    batch_size: BatchSizeOpt = 8,
-    smoothing: SmoothingOpt = 0.9,
-    strength: StrengthOpt = 1.0,
-    engine: EngineOpt = "auto",
-    precision: PrecisionOpt = "auto",
-    device: DeviceOpt = "auto",
+    render_size: RenderSizeOpt = D.render_size,
+    batch_size: BatchSizeOpt = D.batch_size,
+    smoothing: SmoothingOpt = D.smoothing,
+    strength: StrengthOpt = D.strength,
+    engine: EngineOpt = D.engine,
+    precision: PrecisionOpt = D.precision,
+    device: DeviceOpt = D.device,
     quiet: Quiet = False,
     debug: Debug = False,
 ) -> None:
@@ -348,23 +348,30 @@ def eval_cmd(
         results.append(evaluate_item(path, colorizer, max_frames, rows, mode=mode, index=len(results)))
     overall = summarize(results)
     methods = list(overall)
+    # CDC stays in the JSON but not here: it scores the gray copy like the truth, so it says nothing
+    # about colour; flicker / truth does (gray: 0, steadier than the truth: < 1).
     cols = [
-        ("PSNR", "psnr", 2), ("PSNR last 10", "psnr_last", 2), ("SSIM", "ssim", 3), ("colourful. ratio", "colorfulness_ratio", 2), ("CDC", "cdc", 4),
-        ("CDC truth", "cdc_truth", 4), ("flicker", "flicker", 2), ("flicker truth", "flicker_truth", 2), ("luma PSNR", "luma_psnr", 1),
+        ("PSNR", "psnr", 2), ("PSNR last 10", "psnr_last", 2), ("SSIM", "ssim", 3), ("colourful. ratio", "colorfulness_ratio", 2),
+        ("flicker", "flicker", 2), ("flicker truth", "flicker_truth", 2), ("flicker / truth", "flicker_ratio", 2), ("luma PSNR", "luma_psnr", 1),
     ]  # fmt: skip
     table = Table(title=f"vidcolor eval ({colorizer.model_id}, {colorizer.engine.name})")
     for name in ("item", "frames", "method", *[c[0] for c in cols]):
         table.add_column(name, justify="left" if name in ("item", "method") else "right")
 
-    def fmt(v: float | None, digits: int) -> str:
+    def fmt(scores: dict, key: str, digits: int) -> str:
+        if key == "flicker_ratio":
+            f, t = scores.get("flicker"), scores.get("flicker_truth")
+            v = f / t if f is not None and t else None
+        else:
+            v = scores.get(key)
         return "-" if v is None else f"{v:.{digits}f}"
 
     for r in results:
         for m in methods:
-            table.add_row(r.name, str(r.frames), m, *[fmt(r.scores[m][k], d) for _n, k, d in cols])
+            table.add_row(r.name, str(r.frames), m, *[fmt(r.scores[m], k, d) for _n, k, d in cols])
     for m in methods:
         table.add_row(
-            "[bold]overall", str(sum(r.frames for r in results)), m, *[fmt(overall[m][k], d) for _n, k, d in cols]
+            "[bold]overall", str(sum(r.frames for r in results)), m, *[fmt(overall[m], k, d) for _n, k, d in cols]
         )
     Console(width=None if sys.stdout.isatty() else 200).print(table)
     if json_path is not None:
@@ -489,9 +496,9 @@ def _progress_bar(input: Path, cfg: Any, enabled: bool, label: str = "colorize")
 def keyframes_cmd(
     input: Annotated[Path, typer.Argument(help="Black-and-white video.", show_default=False)],
     out_dir: Annotated[Path, typer.Option("--output", "-o", help="Folder for the keyframes (created if missing).")],
-    render_size: RenderSizeOpt = 192,
-    start: StartOpt = 0.0,
-    duration: DurationOpt = None,
+    render_size: RenderSizeOpt = D.render_size,
+    start: StartOpt = D.start,
+    duration: DurationOpt = D.duration,
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace keyframes already in the folder (they are kept by default).")
     ] = False,

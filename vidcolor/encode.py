@@ -19,12 +19,12 @@ import json
 import math
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import av
 import numpy as np
 
+from vidcolor.config import EncodeSettings
 from vidcolor.decode import VideoInfo
 from vidcolor.errors import BadInputError, ProcessingError, describe
 from vidcolor.planes import ColourSpec, pad_even
@@ -33,18 +33,6 @@ CONTAINERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", "
 DEFAULT_CODEC = {"mp4": "libx264", "mov": "libx264", "matroska": "libx264", "webm": "libvpx-vp9"}
 FALLBACK_AUDIO = {"webm": "libopus"}
 Log = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class EncodeSettings:
-    codec: str | None = None  # None: the container's default (H.264, VP9 for WebM)
-    crf: int = 18  # 0 = lossless where the codec has a lossless mode (x264, x265, VP9)
-    preset: str = "fast"
-    exact_size: bool = False  # odd sizes: keep them with 4:4:4 H.264/H.265 (few browsers play it) instead of padding
-
-    def __post_init__(self) -> None:
-        if not 0 <= self.crf <= 63:
-            raise BadInputError(f"--crf must be in 0..63, got {self.crf}")
 
 
 def container_format(path: Path) -> str:

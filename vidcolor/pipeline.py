@@ -8,16 +8,15 @@ luma plane (see :mod:`vidcolor.planes`); only chroma is computed.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import os
 import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import av
 import numpy as np
@@ -26,8 +25,9 @@ import torch.nn.functional as F
 
 from vidcolor import __version__
 from vidcolor.color import lab_to_rgb, model_to_rgb, rgb_to_gray_L, rgb_to_lab, uint8_rgb_to_L
+from vidcolor.config import ColorizeConfig
 from vidcolor.decode import VideoInfo, check_input, frames, load_photo, media_kind, probe, to_8bit
-from vidcolor.encode import CONTAINERS, DEEP_IMAGE_FORMATS, EncodeSettings, VideoWriter, save_image
+from vidcolor.encode import CONTAINERS, DEEP_IMAGE_FORMATS, VideoWriter, save_image
 from vidcolor.engines import FallbackEngine, auto_choices, engine_unavailable
 from vidcolor.errors import BadInputError, ProcessingError, describe
 from vidcolor.guidance import Guidance, Guider
@@ -63,51 +63,6 @@ IMAGE_OUTPUTS = {
 
 def default_model_path() -> Path:
     return Path(str(resources.files("vidcolor") / "weights" / "default.safetensors"))
-
-
-@dataclass(frozen=True)
-class ColorizeConfig:
-    """Everything that decides what a colorized output looks like; saved into every output."""
-
-    model: str | None = None  # weights file; None = the bundled default model
-    render_size: int = (
-        192  # short side the model sees, px (rounded to the model's multiple; 192 by the sweep in RESULTS.md)
-    )
-    batch_size: int = 8
-    smoothing: float = (
-        0.9  # temporal smoothing of colour, 0 = off (0.9 chosen by the sweep in train/recipes/RESULTS.md)
-    )
-    strength: float = 1.0  # multiplies ab (saturation)
-    start: float = 0.0
-    duration: float | None = None
-    preview: int = 0  # frames in a preview sheet written beside the output (0 = none)
-    engine: str = "auto"  # a registered engine name, or auto (see engines.auto_choices)
-    precision: str = "auto"  # auto | fp32 | bf16 | fp16
-    device: str = "auto"
-    encode: EncodeSettings = field(default_factory=EncodeSettings)
-
-    def __post_init__(self) -> None:
-        checks = {
-            "render_size": self.render_size >= 16,
-            "batch_size": self.batch_size >= 1,
-            "smoothing": 0.0 <= self.smoothing <= 1.0,
-            "strength": 0.0 <= self.strength <= 4.0,
-            "start": self.start >= 0,
-            "duration": self.duration is None or self.duration > 0,
-            "preview": self.preview >= 0,
-            "precision": self.precision in ("auto", "fp32", "bf16", "fp16"),
-        }
-        for name, ok in checks.items():
-            if not ok:
-                raise BadInputError(f"invalid option --{name.replace('_', '-')} {getattr(self, name)!r}")
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    def public(self) -> dict[str, Any]:
-        """The settings as written into outputs: the model by its file name (its digest is in the
-        model id beside it), never a folder of the machine that made the file."""
-        return {**self.to_dict(), "model": Path(self.model).name if self.model else None}
 
 
 class Colorizer:

@@ -10,10 +10,10 @@ training subsets (whole files, seeded) for the data-scaling curve, and the Lite0
     .venv/bin/python train/recipes/v2/gpu_pack.py .gpudata
 """
 
+import argparse
 import json
 import random
 import shutil
-import sys
 from pathlib import Path
 
 from PIL import Image
@@ -22,7 +22,9 @@ from vidcolor.decode import media_kind
 from vidcolor.train.data import sample_video
 from vidcolor.train.split import read_split
 
-dest = Path(sys.argv[1])
+ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+ap.add_argument("dest", type=Path, help="folder to write the pack into (e.g. .gpudata)")
+dest = ap.parse_args().dest
 root = dest / "shared" / "data"
 split = read_split("train/recipes/split_v1.json")
 out: dict[str, list[list[str]]] = {}  # part -> files, each a list of paths (a clip = its frames)

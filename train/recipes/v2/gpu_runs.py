@@ -3,12 +3,16 @@
 python3 train/recipes/v2/gpu_runs.py NAME STEPS   (after gpu_pack.py; run from the repo root)
 """
 
-import sys
+import argparse
 
 from vidcolor.train.config import build_config
 from vidcolor.train.loop import train
 
-name, steps = sys.argv[1], int(sys.argv[2])
+ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+ap.add_argument("name", help="run name (runs/v2/NAME); see the recipes below")
+ap.add_argument("steps", type=int, help="training steps")
+args = ap.parse_args()
+name, steps = args.name, args.steps
 base = {
     "split": ".gpudata/split_all.json",
     "out": f"runs/v2/{name}",

@@ -6,15 +6,19 @@ Reads ``compare_models.py --json`` output holding the quarter, half and all-data
 (``runs/v2_round2/{quarter,half,main}``: hints, degradations 0.5, 2000 steps, same test split).
 """
 
+import argparse
 import json
-import sys
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-with open(sys.argv[1]) as f:
+ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+ap.add_argument("results", help="compare_models.py --json output")
+ap.add_argument("png", help="the plot to write")
+args = ap.parse_args()
+with open(args.results) as f:
     d = json.load(f)
 files = {"quarter": 102, "half": 205, "main": 410}
 pts = {}
@@ -34,5 +38,5 @@ ax.set_ylabel("PSNR (dB), test split")
 ax.set_title("Data scaling, base-8 U-Net, same recipe and steps")
 ax.legend(fontsize=8)
 fig.tight_layout()
-fig.savefig(sys.argv[2], dpi=110)
+fig.savefig(args.png, dpi=110)
 print({n: (round(pts[n]["psnr_photos"], 2), round(pts[n]["psnr_clips"], 2)) for n in ns})
