@@ -324,31 +324,37 @@ class Lease:
     def __init__(self, out_dir: Path, shard: Shard, beat: float = 30.0, stale: float = 120.0) -> None:
         suffix = "" if shard.count == 1 else f".shard-{shard.index}-of-{shard.count}"
         self.path = out_dir / f".vidcolor-lease{suffix}.json"
-        self.beat, self.stale = beat, stale
+        self.beat, self.stale, self.label = beat, stale, f"{shard.index}/{shard.count}"
         self.me = {"host": socket.gethostname(), "pid": os.getpid(), "token": os.urandom(8).hex()}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def __enter__(self) -> Lease:
         for _ in range(3):
-            try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                holder = self._holder()
-                if holder is None:  # stale, or gone meanwhile: take it over and try again
-                    self.path.unlink(missing_ok=True)
-                    continue
+            if self._create():
+                self._thread = threading.Thread(target=self._heartbeat, name="vidcolor-lease", daemon=True)
+                self._thread.start()
+                return self
+            holder = self._holder()
+            if holder is not None:
                 raise BusyError(
-                    f"{self.path.parent}: shard {self.path.stem.removeprefix('.vidcolor-lease') or '0/1'} is being "
-                    f"processed by {holder}; if that run is dead, its lease expires {self.stale:.0f} s after "
-                    f"its last heartbeat (or delete {self.path.name})"
-                ) from None
-            with os.fdopen(fd, "w") as f:
-                json.dump(self.me, f)
-            self._thread = threading.Thread(target=self._heartbeat, name="vidcolor-lease", daemon=True)
-            self._thread.start()
-            return self
+                    f"{self.path.parent}: shard {self.label} is being processed by {holder}; if that run is "
+                    f"dead, its lease expires {self.stale:.0f} s after its last heartbeat (or delete {self.path.name})"
+                )
+            self.path.unlink(missing_ok=True)  # stale, or gone meanwhile: take it over and try again
         raise BusyError(f"{self.path}: cannot take the lease (another run keeps replacing it)")
+
+    def _create(self) -> bool:
+        """Create the lease file exclusively; False when it exists already."""
+        try:
+            fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            return False
+        except OSError as e:
+            raise BadInputError(f"{self.path.parent}: cannot write in the output folder ({describe(e)})") from None
+        with os.fdopen(fd, "w") as f:
+            json.dump(self.me, f)
+        return True
 
     def _holder(self) -> str | None:
         """Who holds a fresh lease ("host pid N, heartbeat S s ago"), or None when it is stale."""
@@ -426,7 +432,10 @@ def run_batch(
             if on_file:
                 on_file(step.job, False)
         return report
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise BadInputError(f"{out_dir}: cannot create the output folder ({describe(e)})") from None
     with Lease(out_dir, shard):
         return _execute_all(steps, state, out_dir, cfg, shard, log, on_file)
 
