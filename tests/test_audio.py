@@ -9,39 +9,43 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from media import gradient_frame
+from make_media import gradient_frame
 from vidcolor.cli import app
 
 runner = CliRunner()
 SECONDS = 1.2
 
 
+def _mux_picture(out: av.container.OutputContainer, n: int, codec: str = "libx264") -> None:
+    """``n`` gray 64x48 frames at 25 fps, encoded and flushed into ``out``."""
+    v = out.add_stream(codec, rate=25)
+    v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"
+    for i in range(n):
+        f = av.VideoFrame.from_ndarray(gradient_frame(64, 48, t=i / 6, colour=False), format="rgb24")
+        f.pts = i
+        out.mux(v.encode(f))
+    out.mux(v.encode())
+
+
+def _mux_sound(stream: av.audio.stream.AudioStream, signal: np.ndarray, rate: int, sample_fmt: str = "fltp") -> None:
+    """(channels, samples) float signal, 1024 samples a frame, into ``stream``'s format; flushed."""
+    layout = stream.layout.name
+    for i in range(0, signal.shape[1], 1024):
+        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(signal[:, i : i + 1024], np.float32), "fltp", layout)
+        frame.sample_rate, frame.pts = rate, i
+        for conv in av.AudioResampler(format=sample_fmt, layout=layout, rate=rate).resample(frame):
+            stream.container.mux(stream.encode(conv))
+    stream.container.mux(stream.encode())
+
+
 def clip_with_audio(path: Path, codec: str, rate: int, layout: str, sample_fmt: str) -> Path:
     """A gray 64x48 clip of SECONDS at 25 fps with a tone in the given audio codec/rate/layout."""
     with av.open(str(path), "w") as out:
-        v = out.add_stream("mpeg4" if path.suffix == ".avi" else "libx264", rate=25)
-        v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"
         a = out.add_stream(codec, rate=rate)
         a.layout, a.format = layout, sample_fmt
-        channels = av.AudioLayout(layout).nb_channels
-        n = int(SECONDS * rate)
-        tone = 0.3 * np.sin(2 * np.pi * 440 * np.arange(n) / rate)
-        for i in range(int(SECONDS * 25)):
-            f = av.VideoFrame.from_ndarray(gradient_frame(64, 48, t=i / 6, colour=False), format="rgb24")
-            f.pts = i
-            for p in v.encode(f):
-                out.mux(p)
-        step = 1024
-        for i in range(0, n, step):
-            chunk = np.repeat(tone[None, i : i + step], channels, 0).astype(np.float32)
-            frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout=layout)
-            frame.sample_rate, frame.pts = rate, i
-            for conv in av.AudioResampler(format=sample_fmt, layout=layout, rate=rate).resample(frame):
-                for p in a.encode(conv):
-                    out.mux(p)
-        for s in (v, a):
-            for p in s.encode():
-                out.mux(p)
+        _mux_picture(out, int(SECONDS * 25), "mpeg4" if path.suffix == ".avi" else "libx264")
+        tone = 0.3 * np.sin(2 * np.pi * 440 * np.arange(int(SECONDS * rate)) / rate)
+        _mux_sound(a, np.repeat(tone[None], av.AudioLayout(layout).nb_channels, 0), rate, sample_fmt)
     return path
 
 
@@ -75,25 +79,11 @@ def test_input_audio_reaches_every_container(tmp_path, tiny_model, src, ext):
 def _clicks_clip(path: Path, rate: int = 44100) -> Path:
     """2 s at 25 fps with a click every 0.1 s (an AAC track): a timing ruler for the audio."""
     with av.open(str(path), "w") as out:
-        v = out.add_stream("libx264", rate=25)
-        v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"
         a = out.add_stream("aac", rate=rate, layout="mono")
-        for i in range(50):
-            f = av.VideoFrame.from_ndarray(gradient_frame(64, 48, t=i / 6, colour=False), format="rgb24")
-            f.pts = i
-            for p in v.encode(f):
-                out.mux(p)
-        for p in v.encode():
-            out.mux(p)
-        sig = np.zeros(2 * rate, np.float32)
-        sig[(np.arange(20) * 0.1 * rate).astype(int)] = 0.9
-        for i in range(0, len(sig), 1024):
-            frame = av.AudioFrame.from_ndarray(sig[None, i : i + 1024], format="fltp", layout="mono")
-            frame.sample_rate, frame.pts = rate, i
-            for p in a.encode(frame):
-                out.mux(p)
-        for p in a.encode():
-            out.mux(p)
+        _mux_picture(out, 50)
+        sig = np.zeros((1, 2 * rate), np.float32)
+        sig[0, (np.arange(20) * 0.1 * rate).astype(int)] = 0.9
+        _mux_sound(a, sig, rate)
     return path
 
 
@@ -137,8 +127,6 @@ def _film_with_everything(folder: Path) -> Path:
     srt.write_text("1\n00:00:00,200 --> 00:00:00,800\nHello\n\n2\n00:00:01,000 --> 00:00:01,500\nWorld\n")
     path = folder / "film.mkv"
     with av.open(str(srt)) as subs, av.open(str(path), "w") as out:
-        v = out.add_stream("libx264", rate=25)
-        v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"
         a = out.add_stream("aac", rate=48000, layout="mono")
         a.metadata.update(language="fra", title="commentary")
         a.disposition = av.stream.Disposition.default
@@ -152,25 +140,12 @@ def _film_with_everything(folder: Path) -> Path:
                 {"id": 2, "start": 800, "end": 2000, "time_base": ms, "metadata": {"title": "Street"}},
             ]
         )
+        _mux_picture(out, 50)  # adds the last stream, then writes the header
+        _mux_sound(a, 0.3 * np.sin(np.arange(96000) / 10)[None], 48000)
         for p in subs.demux(subs.streams.subtitles[0]):
             if p.size:
                 p.stream = s
                 out.mux(p)
-        for i in range(50):
-            f = av.VideoFrame.from_ndarray(gradient_frame(64, 48, t=i / 6, colour=False), format="rgb24")
-            f.pts = i
-            for p in v.encode(f):
-                out.mux(p)
-        for p in v.encode():
-            out.mux(p)
-        tone = (0.3 * np.sin(np.arange(96000) / 10)).astype(np.float32)
-        for i in range(0, 96000, 1024):
-            frame = av.AudioFrame.from_ndarray(tone[None, i : i + 1024], format="fltp", layout="mono")
-            frame.sample_rate, frame.pts = 48000, i
-            for p in a.encode(frame):
-                out.mux(p)
-        for p in a.encode():
-            out.mux(p)
     return path
 
 
