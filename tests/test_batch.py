@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from media import gradient_frame, read_frames, write_image, write_video
+from make_media import gradient_frame, read_frames, write_image, write_video
 from vidcolor.batch import discover
 from vidcolor.cli import app
 
@@ -286,3 +286,22 @@ def test_one_writer_per_shard_across_hosts(tmp_path, tiny_model):
         with pytest.raises(Exception, match="being processed by"):
             Lease(out, Shard(0, 1)).__enter__()
     assert not lease.exists()
+
+
+def test_settings_added_later_do_not_redo_an_archive():
+    """Upgrading vidcolor must not redo a finished archive because the settings grew a field:
+    at its default a new field is left out of the hash (the manifests' hash is the old one)."""
+    import dataclasses
+    import hashlib
+    import json
+
+    from vidcolor.batch import settings_hash
+    from vidcolor.config import ColorizeConfig, EncodeSettings
+
+    cfg = ColorizeConfig(render_size=64)
+    before = {**cfg.to_dict(), "encode": {"codec": None, "crf": 18, "preset": "fast"}}  # the 0.1 layout
+    del before["device"]
+    old = hashlib.sha256(json.dumps(before, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    assert settings_hash(cfg) == old
+    exact = dataclasses.replace(cfg, encode=EncodeSettings(exact_size=True))
+    assert settings_hash(exact) != old  # a different output: redone

@@ -22,7 +22,6 @@
 from __future__ import annotations
 
 import contextlib
-import glob
 import hashlib
 import json
 import os
@@ -33,8 +32,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from vidcolor.atomic import remove_stale_partials
 from vidcolor.decode import media_kind
-from vidcolor.encode import CONTAINERS, temp_path
+from vidcolor.encode import CONTAINERS
 from vidcolor.errors import BadInputError, BusyError, VidcolorError, describe
 from vidcolor.guidance import Guidance, beside, is_guidance_file
 from vidcolor.pipeline import IMAGE_OUTPUTS, ColorizeConfig, Colorizer, colorize, model_id, model_path
@@ -206,6 +206,8 @@ def settings_hash(cfg: ColorizeConfig, guidance: Guidance | None = None) -> str:
     """What decides an output besides the input and the model: settings and the file's guidance."""
     d = cfg.to_dict()
     d.pop("device", None)  # where it ran does not change what it makes (beyond float rounding)
+    if not d["encode"]["exact_size"]:  # a setting added later: at its default it is left out, so
+        del d["encode"]["exact_size"]  # manifests written before it stay valid (no archive redone)
     if guidance:
         d["guidance"] = guidance.digest()
     return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
@@ -299,17 +301,6 @@ def classify(job: Job, out: Path, prev: dict | None, cfg: ColorizeConfig, model:
         return Step(job, out, action, why, record, guidance or None, completed)
     except Exception as e:  # the file vanished or cannot be read between discovery and now
         return Step(job, out, "fail", _reason(e), {"rel": job.rel, "input": str(job.input), "output": str(out)})
-
-
-def remove_stale_partials(out: Path) -> None:
-    """Temporary files a killed run left for this output. Called under the shard's :class:`Lease`,
-    so no other live run writes this output: every temporary but this process's own is stale,
-    whichever host wrote it."""
-    if not out.parent.is_dir():
-        return
-    for p in out.parent.glob(f".{glob.escape(out.stem)}.vidcolor-*.partial{glob.escape(out.suffix)}"):
-        if p != temp_path(out):
-            p.unlink(missing_ok=True)
 
 
 class Lease:
