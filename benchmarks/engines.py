@@ -1,6 +1,6 @@
 """Generator throughput per engine x precision x batch x render size, and output agreement.
 
-    .venv/bin/python benchmarks/engines.py [--model PATH] [--device cpu|cuda] [--quick]
+    .venv/bin/python benchmarks/engines.py [--model PATH] [--device auto|cpu|cuda] [--quick]
 
 Frames/s of the generator alone (what ``--engine`` changes), with ratios to eager fp32 at the
 same batch and size. Then, on the demo clip, how far each engine's output chroma planes (8-bit
@@ -16,8 +16,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from common import machine, timeit
+from bench_timing import machine, timeit
 from vidcolor.decode import frames, probe
+from vidcolor.device import pick_device
 from vidcolor.engines import create_engine, engine_unavailable
 from vidcolor.modelfile import load_generator
 from vidcolor.pipeline import ColorizeConfig, default_model_path
@@ -47,10 +48,10 @@ def chroma_planes(engine, frames_rgb: np.ndarray, device: torch.device, spec: Co
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default=None)
-    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N (as vidcolor --device)")
     ap.add_argument("--quick", action="store_true", help="one batch size and render size")
     args = ap.parse_args()
-    device = torch.device(args.device)
+    device = pick_device(args.device)
     generator, _ = load_generator(args.model or default_model_path(), device)
     cases = GPU_CASES if device.type == "cuda" else CPU_CASES
     batches = [8] if args.quick else [1, 8]

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from pipeline import make_clip
 
-from common import machine
+from bench_timing import machine
 from vidcolor.decode import probe
 from vidcolor.guidance import Guidance
 from vidcolor.pipeline import ColorizeConfig, Colorizer, colorize_array, colorize_video

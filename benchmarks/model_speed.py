@@ -14,7 +14,7 @@ import argparse
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from common import machine, timeit
+from bench_timing import machine, timeit
 from vidcolor.engines import cpu_has_fast_bf16, create_engine, engine_unavailable
 from vidcolor.model import GeneratorConfig, build_generator, count_parameters
 from vidcolor.modelfile import read_info

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from common import machine
+from bench_timing import machine
 from vidcolor.decode import frames, probe
 from vidcolor.encode import VideoWriter
 from vidcolor.pipeline import ColorizeConfig, Colorizer, colorize_image, colorize_video, colour_batch

@@ -15,7 +15,8 @@ import functools
 import torch
 import torch.nn.functional as F
 
-from common import machine, timeit
+from bench_timing import machine, timeit
+from vidcolor.device import pick_device
 from vidcolor.model import Generator, PatchDiscriminator, init_weights
 
 
@@ -49,7 +50,7 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--steps", type=int, default=5)
     args = ap.parse_args()
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = pick_device("auto")
     print(f"# pix2pix GAN step, default generator + 70x70 PatchGAN, batch {args.batch}, {device}; {machine()}")
     print("| size | fp32 img/s | bf16 img/s | bf16 / fp32 |")
     print("|---|---|---|---|")

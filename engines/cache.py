@@ -2,8 +2,8 @@
 
 Entries are keyed by everything that makes an artefact valid: the weights' digest, the shape
 profile, the library versions and the GPU. They are written atomically; a reader that finds an
-entry unreadable or wrong (callers check outputs against the eager model) deletes and rebuilds it,
-so a stale or corrupt entry is never trusted.
+entry unreadable or wrong (:func:`load_checked`: outputs checked against the eager model) deletes
+and rebuilds it, so a stale or corrupt entry is never trusted.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from pathlib import Path
 
 import torch
 
+from vidcolor.atomic import write_atomic
+from vidcolor.errors import ProcessingError
 from vidcolor.model import ColorNet
 
 _CACHE_DIR: Path | None = None
@@ -54,19 +56,29 @@ def entry(kind: str, suffix: str, **key: object) -> Path:
     return cache_dir() / kind / f"{digest}{suffix}"
 
 
-def build_once(path: Path, build: Callable[[Path], None]) -> Path:
+def build_once(path: Path, build: Callable[[Path], object]) -> Path:
     """Return ``path``, building it with ``build(tmp)`` + atomic rename when it is missing."""
     if path.exists():
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        build(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_atomic(path, build)
     return path
 
 
 def discard(path: Path) -> None:
     path.unlink(missing_ok=True)
+
+
+def load_checked(get: Callable[[], Path], load: Callable[[Path], bool], what: str) -> Path:
+    """The retry-and-check rule of every cached engine artefact: ``get()`` the entry (built when
+    missing), ``load(path)`` it, which says whether the loaded engine agrees with the eager model.
+    An entry that fails to load or disagrees is deleted and built again, once: never trusted."""
+    for _attempt in range(2):
+        path = get()
+        try:
+            if load(path):
+                return path
+        except Exception:  # each back-end raises its own types for a bad artefact (ORT, TensorRT)
+            pass
+        discard(path)  # stale or corrupt
+    raise ProcessingError(f"{what} does not match the model ({path})")

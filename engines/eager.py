@@ -14,16 +14,9 @@ import torch
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
+from vidcolor.device import precision_dtype
 from vidcolor.engines import register_engine
 from vidcolor.model import ColorNet
-
-DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
-
-
-def check_precision(precision: str) -> torch.dtype | None:
-    if precision not in DTYPES:
-        raise ValueError(f"precision must be one of {list(DTYPES)}, got {precision!r}")
-    return DTYPES[precision]
 
 
 def fold_batchnorm(module: nn.Module) -> nn.Module:
@@ -76,7 +69,7 @@ class Core(nn.Module):
 
 class EagerEngine:
     def __init__(self, generator: ColorNet, device: torch.device, precision: str = "fp32") -> None:
-        self.dtype = check_precision(precision)
+        self.dtype = precision_dtype(precision)
         self.device = device
         self.model = Core(generator).to(device).to(memory_format=torch.channels_last)
 

@@ -16,7 +16,6 @@ import torch
 
 from vidcolor.engines import cache, module_missing, register_engine
 from vidcolor.engines.eager import Core
-from vidcolor.errors import ProcessingError
 from vidcolor.model import ColorNet
 
 OPSET = 18
@@ -80,16 +79,12 @@ class OrtEngine:
         options.log_severity_level = 3
         # no busy-waiting between calls: decoding, encoding and guidance share the cores meanwhile
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        for _attempt in range(2):
-            path = cached_onnx(generator)
-            try:
-                self.session = ort.InferenceSession(str(path), options, providers=providers)
-                if reference_check(self, generator, PARITY_ATOL):
-                    return
-            except Exception:  # onnxruntime raises its own exception types for bad graphs
-                pass
-            cache.discard(path)  # stale or corrupt: never trusted, rebuilt once
-        raise ProcessingError(f"onnxruntime engine: exported graph does not match the model ({path})")
+
+        def load(path: Path) -> bool:
+            self.session = ort.InferenceSession(str(path), options, providers=providers)
+            return reference_check(self, generator, PARITY_ATOL)
+
+        cache.load_checked(lambda: cached_onnx(generator), load, "onnxruntime engine: exported graph")
 
     def __call__(self, L: torch.Tensor) -> torch.Tensor:
         x = np.ascontiguousarray(L.detach().to("cpu", torch.float32).numpy())

@@ -12,6 +12,7 @@ engine reports itself unavailable.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
@@ -91,18 +92,22 @@ class TensorRTEngine:
             "capability": torch.cuda.get_device_capability(self.device),
         }
         self.runtime = trt.Runtime(trt.Logger(trt.Logger.WARNING))
-        for _attempt in range(2):
-            path = cache.build_once(
+
+        def load(path: Path) -> bool:
+            self.engine = self.runtime.deserialize_cuda_engine(path.read_bytes())
+            if self.engine is None:
+                return False
+            self.context = self.engine.create_execution_context()
+            return reference_check(self, generator, PARITY_ATOL[precision])
+
+        cache.load_checked(
+            lambda: cache.build_once(
                 cache.entry("tensorrt", ".plan", **key),
                 lambda tmp: tmp.write_bytes(build_engine(onnx_path, self.profile, precision)),
-            )
-            self.engine = self.runtime.deserialize_cuda_engine(path.read_bytes())
-            if self.engine is not None:
-                self.context = self.engine.create_execution_context()
-                if reference_check(self, generator, PARITY_ATOL[precision]):
-                    return
-            cache.discard(path)  # stale or corrupt: rebuilt once, never trusted
-        raise ProcessingError("tensorrt engine: built engine does not match the model")
+            ),
+            load,
+            "tensorrt engine: built engine",
+        )
 
     def __call__(self, L: torch.Tensor) -> torch.Tensor:
         n, _, h, w = L.shape

@@ -1,3 +1,4 @@
+import os
 import sys
 from pathlib import Path
 
@@ -5,7 +6,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from media import gradient_frame, write_image, write_video
+from make_media import gradient_frame, write_image, write_video
 
 
 def pytest_collection_modifyitems(config, items):
@@ -31,6 +32,31 @@ def image_folder(tmp_path: Path) -> Path:
     (root / "broken.jpg").write_bytes(b"\xff\xd8\xff not really a jpeg")
     (root / "notes.mp4").write_text("this is text, not a video\n")
     return root
+
+
+@pytest.fixture
+def published(monkeypatch) -> list[Path]:
+    """The final names files were published under during a test, the one durable way
+    (:mod:`vidcolor.atomic`): written under their vidcolor temporary name, fsynced, then renamed."""
+    from vidcolor.encode import temp_path
+
+    synced: set[str] = set()
+    finals: list[Path] = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd: int) -> None:
+        synced.add(os.path.realpath(f"/proc/self/fd/{fd}"))
+        real_fsync(fd)
+
+    def replace(src, dst, *args, **kwargs) -> None:
+        src, dst = Path(src), Path(dst)
+        if src == temp_path(dst) and str(src.resolve()) in synced:
+            finals.append(dst)
+        real_replace(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    return finals
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,7 @@
 import numpy as np
 from typer.testing import CliRunner
 
-from media import gradient_frame, read_frames, write_video
+from make_media import gradient_frame, read_frames, write_video
 from vidcolor.cli import app
 from vidcolor.modelfile import load_generator, read_info
 from vidcolor.pipeline import default_model_path

@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from media import gradient_frame, write_video
+from make_media import gradient_frame, write_video
 from vidcolor.train.data import FrameDataset, Source, StepSampler, _crop_params, sample_video, scan, split_by_file
 
 

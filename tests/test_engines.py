@@ -101,12 +101,13 @@ def test_engine_parity_with_eager_fp32(request, name, precision, arch):
         assert (out - ref).abs().max() < TOL[precision], (name, precision, shape)
 
 
-def test_corrupt_cached_onnx_is_rebuilt_not_trusted(generator, tmp_path):
+def test_corrupt_cached_onnx_is_rebuilt_not_trusted(generator, tmp_path, published):
     if engine_unavailable("onnxruntime"):
         pytest.skip(engine_unavailable("onnxruntime"))
     set_cache_dir(tmp_path)
     create_engine("onnxruntime", generator)
     (cached,) = (tmp_path / "onnx").glob("*.onnx")
+    assert published == [cached]  # a cache entry is written as every file is: temporary name, fsync, rename
     cached.write_bytes(b"not an onnx graph")
     L = torch.rand(2, 1, 64, 64) * 2 - 1
     out = create_engine("onnxruntime", generator)(L)
@@ -171,7 +172,7 @@ def test_engines_command_lists_every_engine_with_status():
     assert "no CUDA device" in r.output and "--engine auto picks:" in r.output
 
 
-def test_export_onnx_runs_in_onnxruntime(tiny_model, tmp_path):
+def test_export_onnx_runs_in_onnxruntime(tiny_model, tmp_path, published):
     if engine_unavailable("onnxruntime"):
         pytest.skip(engine_unavailable("onnxruntime"))
     import numpy as np
@@ -181,6 +182,7 @@ def test_export_onnx_runs_in_onnxruntime(tiny_model, tmp_path):
     r = CliRunner().invoke(app, ["export", "--model", str(tiny_model), "-o", str(out)])
     assert r.exit_code == 0, r.output
     assert [p.name for p in tmp_path.iterdir()] == ["g.onnx"]  # weights inside, nothing stray
+    assert out in published
     ab = ort.InferenceSession(str(out)).run(None, {"L": np.zeros((2, 1, 64, 128), np.float32)})[0]
     assert ab.shape == (2, 2, 64, 128)
 
@@ -198,7 +200,7 @@ def test_export_tensorrt_without_gpu_is_a_clear_error(tiny_model, tmp_path):
 def test_every_available_engine_colorizes_a_clip_alike(tiny_model, tmp_path):
     import numpy as np
 
-    from media import gradient_frame, read_frames, write_video
+    from make_media import gradient_frame, read_frames, write_video
 
     src = write_video(tmp_path / "in.mp4", [gradient_frame(96, 64, t=i / 4, colour=False) for i in range(10)])
     chroma = {}

@@ -15,7 +15,7 @@ import pytest
 from test_robustness import leftovers, sha
 from typer.testing import CliRunner
 
-from media import gradient_frame, write_video
+from make_media import gradient_frame, write_video
 from vidcolor.cli import app
 
 CONTAINERS = {  # extension: (video codec, audio?)

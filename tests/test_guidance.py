@@ -10,7 +10,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from media import gradient_frame, read_frames, write_image, write_video
+from make_media import gradient_frame, read_frames, write_image, write_video
 from vidcolor.cli import app
 from vidcolor.errors import BadInputError
 from vidcolor.guidance import Guidance, is_guidance_file, load_hints, load_references, parse_timed

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from media import audio_packets, frame_times, gradient_frame, read_frames, write_image, write_video
+from make_media import audio_packets, frame_times, gradient_frame, read_frames, write_image, write_video
 from vidcolor.cli import app
 
 runner = CliRunner()

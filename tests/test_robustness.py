@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from media import frame_times, gradient_frame, luma_planes, read_frames, write_image, write_video
+from make_media import frame_times, gradient_frame, luma_planes, read_frames, write_image, write_video
 from vidcolor.cli import app
 
 FAST = ["--render-size", "64", "--quiet"]

@@ -22,9 +22,10 @@ def test_split_is_disjoint_by_file_seeded_and_names_the_clips(image_folder):
         make_split([str(image_folder)], ["nope.avi"], [], 1, 1)
 
 
-def test_a_run_given_a_split_trains_on_train_validates_on_val_never_opens_test(image_folder, tmp_path):
+def test_a_run_given_a_split_trains_on_train_validates_on_val_never_opens_test(image_folder, tmp_path, published):
     split = tmp_path / "split.json"
     main([str(image_folder), "--test-clip", "clip.mp4", "--test-photos", "1", "--val-photos", "1", "-o", str(split)])
+    assert published == [split]  # never a half-written split under the final name
     files = json.loads(split.read_text())
     cfg = TrainConfig(
         split=str(split), out=str(tmp_path / "run"), steps=2, pretrain_steps=2, size=32, batch_size=2, workers=0,

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image, ImageOps
 from typer.testing import CliRunner
 
-from media import gradient_frame, write_video
+from make_media import gradient_frame, write_video
 from vidcolor.cli import app
 
 FAST = ["--render-size", "64", "--quiet"]

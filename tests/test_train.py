@@ -10,6 +10,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from make_media import gradient_frame, write_video
 from vidcolor.errors import BadInputError
 from vidcolor.model import GeneratorConfig
 from vidcolor.modelfile import load_generator
@@ -45,10 +46,13 @@ def quiet(_msg: str) -> None:
     pass
 
 
-def test_training_run_leaves_every_artefact(image_folder, tmp_path):
+def test_training_run_leaves_every_artefact(image_folder, tmp_path, published):
     out = tmp_path / "run"
     result = train(tiny_config(image_folder, out, snapshot_every=2), log=quiet, progress=False)
     assert result.step == 4
+    # checkpoint and models: written under a temporary name, fsynced, renamed (never half-written)
+    for name in ("last.pt", "best.safetensors", "best.json", "snapshots/step_0000004.safetensors"):
+        assert out / name in published, name
     assert sorted(p.name for p in (out / "snapshots").glob("*.safetensors")) == [
         "step_0000002.safetensors",
         "step_0000004.safetensors",
@@ -121,7 +125,7 @@ def test_no_colour_data_is_a_clear_error(tmp_path):
 
 
 def test_overfitting_a_few_images_lowers_validation_l1(tmp_path):
-    from media import gradient_frame, write_image
+    from make_media import write_image
 
     data = tmp_path / "few"
     data.mkdir()
@@ -190,6 +194,38 @@ def test_cli_train_without_data_exits_2_with_one_line(tmp_path):
     assert "no usable colour training data" in r.stderr
 
 
+TRAIN_ONLY = ("torchvision", "matplotlib", "tomli_w")  # the `train` extra: colorizing never imports them
+
+
+@pytest.mark.parametrize("module", TRAIN_ONLY)
+def test_train_without_the_train_extra_says_how_to_install_it(module, tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    import vidcolor
+    from vidcolor.cli import app
+
+    monkeypatch.setitem(sys.modules, module, None)  # as if not installed: importing it fails
+    for name in [m for m in sys.modules if m == "vidcolor.train" or m.startswith("vidcolor.train.")]:
+        monkeypatch.delitem(sys.modules, name)  # imported afresh, as by a new process
+    monkeypatch.delattr(vidcolor, "train", raising=False)
+    (tmp_path / "data").mkdir()
+    r = CliRunner().invoke(app, ["train", str(tmp_path / "data"), "--out", str(tmp_path / "run")])
+    assert r.exit_code == 2, r.output
+    assert r.output.strip().count("\n") == 0 and "Traceback" not in r.output
+    assert "pip install 'vidcolor[train]'" in r.output and module.replace("_", "-") in r.output
+
+
+def test_colorizing_imports_no_training_dependency(tiny_model, tmp_path):
+    """What `make demo` runs (it installs no `train` extra) works with those modules absent."""
+    clip = write_video(tmp_path / "in.mp4", [gradient_frame(64, 48, t=i / 4) for i in range(3)], fps=12)
+    blocked = "; ".join(f"sys.modules[{m!r}] = None" for m in TRAIN_ONLY)
+    args = [str(clip), "-o", str(tmp_path / "out.mp4"), "--model", str(tiny_model), "--preview", "2", "--quiet"]
+    code = f"import sys; {blocked}; sys.argv = ['vidcolor', *{args!r}]; from vidcolor.cli import main; main()"
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=240)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "out.mp4").is_file() and (tmp_path / "out.preview.png").is_file()
+
+
 def test_kill_9_then_resume_finishes_the_run(image_folder, tmp_path):
     out = tmp_path / "run"
     cfg = _tiny_toml(tmp_path / "tiny.toml")
@@ -219,10 +255,15 @@ def test_kill_9_then_resume_finishes_the_run(image_folder, tmp_path):
     proc.wait()
     killed_at = torch.load(out / "last.pt", weights_only=True)["step"]
     assert 0 < killed_at < 400
+    # A kill during a checkpoint's write leaves its temporary (named by the dead process): the resume removes it.
+    from vidcolor.encode import temp_path
+
+    stale = temp_path(out / "last.pt").with_name(temp_path(out / "last.pt").name.replace(f"-{os.getpid()}.", "-1."))
+    stale.write_bytes(b"half a checkpoint")
     r = _cli("train", "--out", str(out), "--resume", "--steps", str(killed_at + 3))
     assert r.returncode == 0, r.stderr
     assert torch.load(out / "last.pt", weights_only=True)["step"] == killed_at + 3
-    assert not list(out.glob("*.tmp"))
+    assert not list(out.glob("*.tmp")) and not list(out.glob(".*.partial*"))
 
 
 def test_torchrun_two_process_ddp_step_on_cpu(image_folder, tmp_path):

@@ -15,6 +15,7 @@ from typing import Any
 
 import tomli_w
 
+from vidcolor.device import PRECISIONS, is_device_name
 from vidcolor.errors import BadInputError
 from vidcolor.model import GeneratorConfig
 
@@ -84,8 +85,8 @@ class TrainConfig:
             "workers": self.workers >= 0,
             "threads": self.threads >= 0,
             "pretrain_steps": self.pretrain_steps >= -1,
-            "device": self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:"),
-            "precision": self.precision in ("auto", "fp32", "bf16", "fp16"),
+            "device": is_device_name(self.device),
+            "precision": self.precision == "auto" or self.precision in PRECISIONS,
             "log_every": self.log_every >= 1,
             "eval_every": self.eval_every >= 1,
             "sample_every": self.sample_every >= 1,

@@ -30,7 +30,9 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel as DDP
 
+from vidcolor.atomic import remove_stale_partials, write_atomic
 from vidcolor.color import model_to_rgb, rgb_to_model
+from vidcolor.device import pick_device, precision_dtype
 from vidcolor.errors import BadInputError
 from vidcolor.metrics import colorfulness, psnr
 from vidcolor.model import ColorNet, EncoderUNet, PatchDiscriminator, build_generator, count_parameters, init_weights
@@ -68,23 +70,13 @@ def _dist_env() -> tuple[int, int, int]:
     return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("LOCAL_RANK", 0))
 
 
-def pick_device(name: str, local_rank: int = 0) -> torch.device:
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise BadInputError(f"--device {name}: no CUDA device is available")
-        return torch.device(name if ":" in name else f"cuda:{local_rank}")
-    return torch.device("cpu")
-
-
 def pick_precision(name: str, device: torch.device) -> torch.dtype | None:
-    """Autocast dtype, or None for fp32."""
+    """Autocast dtype, or None for fp32; ``auto`` is bf16 (fp16 where the GPU lacks it) on CUDA, fp32 on CPU."""
     if name == "auto":
         if device.type != "cuda":
             return None
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    return {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[name]
+    return precision_dtype(name)
 
 
 def lr_factor(step: int, cfg: TrainConfig) -> float:
@@ -98,7 +90,12 @@ def lr_factor(step: int, cfg: TrainConfig) -> float:
 @torch.no_grad()
 def update_ema(ema: torch.nn.Module, model: torch.nn.Module, decay: float, step: int) -> None:
     """ema <- d*ema + (1-d)*model, with d warming up as (1+step)/(10+step) so early steps count;
-    buffers (batch-norm statistics) are copied."""
+    buffers (batch-norm statistics) are copied.
+
+    Not ``torch.optim.swa_utils.AveragedModel``: its first update copies the weights and its EMA
+    (``get_ema_multi_avg_fn``) has no warm-up by training step, so the average would differ, and its
+    state dict (``module.*`` keys + ``n_averaged``) is not the ``G_ema`` layout that last.pt holds
+    and that runs already saved resume from."""
     d = min(decay, (1 + step) / (10 + step))
     for e, p in zip(ema.parameters(), model.parameters(), strict=True):
         e.lerp_(p.detach(), 1.0 - d)
@@ -125,12 +122,6 @@ def _set_rng_state(state: dict) -> None:
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def _save_atomic(obj: dict, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
 
 
 def _load_checkpoint(path: Path) -> dict:
@@ -348,6 +339,8 @@ def _train(
 
     if rank == 0:
         out.mkdir(parents=True, exist_ok=True)
+        for name in ("last.pt", "best.safetensors", "best.json"):  # what a killed run may have left half-written
+            remove_stale_partials(out / name)
         cfg.save_toml(out / "config.toml")
         files = {
             "train": [str(s.path) for s in train_src],
@@ -409,23 +402,21 @@ def _train(
         }
 
     def checkpoint() -> None:
-        _save_atomic(
-            {
-                "step": step,
-                "best_val_l1": best,
-                "config": cfg.to_dict(),
-                "G": _unwrap(G).state_dict(),
-                **({"G_ema": G_ema.state_dict()} if G_ema is not None else {}),
-                "D": _unwrap(D).state_dict(),
-                "opt_g": opt_g.state_dict(),
-                "opt_d": opt_d.state_dict(),
-                "sched_g": sched_g.state_dict(),
-                "sched_d": sched_d.state_dict(),
-                "scaler": scaler.state_dict(),
-                "rng": _rng_state(),
-            },
-            ckpt_path,
-        )
+        saved = {
+            "step": step,
+            "best_val_l1": best,
+            "config": cfg.to_dict(),
+            "G": _unwrap(G).state_dict(),
+            **({"G_ema": G_ema.state_dict()} if G_ema is not None else {}),
+            "D": _unwrap(D).state_dict(),
+            "opt_g": opt_g.state_dict(),
+            "opt_d": opt_d.state_dict(),
+            "sched_g": sched_g.state_dict(),
+            "sched_d": sched_d.state_dict(),
+            "scaler": scaler.state_dict(),
+            "rng": _rng_state(),
+        }
+        write_atomic(ckpt_path, lambda tmp: torch.save(saved, tmp))
 
     bar = _Bar(cfg.steps, step, enabled=progress)
     G.train()

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 from collections.abc import Sequence
 from pathlib import Path
 
+from vidcolor.atomic import write_atomic
 from vidcolor.errors import BadInputError
 from vidcolor.train.data import scan
 
@@ -77,14 +77,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("-o", "--out", type=Path, required=True)
     args = ap.parse_args(argv)
     split = make_split(args.data, args.test_clip, args.val_clip, args.test_photos, args.val_photos, args.seed)
-    from vidcolor.encode import temp_path  # PyAV comes with it: imported only where written
-
-    tmp = temp_path(args.out)  # never a half-written split under the final name
-    try:
-        tmp.write_text(json.dumps(split, indent=1) + "\n")
-        os.replace(tmp, args.out)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_atomic(args.out, lambda tmp: tmp.write_text(json.dumps(split, indent=1) + "\n"))  # never half-written
     print(f"{args.out}: " + ", ".join(f"{len(v)} {k}" for k, v in split.items()))
 
 

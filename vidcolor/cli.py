@@ -572,9 +572,7 @@ def export_cmd(
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace OUTPUT if it exists.")] = False,
     debug: Debug = False,
 ) -> None:
-    import os
-
-    from vidcolor.encode import temp_path
+    from vidcolor.atomic import write_atomic
     from vidcolor.modelfile import load_generator
     from vidcolor.pipeline import default_model_path
 
@@ -585,25 +583,21 @@ def export_cmd(
     if not output.parent.is_dir():
         raise BadInputError(f"{output.parent}: output folder does not exist")
     generator, _ = load_generator(model or default_model_path())
-    tmp = temp_path(output)
-    try:
-        if format == "onnx":
-            from vidcolor.engines.onnx import export_onnx
+    if format == "onnx":
+        from vidcolor.engines.onnx import export_onnx
 
-            export_onnx(generator, tmp)
-        else:
-            from vidcolor.engines import engine_unavailable
+        write_atomic(output, lambda tmp: export_onnx(generator, tmp))
+    else:
+        from vidcolor.engines import engine_unavailable
 
-            reason = engine_unavailable("tensorrt", "cuda")
-            if reason:
-                raise BadInputError(f"--format tensorrt: unavailable here ({reason})")
-            from vidcolor.engines.onnx import cached_onnx
-            from vidcolor.engines.tensorrt import build_engine, default_profile
+        reason = engine_unavailable("tensorrt", "cuda")
+        if reason:
+            raise BadInputError(f"--format tensorrt: unavailable here ({reason})")
+        from vidcolor.engines.onnx import cached_onnx
+        from vidcolor.engines.tensorrt import build_engine, default_profile
 
-            tmp.write_bytes(build_engine(cached_onnx(generator), default_profile(generator.config.multiple), precision))
-        os.replace(tmp, output)
-    finally:
-        tmp.unlink(missing_ok=True)
+        plan = build_engine(cached_onnx(generator), default_profile(generator.config.multiple), precision)
+        write_atomic(output, lambda tmp: tmp.write_bytes(plan))
     typer.echo(f"wrote {output}", err=True)
 
 

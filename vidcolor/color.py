@@ -8,6 +8,8 @@ Ranges (all tensors float, any device):
 
 from __future__ import annotations
 
+import functools
+
 import kornia.color
 import torch
 
@@ -66,16 +68,15 @@ def rgb_to_gray_L(rgb: torch.Tensor) -> torch.Tensor:
     return rgb_to_model(rgb)[0]
 
 
-_SRGB_TO_LINEAR: dict[torch.device, torch.Tensor] = {}
 _LUMINANCE = (0.212671, 0.715160, 0.072169)  # Y row of kornia's linear sRGB -> XYZ (D65) matrix
 
 
+@functools.cache
 def _srgb_lut(device: torch.device) -> torch.Tensor:
-    if device not in _SRGB_TO_LINEAR:
-        v = torch.arange(256, dtype=torch.float64) / 255.0
-        lin = torch.where(v > 0.04045, ((v + 0.055) / 1.055) ** 2.4, v / 12.92)
-        _SRGB_TO_LINEAR[device] = lin.float().to(device)
-    return _SRGB_TO_LINEAR[device]
+    """8-bit sRGB -> linear light, 256 entries (one per device)."""
+    v = torch.arange(256, dtype=torch.float64) / 255.0
+    lin = torch.where(v > 0.04045, ((v + 0.055) / 1.055) ** 2.4, v / 12.92)
+    return lin.float().to(device)
 
 
 def uint8_rgb_to_L(rgb: torch.Tensor) -> torch.Tensor:
@@ -99,7 +100,11 @@ def chroma(rgb: torch.Tensor) -> torch.Tensor:
     return lab[..., 1:, :, :].pow(2).sum(-3).sqrt().mean((-2, -1))
 
 
-_GRAY_TO_L: dict[torch.device, torch.Tensor] = {}
+@functools.cache
+def _gray_lut(device: torch.device) -> torch.Tensor:
+    """8-bit gray -> normalised L, 256 entries (one per device)."""
+    levels = torch.arange(256, dtype=torch.uint8, device=device).reshape(1, 1, 1, 256).expand(1, 3, 1, 256)
+    return uint8_rgb_to_L(levels.contiguous()).flatten()
 
 
 def uint8_gray_to_L(y: torch.Tensor) -> torch.Tensor:
@@ -107,7 +112,4 @@ def uint8_gray_to_L(y: torch.Tensor) -> torch.Tensor:
     by a 256-entry table (cut detection on a whole film needs only this)."""
     if y.dtype != torch.uint8 or y.ndim != 4 or y.shape[1] != 1:
         raise ValueError(f"expected uint8 gray of shape (N,1,H,W), got {y.dtype} {tuple(y.shape)}")
-    if y.device not in _GRAY_TO_L:
-        levels = torch.arange(256, dtype=torch.uint8, device=y.device).reshape(1, 1, 1, 256).expand(1, 3, 1, 256)
-        _GRAY_TO_L[y.device] = uint8_rgb_to_L(levels.contiguous()).flatten()
-    return _GRAY_TO_L[y.device][y.long()]
+    return _gray_lut(y.device)[y.long()]

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from vidcolor.device import PRECISIONS
 from vidcolor.errors import BadInputError
 
 
@@ -56,7 +57,7 @@ class ColorizeConfig:
             "start": self.start >= 0,
             "duration": self.duration is None or self.duration > 0,
             "preview": self.preview >= 0,
-            "precision": self.precision in ("auto", "fp32", "bf16", "fp16"),
+            "precision": self.precision == "auto" or self.precision in PRECISIONS,
         }
         for name, ok in checks.items():
             if not ok:

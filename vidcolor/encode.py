@@ -24,6 +24,7 @@ from pathlib import Path
 import av
 import numpy as np
 
+from vidcolor.atomic import publish, temp_path, write_atomic  # their home; still importable from here
 from vidcolor.config import EncodeSettings
 from vidcolor.decode import VideoInfo
 from vidcolor.errors import BadInputError, ProcessingError, describe
@@ -40,42 +41,6 @@ def container_format(path: Path) -> str:
     if fmt is None:
         raise BadInputError(f"{path}: unsupported output extension {path.suffix!r}; use one of {', '.join(CONTAINERS)}")
     return fmt
-
-
-def temp_path(final: Path) -> Path:
-    """Hidden sibling of ``final`` (same folder, so the final rename is atomic). Every file vidcolor
-    writes goes through this name, which is how ``vidcolor batch`` recognises stale ones."""
-    return final.with_name(f".{final.stem}.vidcolor-{os.getpid()}.partial{final.suffix}")
-
-
-def publish(tmp: Path, final: Path) -> None:
-    """Rename a complete temporary file to its final name, durably: the file's data reaches the disk
-    before the rename, and the rename before we return (so a ``done`` record written next can never
-    point at an empty file after a power cut)."""
-    with tmp.open("rb") as f:
-        os.fsync(f.fileno())
-    os.replace(tmp, final)
-    try:
-        fd = os.open(final.parent, os.O_RDONLY)
-    except OSError:  # a folder that cannot be opened for fsync (some network file systems)
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def write_atomic(final: Path, write: Callable[[Path], None]) -> None:
-    """``write(tmp)`` to the temporary name, then :func:`publish` it as ``final``: a reader (or a
-    crash) never sees a half-written file under the final name; the temporary is removed on any failure."""
-    tmp = temp_path(final)
-    try:
-        write(tmp)
-        publish(tmp, final)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 DEEP_IMAGE_FORMATS = {"PNG": ".png", "TIFF": ".tiff"}  # image formats written at 16 bits a sample

@@ -17,6 +17,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, safe_open, save_file
 
+from vidcolor.atomic import write_atomic
 from vidcolor.errors import BadInputError, ModelFileError, describe
 from vidcolor.model import ColorNet, GeneratorConfig, build_generator
 
@@ -39,14 +40,13 @@ def save_generator(
         v = v.detach().to("cpu").contiguous()
         state[k] = v.half() if half and v.is_floating_point() else v
     text = json.dumps(info, indent=2, sort_keys=True, default=str)
-    tmp = path.with_name(path.name + ".tmp")
-    save_file(state, str(tmp), metadata={"vidcolor": text})
-    os.chmod(tmp, 0o644)  # a model file is for sharing: readable like any other output
-    os.replace(tmp, path)
-    side = path.with_suffix(".json")
-    tmp = side.with_name(side.name + ".tmp")
-    tmp.write_text(text + "\n")
-    os.replace(tmp, side)
+
+    def write(tmp: Path) -> None:
+        save_file(state, str(tmp), metadata={"vidcolor": text})
+        os.chmod(tmp, 0o644)  # a model file is for sharing: readable like any other output
+
+    write_atomic(path, write)
+    write_atomic(path.with_suffix(".json"), lambda tmp: tmp.write_text(text + "\n"))
 
 
 def read_info(path: str | Path) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from vidcolor import __version__
 from vidcolor.color import lab_to_rgb, model_to_rgb, rgb_to_gray_L, rgb_to_lab, uint8_rgb_to_L
 from vidcolor.config import ColorizeConfig
 from vidcolor.decode import VideoInfo, check_input, frames, load_photo, media_kind, probe, to_8bit
+from vidcolor.device import pick_device  # also imported from here by the CLI
 from vidcolor.encode import CONTAINERS, DEEP_IMAGE_FORMATS, VideoWriter, save_image
 from vidcolor.engines import FallbackEngine, auto_choices, engine_unavailable
 from vidcolor.errors import BadInputError, ProcessingError, describe
@@ -99,16 +100,6 @@ def engine_choices(engine: str, precision: str, device: torch.device) -> list[tu
         precision = "fp16" if engine == "tensorrt" else "fp32"
     fallback = [("eager", "fp32")] if (engine, precision) != ("eager", "fp32") else []
     return [(engine, precision), *fallback]
-
-
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise BadInputError(f"--device {name}: no CUDA device is available")
-    if name != "cpu" and not name.startswith("cuda"):
-        raise BadInputError(f"--device must be auto, cpu or cuda, got {name!r}")
-    return torch.device(name)
 
 
 def model_path(cfg: ColorizeConfig) -> Path:
@@ -238,7 +229,8 @@ def colorize_video(
     info: VideoInfo | None = None,
     guidance: Guidance | None = None,
 ) -> Report:
-    """Colorize ``input`` into ``output`` (a video file). Output frame count = input frame count."""
+    """Colorize ``input`` into ``output`` (a video file): every frame that decodes, at its own
+    timestamp; frames of damaged packets are left out and a short file is reported (warnings)."""
     cfg = colorizer.cfg
     info = info or probe(input)
     if info.video_streams > 1:

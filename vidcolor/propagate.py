@@ -23,6 +23,7 @@ render size takes a few milliseconds per pair).
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -73,10 +74,6 @@ class Guide:
         return float(self.c.mean())
 
 
-_DIS: dict[int, cv2.DISOpticalFlow] = {}
-_GRIDS: dict[tuple[int, int, str], torch.Tensor] = {}
-
-
 def to_u8(L: torch.Tensor) -> np.ndarray:
     """L (1,h,w) in [-1,1] -> (h,w) uint8 for the flow (once per frame; flows reuse it)."""
     return ((L[0].float().clamp(-1, 1) + 1.0) * 127.5).round().to(torch.uint8).cpu().numpy()
@@ -87,19 +84,19 @@ def flow(src: np.ndarray, dst: np.ndarray, device: torch.device | str = "cpu") -
 
     ``src(x) ~ dst(x + flow(x))``; flow[0] is horizontal, flow[1] vertical.
     """
-    dis = _DIS.setdefault(0, cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM))
-    return torch.from_numpy(dis.calc(src, dst, None)).permute(2, 0, 1).to(device)
+    return torch.from_numpy(_dis().calc(src, dst, None)).permute(2, 0, 1).to(device)
 
 
+@functools.cache
+def _dis() -> cv2.DISOpticalFlow:
+    return cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+
+
+@functools.cache
 def _grid(h: int, w: int, device: torch.device) -> torch.Tensor:
     """(2,h,w) pixel coordinates (x, y), cached per size and device."""
-    key = (h, w, str(device))
-    if key not in _GRIDS:
-        ys, xs = torch.meshgrid(
-            torch.arange(h, dtype=torch.float32), torch.arange(w, dtype=torch.float32), indexing="ij"
-        )
-        _GRIDS[key] = torch.stack([xs, ys]).to(device)
-    return _GRIDS[key]
+    ys, xs = torch.meshgrid(torch.arange(h, dtype=torch.float32), torch.arange(w, dtype=torch.float32), indexing="ij")
+    return torch.stack([xs, ys]).to(device)
 
 
 def _sample(x: torch.Tensor, px: torch.Tensor, py: torch.Tensor) -> torch.Tensor:

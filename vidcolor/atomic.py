@@ -1,0 +1,62 @@
+"""Write a file under a temporary name, then rename it: the one way vidcolor writes files.
+
+Videos, images, model files, engine caches, training checkpoints and split files all go through
+:func:`write_atomic` (or :func:`temp_path` + :func:`publish` when the writer streams), so a crash
+or a kill never leaves a half-written file under a final name, and the temporaries a killed run
+leaves behind have one recognisable name (:func:`remove_stale_partials`). Standard library only:
+whatever writes files can use it without pulling in PyAV or torch.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+
+def temp_path(final: Path) -> Path:
+    """Hidden sibling of ``final`` (same folder, so the final rename is atomic). Every file vidcolor
+    writes goes through this name, which is how ``vidcolor batch`` recognises stale ones."""
+    return final.with_name(f".{final.stem}.vidcolor-{os.getpid()}.partial{final.suffix}")
+
+
+def publish(tmp: Path, final: Path) -> None:
+    """Rename a complete temporary file to its final name, durably: the file's data reaches the disk
+    before the rename, and the rename before we return (so a ``done`` record written next can never
+    point at an empty file after a power cut)."""
+    with tmp.open("rb") as f:
+        os.fsync(f.fileno())
+    os.replace(tmp, final)
+    try:
+        fd = os.open(final.parent, os.O_RDONLY)
+    except OSError:  # a folder that cannot be opened for fsync (some network file systems)
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def write_atomic(final: Path, write: Callable[[Path], object]) -> None:
+    """``write(tmp)`` to the temporary name, then :func:`publish` it as ``final``: a reader (or a
+    crash) never sees a half-written file under the final name; the temporary is removed on any failure."""
+    tmp = temp_path(final)
+    try:
+        write(tmp)
+        publish(tmp, final)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def remove_stale_partials(final: Path) -> None:
+    """Temporary files a killed run left for ``final``. Call it only where no other live process
+    writes ``final`` (batch: under the shard's lease; training: in its own run folder): every
+    temporary but this process's own is then stale, whichever host wrote it."""
+    if not final.parent.is_dir():
+        return
+    for p in final.parent.glob(f".{glob.escape(final.stem)}.vidcolor-*.partial{glob.escape(final.suffix)}"):
+        if p != temp_path(final):
+            p.unlink(missing_ok=True)
