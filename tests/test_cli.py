@@ -84,3 +84,23 @@ def test_option_defaults_are_the_config_defaults():
                 assert p.default == want[p.name], (name, p.name)
                 checked += 1
     assert checked >= 30
+
+
+def test_train_help_defaults_match_the_training_config():
+    """`vidcolor train` options default to None (so a TOML config can fill them) and print the
+    training default in their help; those printed defaults must be TrainConfig's."""
+    import re
+
+    import typer.main
+
+    from vidcolor.train.config import TrainConfig
+
+    cfg = TrainConfig()
+    checked = 0
+    for p in typer.main.get_command(app).commands["train"].params:
+        m = re.search(r"\[default: ([^\]]+)\]", p.help or "")
+        if m and hasattr(cfg, p.name) and p.name not in ("pretrain_steps", "threads"):  # computed: steps/4, cores
+            want, said = getattr(cfg, p.name), m.group(1)
+            assert (float(said) == want) if isinstance(want, int | float) else said == str(want), (p.name, want)
+            checked += 1
+    assert checked >= 10

@@ -141,7 +141,9 @@ PrecisionOpt = Annotated[str, typer.Option("--precision", help="Engine precision
 CacheDirOpt = Annotated[
     Path | None, typer.Option("--cache-dir", help="Folder for compiled engines [default: ~/.cache/vidcolor].")
 ]
-DeviceOpt = Annotated[str, typer.Option("--device", help="auto | cpu | cuda.")]
+DeviceOpt = Annotated[
+    str, typer.Option("--device", help="auto | cpu | cuda | cuda:N (cuda: the torchrun rank's GPU, else GPU 0).")
+]
 CodecOpt = Annotated[str | None, typer.Option("--codec", help="Video codec [default: libx264; libvpx-vp9 for .webm].")]
 CrfOpt = Annotated[int, typer.Option("--crf", help="Encoder quality (lower is better).", min=0, max=63)]
 PresetOpt = Annotated[str, typer.Option("--preset", help="x264/x265 speed preset.")]
@@ -539,7 +541,7 @@ def keyframes_cmd(
 @app.command("engines", help="List inference engines: available here or not, and why.")
 @handle_errors
 def engines_cmd(
-    device: Annotated[str, typer.Option(help="auto | cpu | cuda.")] = "auto",
+    device: DeviceOpt = D.device,
     debug: Debug = False,
 ) -> None:
     from rich.console import Console
@@ -618,7 +620,9 @@ def train_cmd(
     batch_size: Annotated[
         int | None, typer.Option(help="Images per step (per process under torchrun) [default: 16].", min=1)
     ] = None,
-    device: Annotated[str, typer.Option(help="auto | cpu | cuda.")] = "auto",
+    device: Annotated[
+        str, typer.Option(help="auto | cpu | cuda | cuda:N (cuda: the torchrun rank's GPU, else GPU 0).")
+    ] = "auto",
     precision: Annotated[
         str | None, typer.Option(help="auto | fp32 | bf16 | fp16 (auto: mixed precision on CUDA only).")
     ] = None,
