@@ -130,10 +130,13 @@ def discover(inputs: Iterable[Path], list_file: Path | None = None, exclude: Pat
         except OSError as e:
             raise BadInputError(f"{list_file}: cannot read the list ({describe(e)})") from None
         base = list_file.resolve().parent
-        listed = [base / p for p in listed]  # relative lines are relative to the list's folder
-        missing = [str(p) for p in listed if not p.is_file()]
+        missing = [str(p) for p in listed if not (base / p).is_file()]
         if missing:
-            raise BadInputError(f"{list_file}: listed files not found: {', '.join(missing[:5])}")
+            raise BadInputError(
+                f"{list_file}: listed files not found (relative lines are read from the list's folder, {base}): "
+                + ", ".join(missing[:5])
+            )
+        listed = [base / p for p in listed]
         pairs += [(p, listed_name(p, base)) for p in listed]
     pairs = [(path, rel) for path, rel in pairs if not is_guidance_file(Path(rel))]
     jobs, seen = [], set()
