@@ -6,6 +6,8 @@
 # Every task sees the same input list and takes the files whose shard is its SLURM_ARRAY_TASK_ID,
 # so N tasks never process the same file. OUT_DIR may be shared (each shard writes its own
 # manifest) or per node. Re-submitting the same array after a crash redoes only unfinished files.
+# Films of 5 minutes or more are done in segments, so a re-run continues inside them. To split
+# ONE long film over the array instead, see examples/slurm_one_film.sh.
 #SBATCH --job-name=vidcolor
 #SBATCH --cpus-per-task=8
 #SBATCH --mem=8G

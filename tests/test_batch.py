@@ -299,9 +299,31 @@ def test_settings_added_later_do_not_redo_an_archive():
     from vidcolor.config import ColorizeConfig, EncodeSettings
 
     cfg = ColorizeConfig(render_size=64)
-    before = {**cfg.to_dict(), "encode": {"codec": None, "crf": 18, "preset": "fast"}}  # the 0.1 layout
-    del before["device"]
+    v01 = ("model", "render_size", "batch_size", "smoothing", "strength", "start", "duration", "preview", "engine")
+    before = {k: v for k, v in cfg.to_dict().items() if k in (*v01, "precision")}  # the 0.1 layout
+    before["encode"] = {"codec": None, "crf": 18, "preset": "fast"}
     old = hashlib.sha256(json.dumps(before, sort_keys=True, default=str).encode()).hexdigest()[:16]
     assert settings_hash(cfg) == old
     exact = dataclasses.replace(cfg, encode=EncodeSettings(exact_size=True))
     assert settings_hash(exact) != old  # a different output: redone
+    assert settings_hash(dataclasses.replace(cfg, interlaced="keep")) != old
+
+
+def test_overall_progress_counts_only_what_will_run(tmp_path, tiny_model):
+    """The batch's overall ETA is in frames of the files that will run (a finished or failed file
+    weighs nothing; a long film weighs its length), counted from container headers."""
+    from vidcolor.batch import run_batch
+    from vidcolor.config import ColorizeConfig
+    from vidcolor.decode import header_frames
+
+    root = tmp_path / "archive"
+    clip(root / "a.mp4", 12)
+    clip(root / "b.mkv", 30)
+    assert header_frames(root / "a.mp4") == 12 and header_frames(root / "b.mkv") == 30
+    assert header_frames(tmp_path / "nope.mp4") == 0
+    cfg = ColorizeConfig(model=str(tiny_model), render_size=64)
+    planned: list[list[str]] = []
+    run_batch(discover([root]), tmp_path / "out", cfg, on_plan=lambda jobs: planned.append([j.rel for j in jobs]))
+    clip(root / "c.mp4", 5)
+    run_batch(discover([root]), tmp_path / "out", cfg, on_plan=lambda jobs: planned.append([j.rel for j in jobs]))
+    assert planned == [["a.mp4", "b.mkv"], ["c.mp4"]]

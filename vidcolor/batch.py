@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from vidcolor.atomic import remove_stale_partials
+from vidcolor.config import SegmentSettings
 from vidcolor.decode import media_kind
 from vidcolor.encode import CONTAINERS
 from vidcolor.errors import BadInputError, BusyError, VidcolorError, describe
@@ -205,12 +206,22 @@ def read_manifests(out_dir: Path) -> dict[str, dict]:
     return state
 
 
+# Settings that came after the first manifests were written, with the default that reproduces the
+# older behaviour for most inputs ("encode.exact_size": a dotted path into ColorizeConfig.to_dict()).
+ADDED_LATER = {"encode.exact_size": False, "encode.pix_fmt": None, "interlaced": "auto", "fps": 24.0}
+
+
 def settings_hash(cfg: ColorizeConfig, guidance: Guidance | None = None) -> str:
     """What decides an output besides the input and the model: settings and the file's guidance."""
     d = cfg.to_dict()
     d.pop("device", None)  # where it ran does not change what it makes (beyond float rounding)
-    if not d["encode"]["exact_size"]:  # a setting added later: at its default it is left out, so
-        del d["encode"]["exact_size"]  # manifests written before it stay valid (no archive redone)
+    for key, default in ADDED_LATER.items():  # at its default a setting added later is left out,
+        *outer, name = key.split(".")  # so manifests written before it stay valid (no archive redone)
+        where = d
+        for part in outer:
+            where = where[part]
+        if where.get(name, default) == default:
+            where.pop(name, None)
     if guidance:
         d["guidance"] = guidance.digest()
     return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
@@ -398,6 +409,7 @@ def run_batch(
     dry_run: bool = False,
     log: Log = lambda _m: None,
     on_file: Callable[[Job, bool], Callable[[int], None]] | None = None,
+    on_plan: Callable[[list[Job]], None] | None = None,
 ) -> BatchReport:
     """Process this shard's jobs; returns what happened to each. Loads the model once.
 
@@ -407,7 +419,8 @@ def run_batch(
     the output folder), stops it.
 
     ``on_file(job, runs)`` is told about every job of the shard, in order (``runs`` False when it
-    is skipped or failed without running) and returns the frame-progress callback for it.
+    is skipped or failed without running) and returns the frame-progress callback for it;
+    ``on_plan(jobs)`` is told, before any runs, which jobs will run (for an overall ETA).
     """
     if redo not in ("changed", "failed", "all"):
         raise BadInputError(f"--redo must be changed, failed or all, got {redo!r}")
@@ -419,6 +432,8 @@ def run_batch(
         if shard.owns(j.rel)
     ]
     report = BatchReport()
+    if on_plan and not dry_run:
+        on_plan([step.job for step in steps if step.action == "run"])
     if dry_run:
         for step in steps:
             action = {"run": "would run", "skip": "skipped", "fail": "failed"}[step.action]
@@ -489,7 +504,7 @@ def _execute(
         remove_stale_partials(out)
         out.parent.mkdir(parents=True, exist_ok=True)
         progress = on_file(job, True) if on_file else (lambda _n: None)
-        result = colorize(job.input, out, colorizer, progress=progress, log=log, guidance=step.guidance)
+        result = _colorize_file(job, out, colorizer, progress, log, step.guidance)
     except Exception as e:  # KeyboardInterrupt and SystemExit (Terminated) stop the batch instead
         seconds = time.perf_counter() - t0
         manifest.append(**step.record, status="failed", error=_reason(e), seconds=round(seconds, 3))
@@ -498,6 +513,26 @@ def _execute(
     seconds = time.perf_counter() - t0
     manifest.append(**step.record, status="done", frames=result.frames, seconds=round(seconds, 3))
     return Outcome(job, "done", step.why, result.frames, seconds)
+
+
+SEGMENTS = SegmentSettings()
+
+
+def _colorize_file(
+    job: Job, out: Path, colorizer: Colorizer, progress: Callable[[int], None], log: Log, guidance: Guidance | None
+):
+    """A film of at least ``SEGMENTS.batch_min_seconds`` is colorized in segments
+    (:mod:`vidcolor.segments`), so a killed batch continues inside it instead of from its start;
+    anything else (or what segments do not take yet, e.g. guidance) in one go."""
+    if job.kind == "video" and out.suffix.lower() in CONTAINERS:
+        from vidcolor.decode import probe
+        from vidcolor.segments import colorize_in_segments, obstacle
+
+        if probe(job.input).duration >= SEGMENTS.batch_min_seconds and not obstacle(job.input, colorizer.cfg, guidance):
+            return colorize_in_segments(
+                job.input, out, colorizer, segment_seconds=SEGMENTS.segment_seconds, progress=progress, log=log
+            )
+    return colorize(job.input, out, colorizer, progress=progress, log=log, guidance=guidance)
 
 
 def _reason(e: Exception) -> str:

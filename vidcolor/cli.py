@@ -11,7 +11,6 @@ import functools
 import shlex
 import signal
 import sys
-import time
 import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,7 +19,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from typer.core import TyperGroup
 
-from vidcolor.config import ColorizeConfig, EncodeSettings
+from vidcolor.config import ColorizeConfig, EncodeSettings, SegmentSettings
 from vidcolor.errors import BadInputError, VidcolorError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -111,7 +110,7 @@ Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or m
 
 # Options shared by `vidcolor INPUT -o OUTPUT` and `vidcolor batch` (one definition each); their
 # defaults come from the config dataclasses, the one home of every default.
-D, E = ColorizeConfig(), EncodeSettings()
+D, E, S = ColorizeConfig(), EncodeSettings(), SegmentSettings()
 ModelOpt = Annotated[
     Path | None,
     typer.Option("--model", help="Generator weights (.safetensors from vidcolor train) [default: bundled model]."),
@@ -147,6 +146,29 @@ DeviceOpt = Annotated[
 CodecOpt = Annotated[str | None, typer.Option("--codec", help="Video codec [default: libx264; libvpx-vp9 for .webm].")]
 CrfOpt = Annotated[int, typer.Option("--crf", help="Encoder quality (lower is better).", min=0, max=63)]
 PresetOpt = Annotated[str, typer.Option("--preset", help="x264/x265 speed preset.")]
+PixFmtOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--pix-fmt",
+        help="Output pixel format, e.g. yuv420p10le (10-bit H.265/AV1), yuv422p10le (ProRes) [default: the source's depth and range, 4:2:0].",
+    ),
+]
+InterlacedOpt = Annotated[
+    str,
+    typer.Option(
+        "--interlaced",
+        help="auto: deinterlace (bwdif) what is interlaced, by flags or content | deinterlace | keep: colour each field, keep luma and field order | off.",
+    ),
+]
+FpsOpt = Annotated[
+    float,
+    typer.Option(
+        "--fps",
+        help="Frame rate of an image sequence input (numbered frames; 23.976 = 24000/1001).",
+        min=0.001,
+        max=1000,
+    ),
+]
 ExactSizeOpt = Annotated[
     bool,
     typer.Option(
@@ -193,13 +215,20 @@ def _colorize_config(opts: dict[str, Any]) -> ColorizeConfig:
 @app.command(DEFAULT_COMMAND, help="Colorize a video or image (the default command: vidcolor INPUT -o OUTPUT).")
 @handle_errors
 def colorize_cmd(
-    input: Annotated[Path, typer.Argument(help="Black-and-white video or image.", show_default=False)],
-    output: Annotated[
+    input: Annotated[
         Path,
+        typer.Argument(
+            help="Black-and-white video, image, or image sequence (a folder, or a pattern like scan_%06d.tif).",
+            show_default=False,
+        ),
+    ],
+    output_arg: Annotated[
+        str,
         typer.Option(
             "--output",
             "-o",
-            help="Output video (.mp4 .mkv .mov .webm) or image; a .png for a video input writes only a preview sheet.",
+            help="Output video (.mp4 .mkv .mov .webm) or image; a .png for a video input writes only a preview sheet; "
+            "DIR/ (or an existing folder) or out_%06d.png writes one image a frame.",
         ),
     ],
     model: ModelOpt = None,
@@ -218,6 +247,26 @@ def colorize_cmd(
     crf: CrfOpt = E.crf,
     preset: PresetOpt = E.preset,
     exact_size: ExactSizeOpt = E.exact_size,
+    pix_fmt: PixFmtOpt = E.pix_fmt,
+    interlaced: InterlacedOpt = D.interlaced,
+    fps: FpsOpt = D.fps,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume",
+            help="Work in segments cut at keyframes; run the same command again to continue after a stop or kill.",
+        ),
+    ] = False,
+    segments: Annotated[
+        str | None,
+        typer.Option(
+            "--segments",
+            help="K/N: colorize only part K of N of the film (give every worker the same -o; the last to finish joins OUT). Implies --resume.",
+        ),
+    ] = None,
+    segment_seconds: Annotated[
+        float, typer.Option("--segment-seconds", help="Length of a segment for --resume/--segments, seconds.", min=0.01)
+    ] = S.segment_seconds,
     reference: ReferenceOpt = None,
     hints: HintsOpt = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace OUTPUT if it exists.")] = False,
@@ -226,14 +275,34 @@ def colorize_cmd(
 ) -> None:
     from vidcolor.guidance import Guidance
     from vidcolor.pipeline import Colorizer, check_output, colorize
+    from vidcolor.sequence import check_frame_target, frame_target, is_sequence, set_fps
 
-    check_output(input, output, overwrite)
+    output = Path(output_arg)
+    target = frame_target(output_arg)  # DIR/, an existing folder or out_%06d.png: one image a frame
+    if target is not None and (resume or segments is not None):
+        raise BadInputError(f"{target}: --resume and --segments write a video file, not frames")
+    if is_sequence(input) and (resume or segments is not None):
+        raise BadInputError(f"{input}: --resume and --segments cut a video file; an image sequence runs in one go")
+    if target is not None:
+        check_frame_target(input, target, overwrite)
+    else:
+        check_output(input, output, overwrite)
     cfg = _colorize_config(locals())
+    if is_sequence(input):
+        set_fps(input, cfg.fps)
     log = (lambda _m: None) if quiet else (lambda m: typer.echo(m, err=True))
     guidance = Guidance.load(reference or [], hints or [], log)
     colorizer = Colorizer(cfg, log)
     with _progress_bar(input, cfg, enabled=not quiet) as advance:
-        report = colorize(input, output, colorizer, progress=advance, log=log, guidance=guidance or None)
+        if resume or segments is not None:  # segment by segment, resumable (vidcolor.segments)
+            from vidcolor.segments import Part, colorize_in_segments
+
+            part = Part.parse(segments or "0/1")
+            report = colorize_in_segments(
+                input, output, colorizer, part, segment_seconds, advance, log, guidance=guidance or None
+            )
+        else:
+            report = colorize(input, target or output, colorizer, progress=advance, log=log, guidance=guidance or None)
     extra = f", preview {report.preview}" if report.preview and report.preview != report.output else ""
     log(f"wrote {report.output} ({report.frames} frame{'s' if report.frames != 1 else ''}{extra})")
 
@@ -272,6 +341,8 @@ def batch_cmd(
     crf: CrfOpt = E.crf,
     preset: PresetOpt = E.preset,
     exact_size: ExactSizeOpt = E.exact_size,
+    pix_fmt: PixFmtOpt = E.pix_fmt,
+    interlaced: InterlacedOpt = D.interlaced,
     quiet: Quiet = False,
     debug: Debug = False,
 ) -> None:
@@ -285,8 +356,9 @@ def batch_cmd(
     cfg = _colorize_config(locals())
     log = (lambda _m: None) if quiet else (lambda m: typer.echo(m, err=True))
     jobs = discover(inputs or [], from_list, exclude=out_dir)
-    with _batch_progress(enabled=not quiet and not dry_run, total=sum(part.owns(j.rel) for j in jobs)) as on_file:
-        report = run_batch(jobs, out_dir, cfg, part, suffix, container, redo, dry_run, log, on_file)
+    with _batch_progress(enabled=not quiet and not dry_run, total=sum(part.owns(j.rel) for j in jobs)) as hooks:
+        on_file, on_plan = hooks or (None, None)
+        report = run_batch(jobs, out_dir, cfg, part, suffix, container, redo, dry_run, log, on_file, on_plan)
     if not quiet or report.failed:
         _batch_summary(report, dry_run)
     if report.failed:
@@ -393,10 +465,15 @@ def eval_cmd(
 
 @contextlib.contextmanager
 def _batch_progress(enabled: bool, total: int) -> Iterator[Any]:
-    """Overall files bar plus the current file's frames bar (rich, on stderr)."""
+    """Three bars on stderr: files, all frames still to do (its ETA is the batch's: a long film
+    weighs what it takes), and the current file's frames. Rates are over the last minute.
+
+    Yields ``(on_file, on_plan)`` for :func:`vidcolor.batch.run_batch` (None when disabled)."""
     if not enabled:
         yield None
         return
+    import threading
+
     from rich.console import Console
     from rich.progress import (
         BarColumn,
@@ -407,14 +484,24 @@ def _batch_progress(enabled: bool, total: int) -> Iterator[Any]:
         TimeRemainingColumn,
     )
 
-    from vidcolor.decode import probe
+    from vidcolor.decode import header_frames, probe
 
     with Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
-        console=Console(stderr=True),
+        console=Console(stderr=True), speed_estimate_period=60.0,
     ) as bar:  # fmt: skip
         files = bar.add_task("files", total=total)
+        overall = bar.add_task("all frames", total=None)
         current = bar.add_task("", total=None, visible=False)
+
+        def on_plan(jobs: list[Any]) -> None:
+            """Count the frames to do from the containers' headers, in the background."""
+
+            def count() -> None:
+                n = sum(1 if job.kind == "image" else header_frames(job.input) for job in jobs)
+                bar.update(overall, total=n)
+
+            threading.Thread(target=count, name="vidcolor-count", daemon=True).start()
 
         def on_file(job: Any, runs: bool) -> Callable[[int], None]:
             bar.advance(files)
@@ -422,9 +509,15 @@ def _batch_progress(enabled: bool, total: int) -> Iterator[Any]:
                 return lambda _n: None
             frames = 1 if job.kind == "image" else (probe(job.input).frames or None)  # errors: the file fails
             bar.update(current, description=job.rel[-40:], total=frames, completed=0, visible=True)
-            return lambda n: bar.advance(current, n)
 
-        yield on_file
+            def advance(n: int) -> None:
+                bar.advance(current, n)
+                bar.advance(overall, n)
+
+            return advance
+
+        yield on_file, on_plan
+        bar.update(overall, total=bar.tasks[overall].completed)  # headers can be off by a frame or two
 
 
 def _batch_summary(report: Any, dry_run: bool) -> None:
@@ -451,8 +544,9 @@ def _batch_summary(report: Any, dry_run: bool) -> None:
 def _progress_bar(input: Path, cfg: Any, enabled: bool, label: str = "colorize") -> Iterator[Callable[[int], None]]:
     """A rich bar with frames, fps and ETA on stderr (a no-op when quiet or for still images)."""
     from vidcolor.decode import media_kind
+    from vidcolor.sequence import is_sequence
 
-    if not enabled or media_kind(input).kind != "video":
+    if not enabled or (media_kind(input).kind != "video" and not is_sequence(input)):
         yield lambda _n: None
         return
     from rich.console import Console
@@ -478,15 +572,16 @@ def _progress_bar(input: Path, cfg: Any, enabled: bool, label: str = "colorize")
         TextColumn("ETA"),
         TimeRemainingColumn(),
     ]
-    with Progress(*columns, console=Console(stderr=True), transient=False) as bar:
+    # rates over the last minute, not since the start (a long film's speed changes with its content)
+    with Progress(*columns, console=Console(stderr=True), transient=False, speed_estimate_period=60.0) as bar:
         task = bar.add_task("colorize", total=total, fps=0.0)
-        t0 = time.perf_counter()
         done = 0
 
         def advance(n: int) -> None:
             nonlocal done
             done += n
-            bar.update(task, advance=n, fps=done / max(1e-6, time.perf_counter() - t0))
+            bar.update(task, advance=n)
+            bar.update(task, fps=bar.tasks[task].speed or 0.0)
 
         yield advance
         if total is None or done != total:

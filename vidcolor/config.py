@@ -21,6 +21,9 @@ class EncodeSettings:
     crf: int = 18  # 0 = lossless where the codec has a lossless mode (x264, x265, VP9)
     preset: str = "fast"
     exact_size: bool = False  # odd sizes: keep them with 4:4:4 H.264/H.265 (few browsers play it) instead of padding
+    pix_fmt: str | None = (
+        None  # None: the source's range/depth in 4:2:0 where the codec takes it (see encode.output_format)
+    )
 
     def __post_init__(self) -> None:
         if not 0 <= self.crf <= 63:
@@ -46,6 +49,8 @@ class ColorizeConfig:
     engine: str = "auto"  # a registered engine name, or auto (see engines.auto_choices)
     precision: str = "auto"  # auto | fp32 | bf16 | fp16
     device: str = "auto"
+    interlaced: str = "auto"  # auto (deinterlace what is interlaced) | deinterlace | keep (colour per field) | off
+    fps: float = 24.0  # frame rate of an image sequence input (numbered frames have none; film scans are 24)
     encode: EncodeSettings = field(default_factory=EncodeSettings)
 
     def __post_init__(self) -> None:
@@ -58,6 +63,8 @@ class ColorizeConfig:
             "duration": self.duration is None or self.duration > 0,
             "preview": self.preview >= 0,
             "precision": self.precision == "auto" or self.precision in PRECISIONS,
+            "interlaced": self.interlaced in ("auto", "deinterlace", "keep", "off"),
+            "fps": 0 < self.fps <= 1000,
         }
         for name, ok in checks.items():
             if not ok:
@@ -70,3 +77,16 @@ class ColorizeConfig:
         """The settings as written into outputs: the model by its file name (its digest is in the
         model id beside it), never a folder of the machine that made the file."""
         return {**self.to_dict(), "model": Path(self.model).name if self.model else None}
+
+
+@dataclass(frozen=True)
+class SegmentSettings:
+    """How a film is cut for resuming and for many workers (:mod:`vidcolor.segments`). Not part of
+    ColorizeConfig: it decides where work restarts, not what the output looks like."""
+
+    segment_seconds: float = 30.0  # segments are cut at the first keyframe after every ~N seconds
+    batch_min_seconds: float = 300.0  # `vidcolor batch` colorizes films at least this long in segments
+
+    def __post_init__(self) -> None:
+        if not self.segment_seconds > 0:
+            raise BadInputError(f"--segment-seconds must be > 0, got {self.segment_seconds}")

@@ -48,6 +48,8 @@ class VideoInfo:
     audio_streams: int
     video_streams: int
     start_time: float = 0.0  # seconds of the first video timestamp (times users see count from it)
+    primaries: int = 2  # colour primaries and transfer tags of the source (H.273 codes; 2 = unspecified)
+    transfer: int = 2
 
     @property
     def matrix(self) -> str:
@@ -234,6 +236,10 @@ def _open(path: Path) -> av.container.InputContainer:
 
 def probe(path: Path) -> VideoInfo:
     """Read the container header: size, timing and streams, without decoding the film."""
+    from vidcolor import sequence  # a folder or printf pattern of numbered frames is a video too
+
+    if sequence.is_sequence(path):
+        return sequence.open_sequence(path).info()
     with _open(path) as container:
         stream = video_stream(container, path)
         cc = stream.codec_context
@@ -263,6 +269,8 @@ def probe(path: Path) -> VideoInfo:
             audio_streams=len(container.streams.audio),
             video_streams=len(container.streams.video),
             start_time=float(stream.start_time * stream.time_base) if stream.start_time and stream.time_base else 0.0,
+            primaries=int(first.color_primaries or 2) if first is not None else 2,
+            transfer=int(first.color_trc or 2) if first is not None else 2,
         )
 
 
@@ -275,6 +283,23 @@ def video_stream(container: av.container.InputContainer, path: Path) -> av.video
         if stream.codec_context is not None:
             return stream
     raise BadInputError(f"{path}: the video stream's codec is unknown (damaged header?)")
+
+
+def header_frames(path: Path) -> int:
+    """Frames in ``path`` as its container header says (no decoding: for ETAs over many files);
+    0 when it does not say or the file cannot be read."""
+    try:
+        with av.open(str(path), metadata_errors="ignore") as c:
+            s = next((v for v in c.streams.video if v.codec_context is not None), None)
+            if s is None:
+                return 0
+            if s.frames:
+                return int(s.frames)
+            seconds = float(s.duration * s.time_base) if s.duration and s.time_base else (c.duration or 0) / 1e6
+            rate = s.average_rate or s.guessed_rate
+            return round(seconds * float(rate)) if rate else 0
+    except (av.error.FFmpegError, OSError, ValueError):
+        return 0
 
 
 def _first_frame(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> av.VideoFrame | None:
@@ -295,7 +320,13 @@ def frames(
     Damaged input is met packet by packet: a packet the decoder rejects is left out (its frame is
     missing from the output, every other frame keeps its own timestamp), and data the demuxer
     cannot read past ends the film there; ``log`` gets one warning saying which happened.
+    An image sequence's frames come from :meth:`vidcolor.sequence.Sequence.frames`.
     """
+    from vidcolor import sequence
+
+    if sequence.is_sequence(path):
+        yield from sequence.open_sequence(path).frames(start, duration, log)
+        return
     end = start + duration if duration is not None else math.inf
     damaged, stopped = 0, ""
     with _open(path) as container:

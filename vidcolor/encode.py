@@ -86,7 +86,9 @@ def _encoder_options(codec: str, s: EncodeSettings) -> dict[str, str]:
 EVEN_ONLY = {"libx264", "libx265"}  # encoders that refuse 4:2:0 at odd sizes
 
 
-def output_format(codec: str, spec: ColourSpec, width: int, height: int, exact_size: bool) -> tuple[str, bool, str]:
+def output_format(
+    codec: str, spec: ColourSpec, width: int, height: int, exact_size: bool, pix_fmt: str | None = None
+) -> tuple[str, bool, str]:
     """(pixel format, pad to even size?, note) for encoding working frames of ``spec`` with ``codec``.
 
     The source's depth is kept where the codec takes it (10-bit H.264/H.265/FFV1), else the nearest
@@ -95,6 +97,12 @@ def output_format(codec: str, spec: ColourSpec, width: int, height: int, exact_s
     formats = [f.name for f in av.codec.Codec(codec, "w").video_formats or []]
     odd = bool(width % 2 or height % 2) and codec in EVEN_ONLY
     want = spec.work_format.replace("420", "444") if odd and exact_size else spec.work_format
+    if pix_fmt is not None:  # asked for: exactly that, or one clear line
+        if formats and pix_fmt not in formats:
+            raise BadInputError(f"--pix-fmt {pix_fmt}: {codec} takes {', '.join(formats)}")
+        if odd and "420" in pix_fmt and exact_size:
+            raise BadInputError(f"--pix-fmt {pix_fmt}: 4:2:0 needs an even size; drop --exact-size or ask for 4:4:4")
+        return pix_fmt, odd and "420" in pix_fmt, ""
     notes = []
     if odd:
         notes.append(
@@ -129,8 +137,10 @@ class VideoWriter:
         start: float = 0.0,
         duration: float | None = None,
         log: Log = lambda _m: None,
+        fields: str | None = None,
     ) -> None:
         self.final, self.info, self.settings, self.spec = final, info, settings, spec
+        self.fields = fields  # "tff" | "bff": the frames hold two fields each, to be coded as such
         self.fmt = container_format(final)
         self.tmp = temp_path(final)
         self.metadata, self.start, self.log = metadata, start, log
@@ -199,7 +209,9 @@ class VideoWriter:
         codec = self.settings.codec or DEFAULT_CODEC[self.fmt]
         if codec not in av.codecs_available:
             raise BadInputError(f"--codec {codec}: not available in this FFmpeg build")
-        pix_fmt, self.pad, note = output_format(codec, self.spec, info.width, info.height, self.settings.exact_size)
+        pix_fmt, self.pad, note = output_format(
+            codec, self.spec, info.width, info.height, self.settings.exact_size, self.settings.pix_fmt
+        )
         if note:
             self.log(f"note: {note}")
         try:
@@ -213,9 +225,16 @@ class VideoWriter:
         cc = stream.codec_context
         cc.colorspace = int(self.spec.av_colorspace)
         cc.color_range = int(self.spec.av_range)  # the source's: limited ("tv") or full ("pc")
-        cc.color_primaries = cc.color_trc = 1 if self.spec.matrix == "bt709" else 6
+        # the source's primaries and transfer where it says them, else what its matrix implies
+        implied = 1 if self.spec.matrix == "bt709" else 6
+        cc.color_primaries = info.primaries if info.primaries not in (0, 2) else implied
+        cc.color_trc = info.transfer if info.transfer not in (0, 2) else implied
         cc.thread_count = 0
         stream.options = _encoder_options(codec, self.settings)
+        if self.fields and codec == "libx264":  # interlaced coding, field order kept
+            stream.options = {**stream.options, "flags": "+ildct+ilme", "x264-params": f"{self.fields}=1"}
+        elif self.fields:
+            self.log(f"note: {codec} is given the fields woven as frames (interlaced coding only with libx264)")
         if info.rotation:
             stream.set_display_rotation(info.rotation)
         self.stream, self.pix_fmt = stream, pix_fmt

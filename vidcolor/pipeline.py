@@ -16,17 +16,17 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import av
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from vidcolor import __version__
+from vidcolor import __version__, interlace
 from vidcolor.color import lab_to_rgb, model_to_rgb, rgb_to_gray_L, rgb_to_lab, uint8_rgb_to_L
 from vidcolor.config import ColorizeConfig
-from vidcolor.decode import VideoInfo, check_input, frames, load_photo, media_kind, probe, to_8bit
+from vidcolor.decode import Media, VideoInfo, check_input, frames, load_photo, media_kind, probe, to_8bit
 from vidcolor.device import pick_device  # also imported from here by the CLI
 from vidcolor.encode import CONTAINERS, DEEP_IMAGE_FORMATS, VideoWriter, save_image
 from vidcolor.engines import FallbackEngine, auto_choices, engine_unavailable
@@ -35,16 +35,19 @@ from vidcolor.guidance import Guidance, Guider
 from vidcolor.modelfile import load_generator
 from vidcolor.planes import (
     ColourSpec,
+    field,
     render_size,
     rgb_to_cbcr,
     small_rgb,
     to_work_frame,
     upsample_chroma,
+    weave_chroma,
     with_chroma,
     write_chroma,
 )
 from vidcolor.preview import PreviewSheet, gray_tile, pick_indices, save_sheet, side_by_side, tile_size
 from vidcolor.propagate import fuse
+from vidcolor.sequence import FrameTarget, colorize_frames, frame_target, is_sequence, set_fps
 from vidcolor.shots import ShotMap, scan
 from vidcolor.temporal import TemporalSmoother
 
@@ -228,9 +231,11 @@ def colorize_video(
     log: Log = lambda _m: None,
     info: VideoInfo | None = None,
     guidance: Guidance | None = None,
+    make_writer: Callable[..., Any] | None = None,
 ) -> Report:
     """Colorize ``input`` into ``output`` (a video file): every frame that decodes, at its own
-    timestamp; frames of damaged packets are left out and a short file is reported (warnings)."""
+    timestamp; frames of damaged packets are left out and a short file is reported (warnings).
+    ``make_writer`` replaces :class:`VideoWriter` (same arguments and interface): frame outputs."""
     cfg = colorizer.cfg
     info = info or probe(input)
     if info.video_streams > 1:
@@ -246,9 +251,19 @@ def colorize_video(
         else None
     )
 
+    order, kept = field_plan(input, cfg.interlaced, log)
+    if kept and guidance:
+        raise BadInputError(f"{input}: --interlaced keep does not take guidance yet; deinterlace, or give none")
+    fsize = render_size(info.width, max(1, info.height // 2), cfg.render_size, colorizer.multiple) if kept else rsize
+
     def prepare() -> Iterator[_Item]:
-        for frame in frames(input, cfg.start, cfg.duration, log):
-            yield _Item(to_work_frame(frame, spec), small_rgb(frame, rsize))
+        for frame in source_frames(input, cfg, order, log):
+            work = to_work_frame(frame, spec)
+            if kept:  # the two fields in the order they were shot, each as its own picture
+                small = [small_rgb(field(work, p), fsize) for p in ((0, 1) if kept == "tff" else (1, 0))]
+            else:
+                small = small_rgb(frame, rsize)
+            yield _Item(work, small)
 
     meta = {
         "version": __version__,
@@ -258,17 +273,21 @@ def colorize_video(
         **({"guidance": guidance.describe()} if guidance else {}),
     }
     decoded = 0
-    with VideoWriter(output, info, cfg.encode, spec, meta, cfg.start, cfg.duration, log) as writer:
+    new_writer = make_writer or VideoWriter
+    with new_writer(output, info, cfg.encode, spec, meta, cfg.start, cfg.duration, log, fields=kept) as writer:
         # Two batches in flight, but at most ~256 MB of decoded frames (an 8K frame is 50 MB).
         depth = max(2, min(2 * cfg.batch_size, (256 << 20) // (info.width * info.height * 3 // 2 + 1)))
         for batch in batched(prefetch(prepare(), depth=depth), cfg.batch_size):
             first, decoded = decoded, decoded + len(batch)
             want_auto = auto_smoother is not None and sheet is not None and sheet.wants(first, decoded)
-            uv, auto_uv = colour_batch(
-                colorizer, smoother, [it.small for it in batch], spec, info.width, info.height,
-                guide=_guide_fn(guider, first) if guider else None,
-                auto_smoother=auto_smoother, auto_out=want_auto,
-            )  # fmt: skip
+            if kept:  # fields: 2 pictures a frame, in shooting order; chroma woven back by line
+                uv, auto_uv = _colour_fields(colorizer, smoother, batch, spec, info, kept), None
+            else:
+                uv, auto_uv = colour_batch(
+                    colorizer, smoother, [it.small for it in batch], spec, info.width, info.height,
+                    guide=_guide_fn(guider, first) if guider else None,
+                    auto_smoother=auto_smoother, auto_out=want_auto,
+                )  # fmt: skip
             for k, (item, planes) in enumerate(zip(batch, uv, strict=True)):
                 auto_tile = None  # the automatic colour, only for frames the sheet shows
                 if auto_uv is not None and sheet and first + k in sheet.wanted:
@@ -296,6 +315,51 @@ def colorize_video(
         preview = output.with_name(output.stem + ".preview.png")
         sheet.save(preview)
     return Report(decoded, decoded / float(info.rate) if info.rate else 0.0, smoother.cuts, output, preview)
+
+
+def field_plan(input: Path, mode: str, log: Log) -> tuple[str | None, str | None]:
+    """(deinterlace, keep): the field order ("tff" | "bff") to deinterlace ``input`` with, or to
+    colour its fields one by one with (``--interlaced keep``); (None, None) uses the frames as
+    they are. ``auto`` decides by flags and content (see :mod:`vidcolor.interlace`)."""
+    if mode == "off" or (mode != "deinterlace" and is_sequence(input)):  # scanned frames: progressive
+        return None, None
+    fields = interlace.detect(input)
+    if fields.pulldown:
+        log(f"note: {input.name} shows repeated fields (3:2 pulldown?): inverse telecine is not built")
+    if mode == "deinterlace":
+        return (fields.order if fields.interlaced else "tff"), None
+    if not fields.interlaced:
+        return None, None
+    if mode == "keep":
+        log(f"note: {input.name} is interlaced ({fields.order}, by {fields.how}): colouring each field")
+        return None, fields.order
+    log(
+        f"note: {input.name} is interlaced ({fields.order}, by {fields.how}): deinterlacing with bwdif "
+        "(--interlaced keep colours each field instead and keeps the luma; off uses the frames as they are)"
+    )
+    return fields.order, None
+
+
+def source_frames(input: Path, cfg: ColorizeConfig, order: str | None, log: Log) -> Iterator[av.VideoFrame]:
+    """The frames the model sees: decoded, and deinterlaced when ``order`` says so."""
+    decoded = frames(input, cfg.start, cfg.duration, log)
+    return interlace.deinterlaced(decoded, order) if order else decoded
+
+
+def _colour_fields(
+    colorizer: Colorizer, smoother: TemporalSmoother, batch: list[_Item], spec: ColourSpec, info: VideoInfo, order: str
+) -> np.ndarray:
+    """Chroma planes for interlaced frames coloured field by field (``--interlaced keep``)."""
+    ch = (info.height + 1) // 2  # chroma rows of a frame; a field holds every other one
+    per_field = colour_batch(
+        colorizer, smoother, [s for it in batch for s in it.small], spec, info.width, 2 * ((ch + 1) // 2)
+    )[0]
+    out = np.empty((len(batch), 2, ch, (info.width + 1) // 2), per_field.dtype)
+    for k in range(len(batch)):
+        shot_first, shot_second = per_field[2 * k], per_field[2 * k + 1]
+        top, bottom = (shot_first, shot_second) if order == "tff" else (shot_second, shot_first)
+        weave_chroma(out[k], top, bottom)
+    return out
 
 
 GuideFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -408,7 +472,9 @@ def preview_only(
         pending.clear()
 
     last = -2
-    for i, frame in enumerate(frames(input, cfg.start, cfg.duration, log)):
+    order, _kept = field_plan(input, cfg.interlaced, log)  # a preview of fields: shown deinterlaced
+    order = order or _kept
+    for i, frame in enumerate(source_frames(input, cfg, order, log)):
         small = small_rgb(frame, rsize)
         if i not in runs:
             flush()  # the guider sees the frames in order
@@ -480,17 +546,31 @@ def colorize_image(
 
 def colorize(
     input: Path,
-    output: Path,
+    output: Path | FrameTarget,
     colorizer: Colorizer,
     progress: Progress = lambda _n: None,
     log: Log = lambda _m: None,
     guidance: Guidance | None = None,
 ) -> Report:
     """Dispatch on input and output kinds (:func:`~vidcolor.decode.media_kind`): image -> image,
-    video -> video, video -> preview PNG."""
-    check_input(input)
+    video -> video, video -> preview PNG; an image sequence (a folder or printf pattern of numbered
+    frames, :mod:`vidcolor.sequence`) is a video, and a folder or pattern output (``DIR/``,
+    ``out_%06d.png``: a :class:`~vidcolor.sequence.FrameTarget`) takes one image a frame."""
+    target = output if isinstance(output, FrameTarget) else frame_target(output)
+    if is_sequence(input):
+        set_fps(input, colorizer.cfg.fps)
+        media = Media("video")
+    else:
+        check_input(input)
+        media = media_kind(input)
+    if target is not None:
+        if media.kind == "image":
+            raise BadInputError(f"{target}: input is an image; give an image output (.png, .jpg, ...)")
+        if media.kind != "video":
+            raise BadInputError(f"{input}: {media.why}")
+        return colorize_frames(input, target, colorizer, progress, log, guidance)
+    assert isinstance(output, Path)
     out_image = output.suffix.lower() in IMAGE_OUTPUTS
-    media = media_kind(input)
     if media.kind == "image":
         if not out_image:
             raise BadInputError(f"{output}: input is an image; give an image output (.png, .jpg, ...)")

@@ -187,3 +187,24 @@ def pad_even(frame: av.VideoFrame) -> av.VideoFrame:
     out.pts, out.time_base = frame.pts, frame.time_base
     out.color_range, out.colorspace = frame.color_range, frame.colorspace
     return out
+
+
+def field(frame: av.VideoFrame, parity: int) -> av.VideoFrame:
+    """One field of an interlaced 4:2:0 frame as a half-height frame: its lines ``parity``,
+    ``parity`` + 2, ... of every plane (interlaced 4:2:0 chroma lines alternate fields too)."""
+    rows = lambda a: a[parity::2]  # noqa: E731
+    h = rows(_plane(frame, 0)).shape[0]
+    out = av.VideoFrame(frame.width, h, frame.format.name)
+    for i in range(3):
+        src = rows(_plane(frame, i))
+        _plane(out, i)[: src.shape[0]] = src
+    out.color_range, out.colorspace = frame.color_range, frame.colorspace
+    return out
+
+
+def weave_chroma(uv: np.ndarray, first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """Interleave two fields' chroma planes (2, rows, w) into ``uv`` (2, ch, w): ``first`` on
+    the even rows (the top field), ``second`` on the odd rows."""
+    uv[:, 0::2] = first[:, : uv[:, 0::2].shape[1]]
+    uv[:, 1::2] = second[:, : uv[:, 1::2].shape[1]]
+    return uv
