@@ -33,6 +33,7 @@ def write_video(
     time_base: Fraction | None = None,
     audio: bool = False,
     rotation: int = 0,
+    options: dict[str, str] | None = None,
 ) -> Path:
     """Encode RGB uint8 frames into ``path``.
 
@@ -44,6 +45,8 @@ def write_video(
     with av.open(str(path), "w") as out:
         stream = out.add_stream(codec, rate=fps)
         stream.width, stream.height, stream.pix_fmt = w, h, pix_fmt
+        if options:
+            stream.options = options  # encoder options, e.g. x264-params for a fixed keyframe interval
         if time_base is not None:
             stream.codec_context.time_base = time_base
         if rotation:

@@ -10,12 +10,11 @@ import sys
 import time
 from pathlib import Path
 
-import av
 import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from make_media import audio_packets, frame_times, gradient_frame, read_frames
+from make_media import audio_packets, frame_times, gradient_frame, read_frames, write_video
 from vidcolor.batch import Lease, Shard
 from vidcolor.cli import app
 from vidcolor.segments import Part, keyframe_times, plan_segments, work_dir
@@ -31,26 +30,9 @@ def run(*args):
 def gop_clip(path: Path, n: int = 150, fps: int = 25, gop: int = 25, w: int = 96, h: int = 64) -> Path:
     """A gray clip with a keyframe every ``gop`` frames (B-frames on) and a sound track; the picture
     moves, so consecutive frames differ as in a film."""
-    with av.open(str(path), "w") as out:
-        s = out.add_stream("libx264", rate=fps)
-        s.width, s.height, s.pix_fmt = w, h, "yuv420p"
-        s.options = {"x264-params": f"keyint={gop}:min-keyint={gop}:scenecut=0"}
-        a = out.add_stream("aac", rate=48000, layout="mono")
-        for i in range(n):
-            frame = av.VideoFrame.from_ndarray(gradient_frame(w, h, t=i / 6, colour=False), format="rgb24")
-            for p in s.encode(frame):
-                out.mux(p)
-        for p in s.encode():
-            out.mux(p)
-        tone = (0.3 * np.sin(2 * np.pi * 440 * np.arange(int(n / fps * 48000)) / 48000)).astype(np.float32)
-        for i in range(0, len(tone), 1024):
-            af = av.AudioFrame.from_ndarray(tone[None, i : i + 1024], format="fltp", layout="mono")
-            af.sample_rate, af.pts = 48000, i
-            for p in a.encode(af):
-                out.mux(p)
-        for p in a.encode():
-            out.mux(p)
-    return path
+    frames = [gradient_frame(w, h, t=i / 6, colour=False) for i in range(n)]
+    options = {"x264-params": f"keyint={gop}:min-keyint={gop}:scenecut=0"}
+    return write_video(path, frames, fps=fps, audio=True, options=options)
 
 
 def chroma(path: Path) -> np.ndarray:
