@@ -1,14 +1,17 @@
 """Interlaced sources (issue 15): detected by flags and by content, deinterlaced by default with
-bwdif (frame count and timing kept), or coloured field by field with the luma and field order kept."""
+bwdif (frame count and timing kept), or coloured field by field with the luma and field order kept;
+telecined film (3:2 pulldown) detected, and brought back to its own pictures with --interlaced ivtc."""
 
+from fractions import Fraction
 from pathlib import Path
 
 import av
+import av.filter
 import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from make_media import luma_planes
+from make_media import luma_planes, write_video
 from vidcolor import interlace
 from vidcolor.cli import app
 
@@ -45,6 +48,32 @@ def interlaced_clip(path: Path, n: int = 20, flags: bool = True, woven: bool = T
             out.mux(s.encode(f))
         out.mux(s.encode())
     return path
+
+
+def telecined_clip(path: Path, pictures: list[np.ndarray], rate: Fraction = Fraction(30000, 1001)) -> Path:
+    """``pictures`` (film, 4 per 5 frames of ``rate``) through FFmpeg's 3:2 pulldown (``telecine``,
+    top field first), coded as interlaced H.264 with an AAC tone as long as the video."""
+    h, w = pictures[0].shape
+    graph = av.filter.Graph()
+    film = rate * Fraction(4, 5)
+    src = graph.add("buffer", f"video_size={w}x{h}:pix_fmt=yuv420p:time_base={1 / film}:frame_rate={film}")
+    tc, sink = graph.add("telecine", "first_field=top:pattern=23"), graph.add("buffersink")
+    src.link_to(tc)
+    tc.link_to(sink)
+    graph.configure()
+    woven = []
+    for i, a in enumerate([*pictures, None]):
+        if a is not None:
+            f = av.VideoFrame.from_ndarray(np.repeat(a[..., None], 3, -1), format="rgb24").reformat(format="yuv420p")
+            f.pts = i
+        graph.push(f if a is not None else None)
+        while True:
+            try:
+                woven.append(graph.pull().to_ndarray(format="rgb24"))
+            except (av.error.BlockingIOError, av.error.EOFError):
+                break
+    opts = {"flags": "+ildct+ilme", "x264-params": "tff=1"}
+    return write_video(path, woven, fps=rate, options=opts, audio=True)
 
 
 def combing(path: Path) -> float:
@@ -122,3 +151,54 @@ def test_bad_interlace_requests_are_one_line(tmp_path, tiny_model, bad):
     r = run(src, "-o", tmp_path / "o.mp4", "--model", tiny_model, "--quiet", *bad)
     assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1, r.output
     assert not (tmp_path / "o.mp4").exists()
+
+
+def _duration(path: Path, kind: str) -> float:
+    with av.open(str(path)) as c:
+        s = c.streams.video[0] if kind == "video" else c.streams.audio[0]
+        frames = list(c.decode(s))
+        last = frames[-1]
+        length = last.samples / last.sample_rate if kind == "audio" else 1 / float(s.average_rate)
+        return float(last.pts * last.time_base) + length
+
+
+def test_telecined_film_is_detected_and_ivtc_gives_back_its_pictures(tmp_path, tiny_model):
+    """40 film pictures -> 50 telecined frames at 29.97 (two in five woven from two pictures);
+    --interlaced ivtc gives 40 frames at 23.976 a second, each one film picture in order (none
+    woven, none twice), with the video and audio lasting as long as the source's."""
+    pictures = _moving(40)
+    src = telecined_clip(tmp_path / "film [tc].mp4", pictures)
+    fields = interlace.detect(src)
+    assert fields.pulldown and not interlace.detect(interlaced_clip(tmp_path / "i.mp4")).pulldown
+    auto = run(src, "-o", tmp_path / "auto.mp4", "--model", tiny_model, "--render-size", "64")
+    assert auto.exit_code == 0 and "--interlaced ivtc restores" in auto.output, auto.output
+
+    out = tmp_path / "out.mp4"
+    r = run(src, "-o", out, "--model", tiny_model, "--render-size", "64", "--interlaced", "ivtc", "--crf", "0")
+    assert r.exit_code == 0 and "inverse telecine" in r.output, r.output
+    ys = [(y.astype(float) - 16) * 255 / 219 for y in luma_planes(out)[0]]  # limited-range luma -> 0..255
+    assert len(ys) == 40
+    matched = [int(np.argmin([np.abs(y - p).mean() for p in pictures])) for y in ys]
+    assert matched == list(range(40))  # every picture once, in order
+    assert max(min(np.abs(y - p).mean() for p in pictures) for y in ys) < 3  # not woven
+    assert combing(out) < 0.5 * combing(src)
+    with av.open(str(out)) as c:
+        assert c.streams.video[0].average_rate == Fraction(24000, 1001)
+        times = [float(f.pts * f.time_base) for f in c.decode(video=0)]
+    assert np.allclose(np.diff(times), 1001 / 24000, atol=1e-4) and times[0] == 0
+    for kind in ("video", "audio"):
+        assert abs(_duration(out, kind) - _duration(src, kind)) < 0.03, kind
+
+
+def test_ivtc_refuses_a_rate_that_pulldown_does_not_make(tmp_path, tiny_model):
+    src = interlaced_clip(tmp_path / "pal.mp4", n=10)  # 25 frames/s
+    r = run(src, "-o", tmp_path / "o.mp4", "--model", tiny_model, "--quiet", "--interlaced", "ivtc")
+    assert r.exit_code == 2 and "29.97 or 30" in r.output and len(r.output.strip().splitlines()) == 1, r.output
+    assert not (tmp_path / "o.mp4").exists()
+    # 29.97 video that is not telecined: asked for, so done, with a warning that frames are dropped
+    plain = write_video(
+        tmp_path / "ntsc.mp4", [np.repeat(p[..., None], 3, -1) for p in _moving(20)], fps=Fraction(30000, 1001)
+    )
+    r = run(plain, "-o", tmp_path / "n.mp4", "--model", tiny_model, "--render-size", "64", "--interlaced", "ivtc")
+    assert r.exit_code == 0 and "shows no 3:2 pulldown" in r.output, r.output
+    assert len(luma_planes(tmp_path / "n.mp4")[0]) == 16

@@ -157,7 +157,7 @@ InterlacedOpt = Annotated[
     str,
     typer.Option(
         "--interlaced",
-        help="auto: deinterlace (bwdif) what is interlaced, by flags or content | deinterlace | keep: colour each field, keep luma and field order | off.",
+        help="auto: deinterlace (bwdif) what is interlaced, by flags or content | deinterlace | keep: colour each field, keep luma and field order | ivtc: undo 3:2 pulldown (29.97 -> 23.976 frames/s) | off.",
     ),
 ]
 FpsOpt = Annotated[
@@ -560,8 +560,11 @@ def _progress_bar(input: Path, cfg: Any, enabled: bool, label: str = "colorize")
     )
 
     from vidcolor.decode import probe
+    from vidcolor.interlace import IVTC_KEEPS
 
     total = probe(input).expected_frames(cfg.start, cfg.duration) or None
+    if total and cfg.interlaced == "ivtc":  # inverse telecine keeps 4 frames of 5
+        total = round(total * IVTC_KEEPS)
     columns = [
         TextColumn(f"[bold]{label}"),
         BarColumn(),

@@ -14,6 +14,10 @@ from typing import Any
 from vidcolor.device import PRECISIONS
 from vidcolor.errors import BadInputError
 
+# what --interlaced takes (see vidcolor.interlace): auto deinterlaces what is interlaced, keep
+# colours each field, ivtc undoes 3:2 pulldown, off takes the frames as they are
+INTERLACED_MODES = ("auto", "deinterlace", "keep", "ivtc", "off")
+
 
 @dataclass(frozen=True)
 class EncodeSettings:
@@ -49,7 +53,7 @@ class ColorizeConfig:
     engine: str = "auto"  # a registered engine name, or auto (see engines.auto_choices)
     precision: str = "auto"  # auto | fp32 | bf16 | fp16
     device: str = "auto"
-    interlaced: str = "auto"  # auto (deinterlace what is interlaced) | deinterlace | keep (colour per field) | off
+    interlaced: str = "auto"  # one of INTERLACED_MODES
     fps: float = 24.0  # frame rate of an image sequence input (numbered frames have none; film scans are 24)
     encode: EncodeSettings = field(default_factory=EncodeSettings)
 
@@ -63,7 +67,7 @@ class ColorizeConfig:
             "duration": self.duration is None or self.duration > 0,
             "preview": self.preview >= 0,
             "precision": self.precision == "auto" or self.precision in PRECISIONS,
-            "interlaced": self.interlaced in ("auto", "deinterlace", "keep", "off"),
+            "interlaced": self.interlaced in INTERLACED_MODES,
             "fps": 0 < self.fps <= 1000,
         }
         for name, ok in checks.items():

@@ -237,9 +237,16 @@ def colorize_video(
     timestamp; frames of damaged packets are left out and a short file is reported (warnings).
     ``make_writer`` replaces :class:`VideoWriter` (same arguments and interface): frame outputs."""
     cfg = colorizer.cfg
-    info = info or probe(input)
-    if info.video_streams > 1:
-        log(f"note: {input} has {info.video_streams} video streams; colorizing the first")
+    source = info or probe(input)
+    if source.video_streams > 1:
+        log(f"note: {input} has {source.video_streams} video streams; colorizing the first")
+    plan = field_plan(input, cfg.interlaced, log, source)
+    if (plan.keep or plan.ivtc) and guidance:
+        raise BadInputError(
+            f"{input}: --interlaced {cfg.interlaced} does not take guidance yet; deinterlace, or give none"
+        )
+    info = plan.output_info(source)  # what the output is: inverse telecine makes 4 frames of 5
+    kept = plan.keep
     spec = info.spec
     rsize = render_size(info.width, info.height, cfg.render_size, colorizer.multiple)
     smoother = TemporalSmoother(cfg.smoothing)
@@ -251,13 +258,10 @@ def colorize_video(
         else None
     )
 
-    order, kept = field_plan(input, cfg.interlaced, log)
-    if kept and guidance:
-        raise BadInputError(f"{input}: --interlaced keep does not take guidance yet; deinterlace, or give none")
     fsize = render_size(info.width, max(1, info.height // 2), cfg.render_size, colorizer.multiple) if kept else rsize
 
     def prepare() -> Iterator[_Item]:
-        for frame in source_frames(input, cfg, order, log):
+        for frame in source_frames(input, cfg, plan, log, source):
             work = to_work_frame(frame, spec)
             if kept:  # the two fields in the order they were shot, each as its own picture
                 small = [small_rgb(field(work, p), fsize) for p in ((0, 1) if kept == "tff" else (1, 0))]
@@ -317,33 +321,51 @@ def colorize_video(
     return Report(decoded, decoded / float(info.rate) if info.rate else 0.0, smoother.cuts, output, preview)
 
 
-def field_plan(input: Path, mode: str, log: Log) -> tuple[str | None, str | None]:
-    """(deinterlace, keep): the field order ("tff" | "bff") to deinterlace ``input`` with, or to
-    colour its fields one by one with (``--interlaced keep``); (None, None) uses the frames as
-    they are. ``auto`` decides by flags and content (see :mod:`vidcolor.interlace`)."""
+def field_plan(input: Path, mode: str, log: Log, info: VideoInfo | None = None) -> interlace.Plan:
+    """What to do with ``input``'s fields (see :class:`vidcolor.interlace.Plan`); an empty plan uses
+    the frames as they are. ``auto`` decides by flags and content (see :mod:`vidcolor.interlace`)."""
     if mode == "off" or (mode != "deinterlace" and is_sequence(input)):  # scanned frames: progressive
-        return None, None
+        return interlace.Plan()
     fields = interlace.detect(input)
-    if fields.pulldown:
-        log(f"note: {input.name} shows repeated fields (3:2 pulldown?): inverse telecine is not built")
+    if mode == "ivtc":
+        rate = (info or probe(input)).rate
+        if not rate or min(abs(float(rate - r)) for r in interlace.IVTC_RATES) > 0.01:
+            raise BadInputError(
+                f"{input}: --interlaced ivtc takes telecined 29.97 or 30 frames/s video; this is "
+                f"{float(rate or 0):.3f} frames/s"
+            )
+        if not fields.pulldown:
+            log(f"warning: {input.name} shows no 3:2 pulldown; inverse telecine drops one frame in five all the same")
+        log(f"note: {input.name}: inverse telecine ({fields.order if fields.interlaced else 'tff'}), 4 frames of 5")
+        return interlace.Plan(ivtc=fields.order if fields.interlaced else "tff")
+    if fields.pulldown and mode != "keep":
+        log(f"note: {input.name} shows repeated fields (3:2 pulldown?): --interlaced ivtc restores the film's frames")
     if mode == "deinterlace":
-        return (fields.order if fields.interlaced else "tff"), None
+        return interlace.Plan(deinterlace=fields.order if fields.interlaced else "tff")
     if not fields.interlaced:
-        return None, None
+        return interlace.Plan()
     if mode == "keep":
         log(f"note: {input.name} is interlaced ({fields.order}, by {fields.how}): colouring each field")
-        return None, fields.order
+        return interlace.Plan(keep=fields.order)
     log(
         f"note: {input.name} is interlaced ({fields.order}, by {fields.how}): deinterlacing with bwdif "
         "(--interlaced keep colours each field instead and keeps the luma; off uses the frames as they are)"
     )
-    return fields.order, None
+    return interlace.Plan(deinterlace=fields.order)
 
 
-def source_frames(input: Path, cfg: ColorizeConfig, order: str | None, log: Log) -> Iterator[av.VideoFrame]:
-    """The frames the model sees: decoded, and deinterlaced when ``order`` says so."""
+def source_frames(
+    input: Path, cfg: ColorizeConfig, plan: interlace.Plan, log: Log, info: VideoInfo | None = None
+) -> Iterator[av.VideoFrame]:
+    """The frames the model sees: decoded, then deinterlaced or inverse-telecined as ``plan`` says
+    (``info``: the source's, for inverse telecine's rate; probed when None)."""
     decoded = frames(input, cfg.start, cfg.duration, log)
-    return interlace.deinterlaced(decoded, order) if order else decoded
+    if plan.deinterlace:
+        return interlace.deinterlaced(decoded, plan.deinterlace)
+    if plan.ivtc:
+        info = info or probe(input)
+        return interlace.inverse_telecined(decoded, plan.ivtc, info.rate, plan.output_info(info).time_base)
+    return decoded
 
 
 def _colour_fields(
@@ -441,7 +463,13 @@ def preview_only(
     same colour matrix. With guidance every frame's lightness is still read (guides move with the
     motion)."""
     cfg = colorizer.cfg
-    info = probe(input)
+    source = probe(input)
+    plan = field_plan(input, cfg.interlaced, log, source)
+    if plan.ivtc and guidance:
+        raise BadInputError(f"{input}: --interlaced ivtc does not take guidance yet; give none")
+    if plan.keep:  # a preview of fields: shown deinterlaced
+        plan = interlace.Plan(deinterlace=plan.keep)
+    info = plan.output_info(source)
     spec = info.spec
     rsize = render_size(info.width, info.height, cfg.render_size, colorizer.multiple)
     guider = _guider(input, guidance, rsize, info, colorizer, log) if guidance else None
@@ -472,9 +500,7 @@ def preview_only(
         pending.clear()
 
     last = -2
-    order, _kept = field_plan(input, cfg.interlaced, log)  # a preview of fields: shown deinterlaced
-    order = order or _kept
-    for i, frame in enumerate(source_frames(input, cfg, order, log)):
+    for i, frame in enumerate(source_frames(input, cfg, plan, log, source)):
         small = small_rgb(frame, rsize)
         if i not in runs:
             flush()  # the guider sees the frames in order

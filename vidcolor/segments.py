@@ -372,8 +372,8 @@ def obstacle(input: Path, cfg: ColorizeConfig, guidance: object | None = None) -
         return "--reference/--hints"
     if cfg.start or cfg.duration is not None or cfg.preview:
         return "--start, --duration or --preview"
-    if any(pipeline.field_plan(input, cfg.interlaced, lambda _m: None)):
-        return "interlaced (pass --interlaced off to take its frames as they are)"
+    if pipeline.field_plan(input, cfg.interlaced, lambda _m: None):
+        return "interlaced or telecined (pass --interlaced off to take its frames as they are)"
     return None
 
 
