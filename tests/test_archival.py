@@ -1,5 +1,8 @@
 """Archival outputs (issue 15): FFV1, ProRes, 10-bit H.265/AV1 with --pix-fmt, source colour tags."""
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import av
@@ -77,3 +80,13 @@ def test_source_colour_tags_are_kept(tmp_path, tiny_model):
     with av.open(str(tmp_path / "o.mp4")) as c:
         f = next(c.decode(video=0))
         assert (int(f.color_primaries), int(f.color_trc), int(f.colorspace)) == (5, 4, 5)
+
+
+@pytest.mark.parametrize("codec", ["libx265", "libsvtav1"])
+def test_quiet_means_quiet_with_encoders_that_print_for_themselves(tmp_path, tiny_model, clip, codec):
+    """x265 and SVT-AV1 write their banners to the process's stderr, past FFmpeg's log level: a
+    separate process, so what they print is seen. Was: 20-30 lines of encoder stats per file."""
+    env = {k: v for k, v in os.environ.items() if k != "SVT_LOG"}
+    cmd = [sys.executable, "-m", "vidcolor", str(clip), "-o", str(tmp_path / "o.mkv"), "--codec", codec]
+    r = subprocess.run([*cmd, "--model", str(tiny_model), *FAST], capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 0 and r.stdout + r.stderr == "", r.stdout + r.stderr

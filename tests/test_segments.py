@@ -100,6 +100,19 @@ def test_resume_equals_an_uninterrupted_run_and_has_no_seam(film, tmp_path, tiny
     assert step <= 2 * normal + 0.5, (step, normal)
 
 
+@pytest.mark.parametrize("name", ["out.mkv", "out [1].webm", "out.mov"])
+def test_resume_into_other_containers_gives_the_uninterrupted_film(film, tmp_path, tiny_model, name):
+    """Matroska and WebM store no dts for the first packets of a stream with B-frames; the join
+    gave the muxer such packets and failed (`non monotonically increasing dts`, exit 1)."""
+    src, _ = film
+    ref, out = tmp_path / f"ref{Path(name).suffix}", tmp_path / name
+    lossy = ["--render-size", "64", "--quiet"]  # lossy x264 codes B-frames (lossless here does not)
+    assert run(src, "-o", ref, "--model", tiny_model, *lossy).exit_code == 0
+    r = run(src, "-o", out, "--model", tiny_model, "--resume", "--segment-seconds", "1", *lossy)
+    assert r.exit_code == 0, r.output
+    same_film(out, ref)
+
+
 def test_kill_9_mid_film_then_resume_redoes_only_unfinished_segments(tmp_path, tiny_model):
     src = gop_clip(tmp_path / "long.mp4", n=500)  # 20 s, 20 segments of 1 s
     ref = tmp_path / "ref.mp4"

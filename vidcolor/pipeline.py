@@ -455,6 +455,7 @@ def preview_only(
     n: int,
     guidance: Guidance | None = None,
     log: Log = lambda _m: None,
+    progress: Progress = lambda _n: None,
 ) -> Report:
     """A PNG sheet of ``n`` evenly spaced frames (gray | colour, or gray | automatic | guided),
     without writing a video, showing what the video would show: the same temporal smoothing (the
@@ -501,6 +502,7 @@ def preview_only(
 
     last = -2
     for i, frame in enumerate(source_frames(input, cfg, plan, log, source)):
+        progress(1)  # every frame is read: the guider follows them all, and the last chosen is near the end
         small = small_rgb(frame, rsize)
         if i not in runs:
             flush()  # the guider sees the frames in order
@@ -606,5 +608,5 @@ def colorize(
     if media.kind != "video":
         raise BadInputError(f"{input}: {media.why}")
     if out_image:
-        return preview_only(input, output, colorizer, colorizer.cfg.preview or 6, guidance, log)
+        return preview_only(input, output, colorizer, colorizer.cfg.preview or 6, guidance, log, progress)
     return colorize_video(input, output, colorizer, progress, log, guidance=guidance)

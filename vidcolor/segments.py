@@ -263,6 +263,8 @@ class JoinWriter(VideoWriter):
         super().__init__(final, info, EncodeSettings(), info.spec, metadata, 0.0, None, log)
         self.template = av.open(str(first_segment))
 
+    _last_dts: int | None = None
+
     def _setup_video(self) -> None:
         src = self.template.streams.video[0]
         self.stream = self.out.add_stream_from_template(src)
@@ -279,9 +281,10 @@ class JoinWriter(VideoWriter):
             src = c.streams.video[0]
             if bytes(src.codec_context.extradata or b"") != self.extradata:
                 raise ProcessingError(f"{segment.name}: encoded with other codec parameters than the first segment")
-            for pkt in c.demux(src):
-                if pkt.size == 0 or (pkt.dts is None and pkt.pts is None):
-                    continue
+            for pkt in _with_dts(p for p in c.demux(src) if p.size and (p.dts is not None or p.pts is not None)):
+                if self._last_dts is not None and pkt.dts <= self._last_dts:  # never behind the last segment
+                    pkt.dts = min(pkt.pts if pkt.pts is not None else math.inf, self._last_dts + 1)
+                self._last_dts = pkt.dts
                 if self._offset is None:
                     self._offset = 0
                     if self._audio:
@@ -311,6 +314,31 @@ class JoinWriter(VideoWriter):
         except BaseException:
             self._discard()
             raise
+
+
+def _with_dts(packets: Iterator[av.Packet]) -> Iterator[av.Packet]:
+    """``packets`` (each with a pts or a dts) with a decoding time on each: Matroska and WebM store
+    none for the first packets of a stream with B-frames (their dts would come before the first
+    pts), and a muxer given packets without one guesses, wrongly at a joint. Those get the dts
+    before the first known one, a frame duration apart (what the encoder gave them)."""
+    head: list[av.Packet] = []  # leading packets without a dts
+    last: int | None = None  # the last dts given out
+    for pkt in packets:
+        if pkt.dts is None and last is None:
+            head.append(pkt)
+            continue
+        if pkt.dts is None:  # a gap later on: right after the previous one
+            pkt.dts = min(pkt.pts, last + 1)
+        step = pkt.duration or 1
+        for i, h in enumerate(reversed(head), 1):
+            h.dts = min(h.pts, pkt.dts - i * step)
+        yield from head
+        head, last = [], pkt.dts
+        yield pkt
+    base = min((h.pts for h in head), default=0)  # no known dts at all (a segment of a frame or two)
+    for i, h in enumerate(head):
+        h.dts = base - len(head) + 1 + i
+        yield h
 
 
 # ---------------------------------------------------------------- running
