@@ -138,6 +138,55 @@ def test_kill_9_mid_film_then_resume_redoes_only_unfinished_segments(tmp_path, t
     assert stamps and not work.exists() and not [p for p in tmp_path.iterdir() if "partial" in p.name]
 
 
+def test_an_interlaced_film_is_deinterlaced_in_segments_as_in_one_run(tmp_path, tiny_model):
+    """bwdif weighs each frame with its neighbours: each segment reads two frames either side, so
+    resumed segments give the very pixels of one deinterlaced run (luma and chroma)."""
+    pictures = [gradient_frame(96, 64, t=i / 12, colour=False) for i in range(2 * 100)]
+    woven = [a.copy() for a in pictures[::2]]
+    for k, f in enumerate(woven):
+        f[1::2] = pictures[2 * k + 1][1::2]
+    opts = {"flags": "+ildct+ilme", "x264-params": "tff=1:keyint=25:min-keyint=25:scenecut=0"}
+    src = write_video(tmp_path / "tape.mp4", woven, audio=True, options=opts)
+    ref, out = tmp_path / "ref.mp4", tmp_path / "out.mp4"
+    assert run(src, "-o", ref, "--model", tiny_model, *COMMON).exit_code == 0
+    r = run(src, "-o", out, "--model", tiny_model, "--resume", "--segment-seconds", "1", *COMMON)
+    assert r.exit_code == 0, r.output
+    same_film(out, ref)
+    assert np.array_equal(np.stack(read_frames(out, "yuv444p")), np.stack(read_frames(ref, "yuv444p")))
+    assert run(src, "-o", tmp_path / "k.mp4", "--model", tiny_model, "--resume", "--interlaced", "keep").exit_code == 2
+
+
+KILLED_IN_JOIN = """
+import os, sys
+from vidcolor import segments
+from vidcolor.cli import app
+copy = segments.JoinWriter.copy
+def dying(self, segment):
+    copy(self, segment)
+    os._exit(137)  # kill -9 after the first segment's packets: no cleanup runs
+segments.JoinWriter.copy = dying
+sys.argv = ["vidcolor", *sys.argv[1:]]
+app()
+"""
+
+
+def test_kill_9_during_the_join_then_the_same_command_finishes(film, tmp_path, tiny_model):
+    """The join writes a hidden partial file under a lease; killed inside it, the work folder, a
+    partial file and a lease of a dead process are left. The same command again joins afresh."""
+    src, ref = film
+    out = tmp_path / "out [1].mp4"
+    args = [str(src), "-o", str(out), "--model", str(tiny_model), "--resume", "--segment-seconds", "1", *COMMON]
+    r = subprocess.run([sys.executable, "-c", KILLED_IN_JOIN, *args], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 137 and not out.exists(), r.stderr
+    assert [p for p in tmp_path.iterdir() if "partial" in p.name]
+    assert (work_dir(out) / ".vidcolor-join-lease.json").exists()
+    r = subprocess.run([sys.executable, "-m", "vidcolor", *args], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    same_film(out, ref)
+    assert np.array_equal(chroma(out), chroma(ref))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out [1].mp4"]
+
+
 def test_two_workers_join_into_the_same_frames_as_one(film, tmp_path, tiny_model):
     """--segments 0/2 leaves its part and exits 0; 1/2 finishes last and joins. Worker 1's first
     segment is warmed up on the 32 frames before it: frames, timestamps and audio are the same,
@@ -221,7 +270,7 @@ def test_batch_continues_a_long_film_inside_it(film, tmp_path, tiny_model, monke
     real, calls = segments._colour_segment, []
 
     def stop_at_the_fourth(*a, **kw):
-        calls.append(a[3].index)
+        calls.append(a[4].index)  # (input, info, fields, work, seg, ...)
         if len(calls) == 4:
             raise KeyboardInterrupt
         return real(*a, **kw)

@@ -528,10 +528,13 @@ def _colorize_file(
         from vidcolor.decode import probe
         from vidcolor.segments import colorize_in_segments, obstacle
 
-        if probe(job.input).duration >= SEGMENTS.batch_min_seconds and not obstacle(job.input, colorizer.cfg, guidance):
-            return colorize_in_segments(
-                job.input, out, colorizer, segment_seconds=SEGMENTS.segment_seconds, progress=progress, log=log
-            )
+        if probe(job.input).duration >= SEGMENTS.batch_min_seconds:
+            why = obstacle(job.input, colorizer.cfg, guidance)
+            if why is None:
+                return colorize_in_segments(
+                    job.input, out, colorizer, segment_seconds=SEGMENTS.segment_seconds, progress=progress, log=log
+                )
+            log(f"note: {job.rel} is colorized in one go, not in segments ({why}): a stop starts it again")
     return colorize(job.input, out, colorizer, progress=progress, log=log, guidance=guidance)
 
 

@@ -9,6 +9,7 @@ luma plane (see :mod:`vidcolor.planes`); only chroma is computed.
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import queue
 import threading
@@ -261,7 +262,7 @@ def colorize_video(
     fsize = render_size(info.width, max(1, info.height // 2), cfg.render_size, colorizer.multiple) if kept else rsize
 
     def prepare() -> Iterator[_Item]:
-        for frame in source_frames(input, cfg, plan, log, source):
+        for frame in source_frames(input, plan, cfg.start, cfg.duration, log, source):
             work = to_work_frame(frame, spec)
             if kept:  # the two fields in the order they were shot, each as its own picture
                 small = [small_rgb(field(work, p), fsize) for p in ((0, 1) if kept == "tff" else (1, 0))]
@@ -355,13 +356,27 @@ def field_plan(input: Path, mode: str, log: Log, info: VideoInfo | None = None) 
 
 
 def source_frames(
-    input: Path, cfg: ColorizeConfig, plan: interlace.Plan, log: Log, info: VideoInfo | None = None
+    input: Path,
+    plan: interlace.Plan,
+    start: float = 0.0,
+    duration: float | None = None,
+    log: Log = lambda _m: None,
+    info: VideoInfo | None = None,
 ) -> Iterator[av.VideoFrame]:
-    """The frames the model sees: decoded, then deinterlaced or inverse-telecined as ``plan`` says
-    (``info``: the source's, for inverse telecine's rate; probed when None)."""
-    decoded = frames(input, cfg.start, cfg.duration, log)
+    """The frames the model sees in [start, start + duration): decoded, then deinterlaced or
+    inverse-telecined as ``plan`` says (``info``: the source's; probed when needed and None).
+
+    Deinterlacing reads two frames either side of the window (bwdif weighs each frame with its
+    neighbours), so a window's frames are the very ones a run over the whole film gives: what
+    lets a film be deinterlaced in segments."""
     if plan.deinterlace:
-        return interlace.deinterlaced(decoded, plan.deinterlace)
+        rate = (info or probe(input)).rate or 25
+        lead = min(start, 2 / float(rate))
+        span = duration + lead + 2 / float(rate) if duration is not None else None
+        end = start + duration if duration is not None else math.inf
+        out = interlace.deinterlaced(frames(input, start - lead, span, log), plan.deinterlace)
+        return (f for f in out if start - 1e-6 <= (f.time or 0.0) < end - 1e-6)
+    decoded = frames(input, start, duration, log)
     if plan.ivtc:
         info = info or probe(input)
         return interlace.inverse_telecined(decoded, plan.ivtc, info.rate, plan.output_info(info).time_base)
@@ -501,7 +516,7 @@ def preview_only(
         pending.clear()
 
     last = -2
-    for i, frame in enumerate(source_frames(input, cfg, plan, log, source)):
+    for i, frame in enumerate(source_frames(input, plan, cfg.start, cfg.duration, log, source)):
         progress(1)  # every frame is read: the guider follows them all, and the last chosen is near the end
         small = small_rgb(frame, rsize)
         if i not in runs:

@@ -48,9 +48,10 @@ import torch
 from vidcolor import __version__, pipeline
 from vidcolor.atomic import publish, remove_stale_partials, write_atomic
 from vidcolor.config import ColorizeConfig
-from vidcolor.decode import VideoInfo, check_input, frames, media_kind, probe
+from vidcolor.decode import VideoInfo, check_input, media_kind, probe
 from vidcolor.encode import VideoWriter, container_format
 from vidcolor.errors import BadInputError, BusyError, ProcessingError, describe
+from vidcolor.interlace import Plan
 from vidcolor.pipeline import (
     PREVIEW_WARMUP,
     Colorizer,
@@ -380,7 +381,8 @@ def colorize_in_segments(
         done = [k for k in mine if work.done(k)]
         if done:
             log(f"resuming: {len(done)} of the {len(mine)} segments of part {part} are done; doing the rest")
-        frames_done, cuts = _run_part(input, info, work, plan, mine, colorizer, progress, log)
+        fields = pipeline.field_plan(input, cfg.interlaced, log, info)  # deinterlace, or nothing
+        frames_done, cuts = _run_part(input, info, fields, work, plan, mine, colorizer, progress, log)
     if not all_done(work, plan):
         log(
             f"part {part} of {input.name} done (segments {mine.start}..{mine.stop - 1} of {len(plan)}, "
@@ -393,15 +395,16 @@ def colorize_in_segments(
 def obstacle(input: Path, cfg: ColorizeConfig, guidance: object | None = None) -> str | None:
     """Why ``input`` cannot be colorized in segments with ``cfg`` (None: it can). What spans
     segments is not built: guidance (shots span them), a --start/--duration window, a preview
-    sheet, deinterlacing (its filter sees the neighbouring fields)."""
+    sheet, fields kept (``--interlaced keep``) or inverse telecine (its cycles of 5 cross segments)."""
     if media_kind(input).kind != "video":
         return "not a video"
     if guidance:
         return "--reference/--hints"
     if cfg.start or cfg.duration is not None or cfg.preview:
         return "--start, --duration or --preview"
-    if pipeline.field_plan(input, cfg.interlaced, lambda _m: None):
-        return "interlaced or telecined (pass --interlaced off to take its frames as they are)"
+    fields = pipeline.field_plan(input, cfg.interlaced, lambda _m: None)
+    if fields.keep or fields.ivtc:
+        return f"--interlaced {cfg.interlaced} (deinterlacing is taken; off uses the frames as they are)"
     return None
 
 
@@ -427,6 +430,7 @@ def _ident(input: Path, colorizer: Colorizer, segment_seconds: float) -> dict:
 def _run_part(
     input: Path,
     info: VideoInfo,
+    fields: Plan,
     work: WorkFolder,
     plan: list[Segment],
     mine: range,
@@ -451,9 +455,9 @@ def _run_part(
         if live != k - 1 and k > 0:
             smoother = TemporalSmoother(cfg.smoothing)
             if not (k - 1 in mine and load_state(work.state(k - 1), smoother, colorizer.device)):
-                _warm_up(input, info, plan[k - 1], plan[k], colorizer, smoother, rsize, log)
+                _warm_up(input, info, fields, plan[k - 1], plan[k], colorizer, smoother, rsize, log)
         smoother.cuts = 0
-        n = _colour_segment(input, info, work, plan[k], colorizer, smoother, rsize, progress, log)
+        n = _colour_segment(input, info, fields, work, plan[k], colorizer, smoother, rsize, progress, log)
         save_state(work.state(k), smoother)
         rec = {"frames": n, "cuts": smoother.cuts}
         write_atomic(work.record(k), lambda tmp, r=rec: tmp.write_text(json.dumps(r)))
@@ -461,15 +465,18 @@ def _run_part(
     return total, cuts
 
 
-def _items(input: Path, seg: Segment, info: VideoInfo, rsize: tuple[int, int], log: Log) -> Iterator[_Item]:
+def _items(
+    input: Path, seg: Segment, info: VideoInfo, fields: Plan, rsize: tuple[int, int], log: Log
+) -> Iterator[_Item]:
     start, duration = seg.window()
-    for frame in frames(input, start, duration, log):
+    for frame in pipeline.source_frames(input, fields, start, duration, log, info):
         yield _Item(to_work_frame(frame, info.spec), small_rgb(frame, rsize))
 
 
 def _colour_segment(
     input: Path,
     info: VideoInfo,
+    fields: Plan,
     work: WorkFolder,
     seg: Segment,
     colorizer: Colorizer,
@@ -484,7 +491,7 @@ def _colour_segment(
     decoded = 0
     depth = max(2, min(2 * cfg.batch_size, (256 << 20) // (info.width * info.height * 3 // 2 + 1)))
     writer = SegmentWriter(work.media(seg.index), info, cfg.encode, info.spec, {}, 0.0, None, log)
-    items = prefetch(_items(input, seg, info, rsize, log), depth=depth)
+    items = prefetch(_items(input, seg, info, fields, rsize, log), depth=depth)
     first = next(items, None)
     if first is None:  # nothing decodes here (damaged data): an empty segment, recorded as such
         return 0
@@ -509,6 +516,7 @@ def _chain(first: _Item, rest: Iterator[_Item]) -> Iterator[_Item]:
 def _warm_up(
     input: Path,
     info: VideoInfo,
+    fields: Plan,
     prev: Segment,
     seg: Segment,
     colorizer: Colorizer,
@@ -520,7 +528,8 @@ def _warm_up(
     over the last :data:`WARMUP` frames of ``prev`` (their colour is thrown away)."""
     rate = float(info.rate) if info.rate else 25.0
     start = max(prev.start, seg.start - (WARMUP + 0.5) / rate)
-    smalls = [small_rgb(f, rsize) for f in frames(input, start, seg.start + EPS - start, log)]
+    window = pipeline.source_frames(input, fields, start, seg.start + EPS - start, log, info)
+    smalls = [small_rgb(f, rsize) for f in window]
     for batch in batched(smalls[-WARMUP:], colorizer.cfg.batch_size):
         rgb = torch.from_numpy(np.stack(batch)).to(colorizer.device).permute(0, 3, 1, 2)
         smoother(*colorizer.predict(rgb))
