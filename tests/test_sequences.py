@@ -240,3 +240,14 @@ def test_an_unreadable_frame_is_left_out_as_a_gap_with_a_warning(tmp_path, tiny_
     assert r.exit_code == 0, r.output
     assert "1 frame file of" in r.output and "scan_000003.png" in r.output
     assert frame_times(out) == pytest.approx([0.0, 0.1, 0.3], abs=1e-3)
+
+
+def test_batch_says_when_a_folder_looks_like_a_film_s_frames(tmp_path, tiny_model):
+    """vidcolor batch colours images one by one; a folder of 24+ numbered frames gets a note with
+    the command that colours it as one film (a folder of a few numbered photos gets none)."""
+    gray8_folder(tmp_path / "archive" / "reel 1", numbers=range(1, 25), w=32, h=24)
+    gray8_folder(tmp_path / "archive" / "album", numbers=range(1, 4), name="IMG_{:04d}.png", w=32, h=24)
+    r = invoke("batch", tmp_path / "archive", "-o", tmp_path / "out", "--model", tiny_model, *FAST, "--dry-run")
+    assert r.exit_code == 0, r.output
+    notes = [line for line in r.output.splitlines() if "numbered frames" in line]
+    assert len(notes) == 1 and "reel 1 holds 24 numbered frames (scan_%06d.png)" in notes[0], r.output

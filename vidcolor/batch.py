@@ -102,6 +102,28 @@ class BatchReport:
 
 # ---------------------------------------------------------------- discovery
 
+SEQUENCE_NOTE_FRAMES = 24  # a folder with this many numbered images of one series looks like a film's frames
+
+
+def frame_folders(jobs: Iterable[Job]) -> dict[Path, tuple[str, int]]:
+    """Folders among the image ``jobs`` that look like image sequences (scanner output): folder ->
+    (printf pattern of its largest numbered series, frame count), for those of at least
+    :data:`SEQUENCE_NOTE_FRAMES` frames. Batch colours images one by one; the note says so."""
+    from vidcolor.sequence import NUMBERED
+
+    series: dict[tuple[Path, str, str, int], int] = {}
+    for job in jobs:
+        m = NUMBERED.match(job.input.name) if job.kind == "image" else None
+        if m:
+            key = (job.input.parent, m[1], m[3], len(m[2]))
+            series[key] = series.get(key, 0) + 1
+    found: dict[Path, tuple[str, int]] = {}
+    for (folder, prefix, rest, digits), n in sorted(series.items(), key=lambda kv: -kv[1]):
+        if n >= SEQUENCE_NOTE_FRAMES and folder not in found:
+            found[folder] = (f"{prefix}%0{digits}d{rest}", n)
+    return found
+
+
 
 def discover(inputs: Iterable[Path], list_file: Path | None = None, exclude: Path | None = None) -> list[Job]:
     """Expand folders and files (and a list file) into jobs with relative output names.
@@ -431,6 +453,11 @@ def run_batch(
         for j in jobs
         if shard.owns(j.rel)
     ]
+    for folder, (pattern, n) in frame_folders(step.job for step in steps).items():
+        log(
+            f"note: {folder} holds {n} numbered frames ({pattern}): batch colours them as separate photos; "
+            f"`vidcolor {folder} -o OUT/` colours them as one film (temporal smoothing, shots)"
+        )
     report = BatchReport()
     if on_plan and not dry_run:
         on_plan([step.job for step in steps if step.action == "run"])
