@@ -124,7 +124,6 @@ def frame_folders(jobs: Iterable[Job]) -> dict[Path, tuple[str, int]]:
     return found
 
 
-
 def discover(inputs: Iterable[Path], list_file: Path | None = None, exclude: Path | None = None) -> list[Job]:
     """Expand folders and files (and a list file) into jobs with relative output names.
 
