@@ -61,11 +61,6 @@ class Plan:
     keep: str | None = None
     ivtc: str | None = None
 
-    @property
-    def changes_frames(self) -> bool:
-        """Whether the model sees other pictures than the decoded frames (a filter runs)."""
-        return bool(self.deinterlace or self.ivtc)
-
     def __bool__(self) -> bool:
         return bool(self.deinterlace or self.keep or self.ivtc)
 
@@ -149,7 +144,7 @@ def inverse_telecined(
     """``frames`` of a telecined film (3:2 pulldown, ``rate`` 30 or 29.97 frames/s) back to its
     pictures: ``fieldmatch`` re-pairs fields, ``bwdif`` (``deint=interlaced``) mends the frames
     fieldmatch found no clean pair for, ``decimate`` drops the duplicate of each cycle of 5.
-    Timestamps come out in ``time_base`` (from the filter's own), starting where the film did."""
+    Timestamps come out in ``time_base`` (``Plan.output_info``'s), the first at the first frame's time."""
     chain = [
         ("fieldmatch", f"order={order}:combmatch=full"),
         ("bwdif", f"mode=send_frame:parity={order}:deint=interlaced"),
