@@ -156,6 +156,23 @@ def test_an_interlaced_film_is_deinterlaced_in_segments_as_in_one_run(tmp_path, 
     assert run(src, "-o", tmp_path / "k.mp4", "--model", tiny_model, "--resume", "--interlaced", "keep").exit_code == 2
 
 
+def test_more_workers_than_segments_and_parts_that_do_not_exist(film, tmp_path, tiny_model):
+    """A 6 s film in 10 s segments is one segment: workers 0/3 and 1/3 have nothing to do and say
+    so (exit 0), 2/3 colours it and joins. --segments 3/3 is one line before any work (exit 2)."""
+    src, ref = film
+    out = tmp_path / "out.mp4"
+    args = [src, "-o", out, "--model", tiny_model, "--segment-seconds", "10", "--render-size", "64", "--crf", "0"]
+    for k in (0, 1):
+        r = run(*args, "--segments", f"{k}/3")
+        assert r.exit_code == 0 and "has no segment (the film has 1); nothing to do" in r.output, r.output
+    assert not out.exists()
+    assert run(*args, "--segments", "2/3").exit_code == 0
+    same_film(out, ref)
+    for bad in ("3/3", "1/0", "half"):
+        r = run(*args, "--segments", bad)
+        assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1, r.output
+
+
 KILLED_IN_JOIN = """
 import os, sys
 from vidcolor import segments

@@ -290,21 +290,27 @@ def colorize_cmd(
     cfg = _colorize_config(locals())
     if is_sequence(input):
         set_fps(input, cfg.fps)
+    part = None
+    if resume or segments is not None:  # segment by segment, resumable (vidcolor.segments)
+        from vidcolor.segments import Part, colorize_in_segments
+
+        part = Part.parse(segments or "0/1")
     log = (lambda _m: None) if quiet else (lambda m: typer.echo(m, err=True))
     guidance = Guidance.load(reference or [], hints or [], log)
     colorizer = Colorizer(cfg, log)
-    with _progress_bar(input, cfg, enabled=not quiet) as advance:
-        if resume or segments is not None:  # segment by segment, resumable (vidcolor.segments)
-            from vidcolor.segments import Part, colorize_in_segments
-
-            part = Part.parse(segments or "0/1")
+    with _progress_bar(input, cfg, enabled=not quiet, parts=part.count if part else 1) as advance:
+        if part is not None:
             report = colorize_in_segments(
                 input, output, colorizer, part, segment_seconds, advance, log, guidance=guidance or None
             )
         else:
             report = colorize(input, target or output, colorizer, progress=advance, log=log, guidance=guidance or None)
     extra = f", preview {report.preview}" if report.preview and report.preview != report.output else ""
-    log(f"wrote {report.output} ({report.frames} frame{'s' if report.frames != 1 else ''}{extra})")
+    frames = f"{report.frames} frame{'s' if report.frames != 1 else ''}"
+    if part is not None and report.output != output:  # this part's segments wait in the work folder
+        log(f"part {part}: {frames} in {report.output}/ for the join")
+    else:
+        log(f"wrote {report.output} ({frames}{extra})")
 
 
 @app.command("batch", help="Colorize many files: folders (recursive), files or a list; resumable, shardable.")
@@ -541,8 +547,11 @@ def _batch_summary(report: Any, dry_run: bool) -> None:
 
 
 @contextlib.contextmanager
-def _progress_bar(input: Path, cfg: Any, enabled: bool, label: str = "colorize") -> Iterator[Callable[[int], None]]:
-    """A rich bar with frames, fps and ETA on stderr (a no-op when quiet or for still images)."""
+def _progress_bar(
+    input: Path, cfg: Any, enabled: bool, label: str = "colorize", parts: int = 1
+) -> Iterator[Callable[[int], None]]:
+    """A rich bar with frames, fps and ETA on stderr (a no-op when quiet or for still images);
+    ``parts``: a worker does one of that many slices of the film (``--segments K/N``)."""
     from vidcolor.decode import media_kind
     from vidcolor.sequence import is_sequence
 
@@ -565,6 +574,8 @@ def _progress_bar(input: Path, cfg: Any, enabled: bool, label: str = "colorize")
     total = probe(input).expected_frames(cfg.start, cfg.duration) or None
     if total and cfg.interlaced == "ivtc":  # inverse telecine keeps 4 frames of 5
         total = round(total * IVTC_KEEPS)
+    if total and parts > 1:  # slices of about equal length (whole segments: the end corrects it)
+        total = max(1, round(total / parts))
     columns = [
         TextColumn(f"[bold]{label}"),
         BarColumn(),

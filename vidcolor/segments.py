@@ -384,10 +384,13 @@ def colorize_in_segments(
         fields = pipeline.field_plan(input, cfg.interlaced, log, info)  # deinterlace, or nothing
         frames_done, cuts = _run_part(input, info, fields, work, plan, mine, colorizer, progress, log)
     if not all_done(work, plan):
-        log(
-            f"part {part} of {input.name} done (segments {mine.start}..{mine.stop - 1} of {len(plan)}, "
-            f"{time.perf_counter() - t0:.1f} s); the last worker to finish joins {output.name}"
-        )
+        if not mine:  # more parts than segments: a short film, or a long --segment-seconds
+            log(f"part {part} of {input.name} has no segment (the film has {len(plan)}); nothing to do")
+        else:
+            log(
+                f"part {part} of {input.name} done (segments {mine.start}..{mine.stop - 1} of {len(plan)}, "
+                f"{time.perf_counter() - t0:.1f} s); the last worker to finish joins {output.name}"
+            )
         return Report(frames_done, 0.0, cuts, work.dir)
     return _join(input, output, info, work, plan, colorizer, log) or Report(frames_done, 0.0, cuts, work.dir)
 
