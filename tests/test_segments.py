@@ -250,7 +250,7 @@ def test_two_workers_given_the_same_part(film, tmp_path, tiny_model):
     assert run(src, "-o", out, "--segments", "1/2", *args).exit_code == 0  # makes the plan and folder
     with Lease(work_dir(out), Shard(0, 2)):  # a live worker on part 0/2
         r = run(src, "-o", out, "--segments", "0/2", *args)
-    assert r.exit_code == 1 and "is being processed by" in r.output
+    assert r.exit_code == 1 and "vidcolor-segments: part 0/2 is being processed by" in r.output, r.output
     assert not out.exists()
     before = {p.name: p.stat().st_mtime_ns for p in work_dir(out).glob("seg-*")}
     r = runner.invoke(app, [str(a) for a in (src, "-o", out, "--segments", "1/2", *args)][:-1])

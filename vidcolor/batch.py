@@ -345,12 +345,24 @@ class Lease:
     pid); a thread refreshes its modification time every ``beat`` seconds. Another run of the same
     shard finds a fresh lease and stops with a clear error; a lease not refreshed for ``stale``
     seconds (its holder was killed, or its machine died), or held by a dead process of this host,
-    is taken over. The lease file goes when the run ends."""
+    is taken over. The lease file goes when the run ends.
 
-    def __init__(self, out_dir: Path, shard: Shard, beat: float = 30.0, stale: float = 120.0) -> None:
+    ``what`` names what is held in that error (a batch shard, a film's part, its join) and ``name``
+    replaces the file name (segments keep a lease a part, and one for the join, in their folder)."""
+
+    def __init__(
+        self,
+        out_dir: Path,
+        shard: Shard,
+        beat: float = 30.0,
+        stale: float = 120.0,
+        what: str = "shard",
+        name: str | None = None,
+    ) -> None:
         suffix = "" if shard.count == 1 else f".shard-{shard.index}-of-{shard.count}"
-        self.path = out_dir / f".vidcolor-lease{suffix}.json"
-        self.beat, self.stale, self.label = beat, stale, f"{shard.index}/{shard.count}"
+        self.path = out_dir / (name or f".vidcolor-lease{suffix}.json")
+        self.beat, self.stale = beat, stale
+        self.label = what if name and shard.count == 1 else f"{what} {shard.index}/{shard.count}"
         self.me = {"host": socket.gethostname(), "pid": os.getpid(), "token": os.urandom(8).hex()}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -364,7 +376,7 @@ class Lease:
             holder = self._holder()
             if holder is not None:
                 raise BusyError(
-                    f"{self.path.parent}: shard {self.label} is being processed by {holder}; if that run is "
+                    f"{self.path.parent}: {self.label} is being processed by {holder}; if that run is "
                     f"dead, its lease expires {self.stale:.0f} s after its last heartbeat (or delete {self.path.name})"
                 )
             self.path.unlink(missing_ok=True)  # stale, or gone meanwhile: take it over and try again

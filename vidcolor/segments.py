@@ -377,7 +377,7 @@ def colorize_in_segments(
         work.save_plan(ident, plan)
     mine = part.slice(len(plan))
     t0 = time.perf_counter()
-    with Lease(work.dir, Shard(part.index, part.count), beat=10.0, stale=60.0):
+    with Lease(work.dir, Shard(part.index, part.count), beat=10.0, stale=60.0, what="part"):
         done = [k for k in mine if work.done(k)]
         if done:
             log(f"resuming: {len(done)} of the {len(mine)} segments of part {part} are done; doing the rest")
@@ -544,8 +544,7 @@ def _join(
     """Join every segment into ``output`` under the join lease; None when another worker joins."""
     from vidcolor.batch import Lease, Shard
 
-    lease = Lease(work.dir, Shard(0, 1), beat=10.0, stale=60.0)
-    lease.path = work.dir / ".vidcolor-join-lease.json"
+    lease = Lease(work.dir, Shard(0, 1), beat=10.0, stale=60.0, what="the join", name=".vidcolor-join-lease.json")
     try:
         lease.__enter__()
     except BusyError:
