@@ -26,35 +26,18 @@ import tempfile
 import time
 from pathlib import Path
 
-import av
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from make_media import audio_packets, frame_times, gradient_frame, read_frames
+from make_media import audio_packets, frame_times, gradient_frame, read_frames, write_video
 from vidcolor.segments import keyframe_times, plan_segments, work_dir
 
 
 def clip(path: Path, seconds: int, fps: int = 25, gop: int = 50, w: int = 160, h: int = 120) -> Path:
-    with av.open(str(path), "w") as out:
-        s = out.add_stream("libx264", rate=fps)
-        s.width, s.height, s.pix_fmt = w, h, "yuv420p"
-        s.options = {"x264-params": f"keyint={gop}:min-keyint={gop}:scenecut=0"}
-        a = out.add_stream("aac", rate=48000, layout="mono")
-        for i in range(seconds * fps):
-            frame = av.VideoFrame.from_ndarray(gradient_frame(w, h, t=i / 30, colour=False), format="rgb24")
-            for p in s.encode(frame):
-                out.mux(p)
-        for p in s.encode():
-            out.mux(p)
-        tone = (0.3 * np.sin(2 * np.pi * 440 * np.arange(seconds * 48000) / 48000)).astype(np.float32)
-        for i in range(0, len(tone), 1024):
-            af = av.AudioFrame.from_ndarray(tone[None, i : i + 1024], format="fltp", layout="mono")
-            af.sample_rate, af.pts = 48000, i
-            for p in a.encode(af):
-                out.mux(p)
-        for p in a.encode():
-            out.mux(p)
-    return path
+    """A gray moving clip with a tone, a keyframe every ``gop`` frames (the segments' cut points)."""
+    frames = (gradient_frame(w, h, t=i / 30, colour=False) for i in range(seconds * fps))
+    options = {"x264-params": f"keyint={gop}:min-keyint={gop}:scenecut=0"}
+    return write_video(path, frames, fps=fps, audio=True, options=options)
 
 
 def cmd(src: Path, out: Path, extra: list[str], args: argparse.Namespace) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 from fractions import Fraction
 from pathlib import Path
@@ -35,13 +36,15 @@ def write_video(
     rotation: int = 0,
     options: dict[str, str] | None = None,
 ) -> Path:
-    """Encode RGB uint8 frames into ``path``.
+    """Encode RGB uint8 frames into ``path``, streaming (a long clip is never held whole).
 
     ``pts`` (in ``time_base``) gives variable timing; ``audio`` adds an AAC 440 Hz tone as long as
     the video; ``rotation`` writes a display matrix.
     """
-    frames = list(frames)
-    h, w = frames[0].shape[:2]
+    frames = iter(frames)
+    first = next(frames)
+    h, w = first.shape[:2]
+    count = 0
     with av.open(str(path), "w") as out:
         stream = out.add_stream(codec, rate=fps)
         stream.width, stream.height, stream.pix_fmt = w, h, pix_fmt
@@ -52,21 +55,20 @@ def write_video(
         if rotation:
             stream.set_display_rotation(rotation)
         astream = out.add_stream("aac", rate=48000, layout="mono") if audio else None
-        for i, arr in enumerate(frames):
+        for i, arr in enumerate(itertools.chain([first], frames)):
             frame = av.VideoFrame.from_ndarray(arr, format="rgb24")
             if pts is not None:
                 frame.pts, frame.time_base = pts[i], time_base
             for packet in stream.encode(frame):
                 out.mux(packet)
+            count += 1
         for packet in stream.encode():
             out.mux(packet)
         if astream is not None:
-            seconds = len(frames) / fps
-            n = int(seconds * 48000)
-            t = np.arange(n) / 48000
-            tone = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+            n = int(count / fps * 48000)
             for i in range(0, n, 1024):
-                chunk = tone[i : i + 1024]
+                t = np.arange(i, min(n, i + 1024)) / 48000
+                chunk = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
                 af = av.AudioFrame.from_ndarray(chunk[None], format="fltp", layout="mono")
                 af.sample_rate, af.pts = 48000, i
                 for packet in astream.encode(af):
