@@ -19,6 +19,7 @@ duplicate in five): the film's own 24 (23.976) pictures a second, same duration,
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -79,9 +80,21 @@ class Plan:
 
 def detect(path: Path, sample: int = 60) -> Fields:
     """Fields of ``path``: idet's verdict over its first ``sample`` frames (content), with the
-    stream's field order as the tie-breaker; never raises for damaged data (progressive then)."""
+    stream's field order as the tie-breaker; never raises for damaged data (progressive then).
+
+    Remembered per file version (size, modification time): a long film is asked about by batch,
+    by the segment checks and by the run itself, and each answer costs decoding ``sample`` frames."""
     try:
-        with av.open(str(path), metadata_errors="ignore") as c:
+        st = path.stat()
+    except OSError:
+        return Fields("progressive", "unreadable")
+    return _detect(str(path.resolve()), st.st_size, st.st_mtime_ns, sample)
+
+
+@functools.lru_cache(maxsize=64)
+def _detect(path: str, _size: int, _mtime_ns: int, sample: int) -> Fields:
+    try:
+        with av.open(path, metadata_errors="ignore") as c:
             stream = next(s for s in c.streams.video if s.codec_context is not None)
             tagged = FIELD_ORDERS.get(int(getattr(stream.codec_context, "field_order", 0) or 0))
             stats = _idet(c, stream, sample)

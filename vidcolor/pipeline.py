@@ -161,6 +161,12 @@ def batched(items: Iterable[T], n: int) -> Iterator[list[T]]:
 _END = object()
 
 
+def queue_depth(cfg: ColorizeConfig, info: VideoInfo) -> int:
+    """How many decoded frames may wait for the model: two batches, but at most ~256 MB of them
+    (an 8K frame is 50 MB)."""
+    return max(2, min(2 * cfg.batch_size, (256 << 20) // (info.width * info.height * 3 // 2 + 1)))
+
+
 def prefetch(items: Iterator[T], depth: int) -> Iterator[T]:
     """Run ``items`` in a background thread, ``depth`` items ahead (bounded memory).
 
@@ -280,9 +286,7 @@ def colorize_video(
     decoded = 0
     new_writer = make_writer or VideoWriter
     with new_writer(output, info, cfg.encode, spec, meta, cfg.start, cfg.duration, log, fields=kept) as writer:
-        # Two batches in flight, but at most ~256 MB of decoded frames (an 8K frame is 50 MB).
-        depth = max(2, min(2 * cfg.batch_size, (256 << 20) // (info.width * info.height * 3 // 2 + 1)))
-        for batch in batched(prefetch(prepare(), depth=depth), cfg.batch_size):
+        for batch in batched(prefetch(prepare(), depth=queue_depth(cfg, info)), cfg.batch_size):
             first, decoded = decoded, decoded + len(batch)
             want_auto = auto_smoother is not None and sheet is not None and sheet.wants(first, decoded)
             if kept:  # fields: 2 pictures a frame, in shooting order; chroma woven back by line

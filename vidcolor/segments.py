@@ -60,6 +60,7 @@ from vidcolor.pipeline import (
     batched,
     colour_batch,
     prefetch,
+    queue_depth,
 )
 from vidcolor.planes import render_size, small_rgb, to_work_frame, write_chroma
 from vidcolor.temporal import TemporalSmoother
@@ -492,9 +493,8 @@ def _colour_segment(
     does the film (the same stages and batches); returns its frame count."""
     cfg = colorizer.cfg
     decoded = 0
-    depth = max(2, min(2 * cfg.batch_size, (256 << 20) // (info.width * info.height * 3 // 2 + 1)))
     writer = SegmentWriter(work.media(seg.index), info, cfg.encode, info.spec, {}, 0.0, None, log)
-    items = prefetch(_items(input, seg, info, fields, rsize, log), depth=depth)
+    items = prefetch(_items(input, seg, info, fields, rsize, log), depth=queue_depth(cfg, info))
     first = next(items, None)
     if first is None:  # nothing decodes here (damaged data): an empty segment, recorded as such
         return 0
