@@ -40,23 +40,29 @@ class EngineSpec:
     factory: Factory
     unavailable: Callable[[torch.device], str | None]  # None when usable, else the reason
     description: str
+    precisions: tuple[str, ...]  # what it runs; the first is its default
 
 
 _REGISTRY: dict[str, EngineSpec] = {}
 
 
 def register_engine(
-    name: str, *, description: str = "", unavailable: Callable[[torch.device], str | None] | None = None
+    name: str,
+    *,
+    description: str = "",
+    unavailable: Callable[[torch.device], str | None] | None = None,
+    precisions: tuple[str, ...] = ("fp32", "bf16", "fp16"),
 ) -> Callable[[Factory], Factory]:
-    """Decorator: register ``factory(generator, device, **options) -> Engine`` under ``name``.
+    """Decorator: register ``factory(generator, device, precision=..., **options) -> Engine`` under ``name``.
 
-    The factory receives a ColorNet and inputs whose H, W are multiples of its ``multiple``.
+    The factory receives a ColorNet and inputs whose H, W are multiples of its ``multiple``;
+    ``precisions`` are those it runs, its default first.
     """
 
     def deco(factory: Factory) -> Factory:
         if name in _REGISTRY:
             raise ValueError(f"engine {name!r} is already registered")
-        _REGISTRY[name] = EngineSpec(name, factory, unavailable or (lambda _d: None), description)
+        _REGISTRY[name] = EngineSpec(name, factory, unavailable or (lambda _d: None), description, precisions)
         return factory
 
     return deco
@@ -70,6 +76,11 @@ def list_engines() -> list[str]:
 def engine_unavailable(name: str, device: str | torch.device = "cpu") -> str | None:
     """Why engine ``name`` cannot run on ``device``, or None if it can."""
     return _spec(name).unavailable(torch.device(device))
+
+
+def engine_precisions(name: str) -> tuple[str, ...]:
+    """The precisions engine ``name`` runs, its default first."""
+    return _spec(name).precisions
 
 
 def describe_engines(device: str | torch.device = "cpu") -> list[tuple[str, str | None, str]]:

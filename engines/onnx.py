@@ -96,6 +96,7 @@ class OrtEngine:
     "onnxruntime",
     description="ONNX Runtime, fp32; CUDA provider where present; graph cached",
     unavailable=lambda d: module_missing("onnxruntime", "onnx") or module_missing("onnxscript", "onnx"),
+    precisions=("fp32",),
 )
 def _create(generator: ColorNet, device: torch.device, precision: str = "fp32", **_options: object) -> OrtEngine:
     return OrtEngine(generator, device, precision)

@@ -136,6 +136,7 @@ def _unavailable(device: torch.device) -> str | None:
     "tensorrt",
     description="TensorRT from the ONNX export; fp16 (default) | fp32; engine cached",
     unavailable=_unavailable,
+    precisions=("fp16", "fp32"),
 )
 def _create(generator: ColorNet, device: torch.device, precision: str = "fp16", **options: object) -> TensorRTEngine:
     return TensorRTEngine(generator, device, precision, options.get("profile"))  # type: ignore[arg-type]

@@ -1,3 +1,4 @@
+import pytest
 from typer.testing import CliRunner
 
 from vidcolor.cli import app
@@ -55,15 +56,39 @@ def test_version_prints_and_exits_0():
     assert r.exit_code == 0 and r.output.strip() == f"vidcolor {__version__}"
 
 
-def test_auto_engine_with_a_precision_keeps_the_eager_fp32_last_resort():
+@pytest.mark.parametrize("fast_bf16", [True, False], ids=["cpu-with-bf16", "cpu-without-bf16"])
+def test_auto_engine_with_a_precision_keeps_the_eager_fp32_last_resort(monkeypatch, fast_bf16):
+    """On either kind of CPU (the rule once held only where the CPU had no native bf16: with it,
+    ``--precision fp32`` put eager fp32 first and the ONNX Runtime after it)."""
     import torch
 
+    import vidcolor.engines
+    from vidcolor.engines import engine_precisions
     from vidcolor.pipeline import engine_choices
 
-    for precision in ("bf16", "fp16", "fp32"):
-        choices = engine_choices("auto", precision, torch.device("cpu"))
+    monkeypatch.setattr(vidcolor.engines, "cpu_has_fast_bf16", lambda: fast_bf16)
+    cpu = torch.device("cpu")
+    assert engine_choices("auto", "auto", cpu)[0] == (("eager", "bf16") if fast_bf16 else ("onnxruntime", "fp32"))
+    for precision in ("auto", "bf16", "fp16", "fp32"):
+        choices = engine_choices("auto", precision, cpu)
         assert choices[-1] == ("eager", "fp32") and len(choices) == len(set(choices)), choices
-        assert all(p == precision for _n, p in choices[:-1])
+        assert all(p in engine_precisions(n) for n, p in choices), choices
+        if precision != "auto":
+            assert all(p == precision for _n, p in choices[:-1])
+    assert engine_choices("auto", "fp32", cpu) == [("onnxruntime", "fp32"), ("eager", "fp32")]
+
+
+def test_an_engine_is_never_given_a_precision_it_does_not_run(tmp_path):
+    """Was: ``--engine onnxruntime --precision fp16`` fell back to eager fp32 with a warning."""
+    from make_media import gradient_frame, write_video
+
+    clip = write_video(tmp_path / "in.mp4", [gradient_frame(32, 32, t=i) for i in range(3)])
+    out = tmp_path / "out.mp4"
+    r = runner.invoke(app, [str(clip), "-o", str(out), "--engine", "onnxruntime", "--precision", "fp16"])
+    assert r.exit_code == 2, r.output
+    assert "--engine onnxruntime runs fp32, not --precision fp16" in r.output
+    assert len(r.output.strip().splitlines()) == 1 and "Traceback" not in r.output
+    assert not out.exists()
 
 
 def test_option_defaults_are_the_config_defaults():

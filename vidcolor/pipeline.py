@@ -30,7 +30,7 @@ from vidcolor.config import ColorizeConfig
 from vidcolor.decode import Media, VideoInfo, check_input, frames, load_photo, media_kind, probe, to_8bit
 from vidcolor.device import pick_device  # also imported from here by the CLI
 from vidcolor.encode import CONTAINERS, DEEP_IMAGE_FORMATS, VideoWriter, save_image
-from vidcolor.engines import FallbackEngine, auto_choices, engine_unavailable
+from vidcolor.engines import FallbackEngine, auto_choices, engine_precisions, engine_unavailable
 from vidcolor.errors import BadInputError, ProcessingError, describe
 from vidcolor.guidance import Guidance, Guider
 from vidcolor.modelfile import load_generator
@@ -91,19 +91,31 @@ class Colorizer:
 
 
 def engine_choices(engine: str, precision: str, device: torch.device) -> list[tuple[str, str]]:
-    """(engine, precision) to try in order: the ``auto`` rule, or the named engine then eager fp32."""
+    """(engine, precision) to try in order: the ``auto`` rule, or the named engine then eager fp32.
+
+    Eager fp32 always closes the list (the last resort) and appears nowhere else, whatever the CPU:
+    on one with native bf16, ``auto`` starts with eager bf16, which at ``--precision fp32`` would
+    otherwise become a first eager fp32. An engine never gets a precision it does not run: a named
+    one is refused, and ``auto`` leaves it out.
+    """
+    last = ("eager", "fp32")
     if engine == "auto":
         choices = auto_choices(device)
-        if precision != "auto":  # the auto engines at that precision, then still the eager fp32 last resort
-            choices = list(dict.fromkeys([(n, precision) for n, _p in choices] + [("eager", "fp32")]))
-        return choices
+        if precision != "auto":
+            choices = [(n, precision) for n, _p in choices if precision in engine_precisions(n)]
+        return [*dict.fromkeys(c for c in choices if c != last), last]
     reason = engine_unavailable(engine, device)  # also rejects unknown names, listing the valid ones
     if reason:
         raise BadInputError(f"--engine {engine}: unavailable here ({reason}); `vidcolor engines` lists what is")
+    runs = engine_precisions(engine)
     if precision == "auto":
-        precision = "fp16" if engine == "tensorrt" else "fp32"
-    fallback = [("eager", "fp32")] if (engine, precision) != ("eager", "fp32") else []
-    return [(engine, precision), *fallback]
+        precision = runs[0]
+    elif precision not in runs:
+        raise BadInputError(
+            f"--engine {engine} runs {' or '.join(runs)}, not --precision {precision}; "
+            f"use --engine eager --precision {precision} or leave --precision out"
+        )
+    return [*dict.fromkeys([(engine, precision), last])]
 
 
 def model_path(cfg: ColorizeConfig) -> Path:
