@@ -8,6 +8,8 @@ import sys
 import time
 from pathlib import Path
 
+import av
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -327,3 +329,74 @@ def test_overall_progress_counts_only_what_will_run(tmp_path, tiny_model):
     clip(root / "c.mp4", 5)
     run_batch(discover([root]), tmp_path / "out", cfg, on_plan=lambda jobs: planned.append([j.rel for j in jobs]))
     assert planned == [["a.mp4", "b.mkv"], ["c.mp4"]]
+
+
+def _truncated(path: Path, frames: int = 60) -> Path:
+    """An MP4 with its index first, cut at 30 %: it decodes part-way (a salvaged file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    whole = path.with_suffix(".whole.mp4")
+    rng = np.random.default_rng(0)  # noise: every frame costs bytes, so the cut falls mid-film
+    with av.open(str(whole), "w", options={"movflags": "+faststart"}) as o:
+        s = o.add_stream("libx264", rate=25)
+        s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
+        for i in range(frames):
+            f = av.VideoFrame.from_ndarray(rng.integers(0, 255, (48, 64, 3), np.uint8), format="rgb24")
+            f.pts = i
+            o.mux(s.encode(f))
+        o.mux(s.encode())
+    data = whole.read_bytes()
+    whole.unlink()
+    path.write_bytes(data[: int(len(data) * 0.3)])
+    return path
+
+
+def test_a_salvaged_file_is_recorded_as_salvaged_and_strict_fails_it(tmp_path, tiny_model):
+    """Was: recorded as plain ``done``, nothing in the summary, exit 0 even with --strict."""
+    root = tmp_path / "in"
+    clip(root / "good.mp4", 6)
+    _truncated(root / "cut.mp4")
+    out = tmp_path / "out"
+    r = batch(root, "-o", out, "--model", tiny_model, "--render-size", "64")
+    assert r.exit_code == 0, r.output
+    rec = {x["rel"]: x for x in records(out)}
+    assert rec["good.mp4"]["status"] == "done" and "warnings" not in rec["good.mp4"]
+    assert rec["cut.mp4"]["status"] == "salvaged" and any("ended early" in w for w in rec["cut.mp4"]["warnings"])
+    assert "salvaged" in r.output and (out / "cut.mp4").is_file()
+    # --strict: the same archive (nothing redone) exits 1 and names the file, even with -q
+    r = batch(root, "-o", out, "--model", tiny_model, "--strict", *FAST)
+    assert r.exit_code == 1 and "salvaged earlier" in r.output and "cut.mp4" in r.output, r.output
+    assert [x["status"] for x in records(out) if x["rel"] == "cut.mp4"] == ["running", "salvaged"]
+
+
+def test_file_names_with_brackets_are_printed_as_they_are_and_once(tmp_path, tiny_model):
+    """Rich read ``[x]`` in a path as markup (``sub dir [x]/bad.mp4`` showed as ``sub dir /bad.mp4``),
+    and a failure line named the file twice (``failed: P: P: not a readable video``)."""
+    root = tmp_path / "in"
+    bad = root / "sub dir [x]" / "bad [1].mp4"
+    bad.parent.mkdir(parents=True)
+    bad.write_text("not a video\n")
+    r = CliRunner().invoke(app, ["batch", str(root), "-o", str(tmp_path / "out"), "--model", tiny_model])
+    assert r.exit_code == 1
+    lines = [x for x in r.output.splitlines() if x.startswith("failed:")]
+    assert lines and all(x.count("bad [1].mp4") == 1 and "sub dir [x]" in x for x in lines), r.output
+
+
+def test_batch_does_films_from_a_minute_in_resumable_segments(tmp_path, tiny_model, monkeypatch):
+    """Was: only from 5 minutes, so a 2-minute film killed at 60 % started again from zero."""
+    import vidcolor.segments
+
+    seen: list[str] = []
+    real = vidcolor.segments.colorize_in_segments
+
+    def spy(input, *args, **kwargs):
+        seen.append(Path(input).name)
+        return real(input, *args, **kwargs)
+
+    monkeypatch.setattr(vidcolor.segments, "colorize_in_segments", spy)
+    root = tmp_path / "in"
+    for name, seconds in (("minute.mp4", 61), ("short.mp4", 50)):  # 2 frames/s keeps them small
+        clip(root / name, 2 * seconds, fps=2, options={"x264-params": "keyint=20:min-keyint=20:scenecut=0"})
+    r = batch(root, "-o", tmp_path / "out", "--model", tiny_model, *FAST)
+    assert r.exit_code == 0, r.output
+    assert seen == ["minute.mp4"]
+    assert len(read_frames(tmp_path / "out" / "minute.mp4")) == 122

@@ -103,6 +103,18 @@ def test_truncated_at_30_percent_keeps_what_decodes_and_warns(tmp_path, tiny_mod
     assert 0 < len(read_frames(tmp_path / "o.mp4")) < 100
 
 
+def test_quiet_never_hides_that_frames_were_left_out(tmp_path, tiny_model):
+    """``-q`` drops the bar and the notes, never a warning of data loss (was: exit 0, empty stderr)."""
+    whole = _faststart_clip(tmp_path / "whole.mp4").read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(whole[: int(len(whole) * 0.3)])
+    r = run(cut, tmp_path / "o.mp4", "--model", tiny_model, *FAST)
+    assert r.exit_code == 0 and "ended early" in r.output and r.output.startswith("warning:")
+    assert "wrote" not in r.output  # the notes stay quiet
+    r = CliRunner().invoke(app, ["batch", str(cut), "-o", str(tmp_path / "b"), "--model", tiny_model, *FAST])
+    assert r.exit_code == 0 and "ended early" in r.output, r.output
+
+
 def test_missing_moov_atom(tmp_path, tiny_model):
     whole = gray(tmp_path / "whole.mp4", n=30).read_bytes()  # index last: the cut loses it
     cut = tmp_path / "nomoov.mp4"

@@ -82,7 +82,7 @@ class Job:
 @dataclass
 class Outcome:
     job: Job
-    action: str  # done | skipped | failed
+    action: str  # done | salvaged (done, with data left out: see detail) | skipped | failed
     detail: str = ""
     frames: int = 0
     seconds: float = 0.0
@@ -98,6 +98,11 @@ class BatchReport:
     @property
     def failed(self) -> bool:
         return any(o.action == "failed" or o.detail.startswith("failed earlier") for o in self.outcomes)
+
+    @property
+    def salvaged(self) -> bool:
+        """Some output lacks data of its input (damaged packets, a stream left out), now or earlier."""
+        return any(o.action == "salvaged" or o.detail.startswith("salvaged earlier") for o in self.outcomes)
 
 
 # ---------------------------------------------------------------- discovery
@@ -304,6 +309,8 @@ def decide(job: Job, out: Path, prev: dict | None, ident: dict, redo: str) -> tu
         return "run", "output missing"
     if prev["status"] == "running" and out.stat().st_mtime < prev["time"] - 1:
         return "run", "interrupted (the output predates this attempt)"
+    if prev["status"] == "salvaged":  # as complete as the input allows: redoing gives the same
+        return "skip", f"salvaged earlier: {'; '.join(prev.get('warnings', []))}"
     return "skip", "done" if prev["status"] == "done" else "completed before an interruption"
 
 
@@ -534,23 +541,38 @@ def _execute(
     log: Log,
     on_file: Callable[[Job, bool], Callable[[int], None]] | None,
 ) -> Outcome:
-    """Colorize one file; any exception but an interrupt becomes a ``failed`` record."""
+    """Colorize one file; any exception but an interrupt becomes a ``failed`` record, and a file
+    written with warnings (frames, audio or streams left out) a ``salvaged`` one that lists them."""
     job, out = step.job, step.out
+    warnings: list[str] = []
+
+    def file_log(message: str) -> None:
+        if message.startswith("warning:"):
+            warnings.append(message.removeprefix("warning:").strip())
+        log(message)
+
     manifest.append(**step.record, status="running")
     t0 = time.perf_counter()
     try:  # an own output being redone is replaced only by the atomic rename of a complete new one
         remove_stale_partials(out)
         out.parent.mkdir(parents=True, exist_ok=True)
         progress = on_file(job, True) if on_file else (lambda _n: None)
-        result = _colorize_file(job, out, colorizer, progress, log, step.guidance)
+        result = _colorize_file(job, out, colorizer, progress, file_log, step.guidance)
     except Exception as e:  # KeyboardInterrupt and SystemExit (Terminated) stop the batch instead
         seconds = time.perf_counter() - t0
         manifest.append(**step.record, status="failed", error=_reason(e), seconds=round(seconds, 3))
-        log(f"failed: {job.input}: {_reason(e)}")
+        log(outcome_line("failed", job.input, _reason(e)))
         return Outcome(job, "failed", _reason(e), seconds=seconds)
     seconds = time.perf_counter() - t0
-    manifest.append(**step.record, status="done", frames=result.frames, seconds=round(seconds, 3))
-    return Outcome(job, "done", step.why, result.frames, seconds)
+    status = "salvaged" if warnings else "done"
+    manifest.append(
+        **step.record,
+        status=status,
+        frames=result.frames,
+        seconds=round(seconds, 3),
+        **({"warnings": warnings} if warnings else {}),
+    )
+    return Outcome(job, status, "; ".join(warnings) if warnings else step.why, result.frames, seconds)
 
 
 SEGMENTS = SegmentSettings()
@@ -574,6 +596,11 @@ def _colorize_file(
                 )
             log(f"note: {job.rel} is colorized in one go, not in segments ({why}): a stop starts it again")
     return colorize(job.input, out, colorizer, progress=progress, log=log, guidance=guidance)
+
+
+def outcome_line(action: str, path: Path, detail: str) -> str:
+    """``failed: PATH: why`` for a log or summary; the path once, though most reasons start with it."""
+    return f"{action}: {detail}" if detail.startswith(str(path)) else f"{action}: {path}: {detail}"
 
 
 def _reason(e: Exception) -> str:

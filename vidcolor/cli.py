@@ -74,6 +74,17 @@ def _err(message: str) -> None:
     typer.echo(f"vidcolor: error: {message}", err=True)
 
 
+def _logger(quiet: bool) -> Callable[[str], None]:
+    """Messages to stderr; ``--quiet`` drops notes and progress, never a warning: a warning says
+    that frames, audio or streams were left out, and silent data loss is worse than a noisy log."""
+
+    def log(message: str) -> None:
+        if not quiet or message.startswith(("warning:", "failed:")):
+            typer.echo(message, err=True)
+
+    return log
+
+
 def handle_errors(func: F) -> F:
     """Turn domain errors and interrupts into one line + exit code (traceback only with --debug)."""
 
@@ -105,7 +116,10 @@ def handle_errors(func: F) -> F:
 
 
 Debug = Annotated[bool, typer.Option("--debug", help="Show a traceback on errors.")]
-Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or messages.")]
+Quiet = Annotated[
+    bool,
+    typer.Option("--quiet", "-q", help="No progress bar or notes (warnings that data was left out are still printed)."),
+]
 
 
 # Options shared by `vidcolor INPUT -o OUTPUT` and `vidcolor batch` (one definition each); their
@@ -143,7 +157,9 @@ CacheDirOpt = Annotated[
 DeviceOpt = Annotated[
     str, typer.Option("--device", help="auto | cpu | cuda | cuda:N (cuda: the torchrun rank's GPU, else GPU 0).")
 ]
-CodecOpt = Annotated[str | None, typer.Option("--codec", help="Video codec \\[default: libx264; libvpx-vp9 for .webm].")]
+CodecOpt = Annotated[
+    str | None, typer.Option("--codec", help="Video codec \\[default: libx264; libvpx-vp9 for .webm].")
+]
 CrfOpt = Annotated[int, typer.Option("--crf", help="Encoder quality (lower is better).", min=0, max=63)]
 PresetOpt = Annotated[str, typer.Option("--preset", help="x264/x265 speed preset.")]
 PixFmtOpt = Annotated[
@@ -295,7 +311,7 @@ def colorize_cmd(
         from vidcolor.segments import Part, colorize_in_segments
 
         part = Part.parse(segments or "0/1")
-    log = (lambda _m: None) if quiet else (lambda m: typer.echo(m, err=True))
+    log = _logger(quiet)
     guidance = Guidance.load(reference or [], hints or [], log)
     colorizer = Colorizer(cfg, log)
     with _progress_bar(input, cfg, enabled=not quiet, parts=part.count if part else 1) as advance:
@@ -349,6 +365,13 @@ def batch_cmd(
     exact_size: ExactSizeOpt = E.exact_size,
     pix_fmt: PixFmtOpt = E.pix_fmt,
     interlaced: InterlacedOpt = D.interlaced,
+    strict: Annotated[
+        bool,
+        typer.Option(
+            "--strict",
+            help="Exit 1 when a file was salvaged (damaged frames, audio or streams left out), as for a failure.",
+        ),
+    ] = False,
     quiet: Quiet = False,
     debug: Debug = False,
 ) -> None:
@@ -360,14 +383,14 @@ def batch_cmd(
         raise BadInputError("no inputs: give folders/files or --from-list FILE")
     part = Shard.parse(shard)
     cfg = _colorize_config(locals())
-    log = (lambda _m: None) if quiet else (lambda m: typer.echo(m, err=True))
+    log = _logger(quiet)
     jobs = discover(inputs or [], from_list, exclude=out_dir)
     with _batch_progress(enabled=not quiet and not dry_run, total=sum(part.owns(j.rel) for j in jobs)) as hooks:
         on_file, on_plan = hooks or (None, None)
         report = run_batch(jobs, out_dir, cfg, part, suffix, container, redo, dry_run, log, on_file, on_plan)
-    if not quiet or report.failed:
-        _batch_summary(report, dry_run)
-    if report.failed:
+    if not quiet or report.failed or report.salvaged:
+        _batch_summary(report, dry_run, strict)
+    if report.failed or (strict and report.salvaged):
         raise typer.Exit(1)
 
 
@@ -419,7 +442,7 @@ def eval_cmd(
         if out is not None and not out.parent.is_dir():
             raise BadInputError(f"{out.parent}: output folder does not exist")
     cfg = _colorize_config(locals())
-    log = (lambda _m: None) if quiet else (lambda m: typer.echo(m, err=True))
+    log = _logger(quiet)
     colorizer = Colorizer(cfg, log)
     rows: list = []
     results = []
@@ -493,9 +516,14 @@ def _batch_progress(enabled: bool, total: int) -> Iterator[Any]:
     from vidcolor.decode import header_frames, probe
 
     with Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
-        console=Console(stderr=True), speed_estimate_period=60.0,
-    ) as bar:  # fmt: skip
+        TextColumn("{task.description}", markup=False),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        speed_estimate_period=60.0,
+    ) as bar:  # fmt: skip  (descriptions are file names: "[x]" in one is text, not rich markup)
         files = bar.add_task("files", total=total)
         overall = bar.add_task("all frames", total=None)
         current = bar.add_task("", total=None, visible=False)
@@ -509,9 +537,14 @@ def _batch_progress(enabled: bool, total: int) -> Iterator[Any]:
 
             threading.Thread(target=count, name="vidcolor-count", daemon=True).start()
 
+        running = [False]  # a file counts on the files bar once it is finished, not when it starts
+
         def on_file(job: Any, runs: bool) -> Callable[[int], None]:
-            bar.advance(files)
+            if running[0]:
+                bar.advance(files)
+            running[0] = runs
             if not runs:
+                bar.advance(files)
                 return lambda _n: None
             frames = 1 if job.kind == "image" else (probe(job.input).frames or None)  # errors: the file fails
             bar.update(current, description=job.rel[-40:], total=frames, completed=0, visible=True)
@@ -523,18 +556,22 @@ def _batch_progress(enabled: bool, total: int) -> Iterator[Any]:
             return advance
 
         yield on_file, on_plan
+        if running[0]:
+            bar.advance(files)
         bar.update(overall, total=bar.tasks[overall].completed)  # headers can be off by a frame or two
 
 
-def _batch_summary(report: Any, dry_run: bool) -> None:
+def _batch_summary(report: Any, dry_run: bool, strict: bool = False) -> None:
     from rich.console import Console
     from rich.table import Table
+
+    from vidcolor.batch import outcome_line
 
     console = Console(stderr=True)
     table = Table(title="vidcolor batch" + (" (dry run)" if dry_run else ""))
     for col in ("result", "files", "frames", "seconds"):
         table.add_column(col, justify="right" if col != "result" else "left")
-    for action in ("done", "would run", "skipped", "failed"):
+    for action in ("done", "salvaged", "would run", "skipped", "failed"):
         rows = [o for o in report.outcomes if o.action == action]
         if rows:
             table.add_row(
@@ -542,8 +579,13 @@ def _batch_summary(report: Any, dry_run: bool) -> None:
             )
     console.print(table)
     for o in report.outcomes:
-        if o.action in ("failed", "would run") or o.detail.startswith("failed earlier"):
-            console.print(f"{o.action}: {o.job.input}: {o.detail}", highlight=False, soft_wrap=True)
+        if o.action in ("failed", "salvaged", "would run") or o.detail.startswith(
+            ("failed earlier", "salvaged earlier")
+        ):
+            line = outcome_line(o.action, o.job.input, o.detail)  # file names are text, not rich markup
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
+    if strict and report.salvaged:
+        console.print("--strict: salvaged files count as failed", markup=False, highlight=False)
 
 
 @contextlib.contextmanager
@@ -769,7 +811,9 @@ def train_cmd(
     ] = None,
     crop_min_area: Annotated[
         float | None,
-        typer.Option(help="Smallest random crop, as a fraction of the picture's area \\[default: 0.3].", min=0.01, max=1),
+        typer.Option(
+            help="Smallest random crop, as a fraction of the picture's area \\[default: 0.3].", min=0.01, max=1
+        ),
     ] = None,
     ema_decay: Annotated[
         float | None, typer.Option(help="EMA of G's weights (validated and saved); 0 = off \\[default: 0.999].")
@@ -886,7 +930,7 @@ def train_cmd(
         missing = [p for p in cfg.data if not Path(p).exists()]
         if missing:
             raise BadInputError(f"training data not found: {', '.join(missing)}")
-    log = (lambda _m: None) if quiet else (lambda m: typer.echo(m, err=True))
+    log = _logger(quiet)
     result = train(cfg, resume=resume, log=log, progress=not quiet and sys.stderr.isatty())
     log(f"done: step {result.step}, best val L1 {result.best_val_l1:.4f}; run folder {result.out}")
 

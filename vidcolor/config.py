@@ -89,7 +89,7 @@ class SegmentSettings:
     ColorizeConfig: it decides where work restarts, not what the output looks like."""
 
     segment_seconds: float = 30.0  # segments are cut at the first keyframe after every ~N seconds
-    batch_min_seconds: float = 300.0  # `vidcolor batch` colorizes films at least this long in segments
+    batch_min_seconds: float = 60.0  # `vidcolor batch` colorizes films at least this long in segments
 
     def __post_init__(self) -> None:
         if not self.segment_seconds > 0:
