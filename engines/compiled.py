@@ -7,6 +7,7 @@ codegen) or Triton on CUDA; the first call is slow (tens of seconds on 2 CPU cor
 
 from __future__ import annotations
 
+import logging
 import shutil
 
 import torch
@@ -19,6 +20,8 @@ from vidcolor.model import ColorNet
 class CompiledEngine(EagerEngine):
     def __init__(self, generator: ColorNet, device: torch.device, precision: str = "fp32") -> None:
         super().__init__(generator, device, precision)
+        if device.type == "cpu":  # inductor's C++ build says "No CUDA runtime is found, using CUDA_HOME=...":
+            logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)  # true and beside the point
         self.model = torch.compile(self.model, backend="inductor", dynamic=False)
 
 

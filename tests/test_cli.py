@@ -149,3 +149,21 @@ def test_help_shows_every_default_and_no_markup_is_eaten():
     assert "pip install 'vidcolor[train]'" in " ".join(
         runner.invoke(app, ["train", "--help"], env={"COLUMNS": "400"}).output.split()
     )
+
+
+@pytest.mark.parametrize(
+    "args, says",
+    [
+        (["in.mp4", "-o", "o.mp4", "--render-size", "5"], "Invalid value for '--render-size'"),
+        (["in.mp4", "-o", "o.mp4", "--smoothing", "2"], "Invalid value for '--smoothing'"),
+        (["in.mp4", "-o", "o.mp4", "--no-such-option"], "No such option: --no-such-option"),
+        (["in.mp4"], "Missing option '--output'"),
+        (["train", "d", "--size", "4"], "Invalid value for '--size'"),
+    ],
+)
+def test_usage_errors_are_one_line_with_exit_2(args, says):
+    """Was: a usage block and a multi-line box; now like every other error, one line."""
+    r = runner.invoke(app, args)
+    assert r.exit_code == 2, r.output
+    lines = r.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("vidcolor: error: ") and says in lines[0], r.output

@@ -115,6 +115,17 @@ def test_quiet_never_hides_that_frames_were_left_out(tmp_path, tiny_model):
     assert r.exit_code == 0 and "ended early" in r.output, r.output
 
 
+def test_an_error_found_after_start_up_is_one_line_without_an_empty_bar(tmp_path, tiny_model):
+    """Its header reads, no frame decodes: the error comes after the bar was set up (was: an empty
+    ``colorize 0/100`` bar printed first)."""
+    whole = _faststart_clip(tmp_path / "whole.mp4").read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(whole[: int(len(whole) * 0.02)])
+    r = CliRunner().invoke(app, [str(cut), "-o", str(tmp_path / "o.mp4"), "--model", tiny_model])  # with the bar
+    assert r.exit_code == 1 and "0/100" not in r.output, r.output
+    assert r.output.strip().splitlines()[-1].startswith("vidcolor: error: ") and leftovers(tmp_path) == []
+
+
 def test_missing_moov_atom(tmp_path, tiny_model):
     whole = gray(tmp_path / "whole.mp4", n=30).read_bytes()  # index last: the cut loses it
     cut = tmp_path / "nomoov.mp4"
@@ -401,3 +412,19 @@ def test_still_image_that_is_corrupt(tmp_path, tiny_model):
     bad.write_bytes(bad.read_bytes()[:50])
     r = run(bad, tmp_path / "o.png", "--model", tiny_model)
     assert r.exit_code == 2 and "photo.jpg" in r.output
+
+
+@pytest.mark.slow  # a cold inductor build: ~1 min on 2 cores
+def test_compile_engine_on_cpu_prints_no_cuda_notice(tmp_path, tiny_model):
+    """Was: ``W... cpp_extension.py] No CUDA runtime is found, using CUDA_HOME=...`` on every CPU run."""
+    from vidcolor.engines import engine_unavailable
+
+    if engine_unavailable("compile", "cpu"):
+        pytest.skip(f"compile engine unavailable here: {engine_unavailable('compile', 'cpu')}")
+    src = gray(tmp_path / "g.mp4", n=3)
+    cmd = [sys.executable, "-m", "vidcolor.cli", str(src), "-o", str(tmp_path / "o.mp4"), "--model", str(tiny_model)]
+    env = {**os.environ, "TORCHINDUCTOR_CACHE_DIR": str(tmp_path / "inductor")}  # a cold cache: the build that warned
+    r = subprocess.run(
+        [*cmd, "--engine", "compile", "--render-size", "64", "-q"], capture_output=True, text=True, env=env
+    )
+    assert r.returncode == 0 and "CUDA" not in r.stderr, r.stderr

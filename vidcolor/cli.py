@@ -34,6 +34,26 @@ class DefaultCommandGroup(TyperGroup):
             args = [DEFAULT_COMMAND, *args]
         return super().parse_args(ctx, args)
 
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        """As click's, but a usage error (an option out of range, unknown or missing) is one line
+        like every other error, not a usage block and a boxed message; the exit code stays 2."""
+        given = kwargs.get("args", args[0] if args else None)
+        if not standalone_mode or not (sys.argv[1:] if given is None else given):  # bare `vidcolor`: the help
+            return super().main(*args, standalone_mode=standalone_mode, **kwargs)
+        try:
+            rv = super().main(*args, standalone_mode=False, **kwargs)
+        except typer.Abort:
+            _err("aborted")
+            sys.exit(1)
+        except Exception as e:  # click's usage errors (typer vendors click: matched by what they carry)
+            if not (hasattr(e, "format_message") and isinstance(getattr(e, "exit_code", None), int)):
+                raise
+            ctx = getattr(e, "ctx", None)
+            where = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+            _err(" ".join(e.format_message().split()) + where)
+            sys.exit(e.exit_code)
+        sys.exit(rv if isinstance(rv, int) else 0)  # an exit code from typer.Exit, else success
+
 
 app = typer.Typer(
     cls=DefaultCommandGroup,
@@ -629,19 +649,25 @@ def _progress_bar(
         TimeRemainingColumn(),
     ]
     # rates over the last minute, not since the start (a long film's speed changes with its content)
-    with Progress(*columns, console=Console(stderr=True), transient=False, speed_estimate_period=60.0) as bar:
-        task = bar.add_task("colorize", total=total, fps=0.0)
-        done = 0
+    bar = Progress(*columns, console=Console(stderr=True), transient=False, speed_estimate_period=60.0)
+    task = bar.add_task("colorize", total=total, fps=0.0)
+    done = 0
 
-        def advance(n: int) -> None:
-            nonlocal done
-            done += n
-            bar.update(task, advance=n)
-            bar.update(task, fps=bar.tasks[task].speed or 0.0)
+    def advance(n: int) -> None:
+        nonlocal done
+        if not bar.live.is_started:  # shown from the first frame: an error found before it is one line, no bar
+            bar.start()
+        done += n
+        bar.update(task, advance=n)
+        bar.update(task, fps=bar.tasks[task].speed or 0.0)
 
+    try:
         yield advance
         if total is None or done != total:
             bar.update(task, total=done, completed=done)
+    finally:
+        if bar.live.is_started:
+            bar.stop()
 
 
 @app.command("keyframes", help="Write one gray PNG per shot (named by its time) to colour by hand for --reference.")
