@@ -251,7 +251,8 @@ def test_any_failure_of_one_file_is_recorded_and_the_batch_goes_on(tmp_path, tin
         assert r.exit_code == 1 and "Traceback" not in r.output
     last = {x["rel"]: x for x in records(out)}
     assert last["c good.mkv"]["status"] == "done" and len(read_frames(out / "c good.mkv")) == 4
-    assert last["b unknown audio codec.mkv"]["status"] == "done"  # the video is fine: the audio is left out
+    b = last["b unknown audio codec.mkv"]  # the video is fine, the audio is left out: salvaged, with why
+    assert b["status"] == "salvaged" and any("audio stream" in w for w in b["warnings"])
     assert last["a unknown video codec.mkv"]["status"] == "failed"
     assert "damaged header" in last["a unknown video codec.mkv"]["error"]
     assert last["b2 disk trouble.mp4"]["error"] == "unexpected OSError: Input/output error"
