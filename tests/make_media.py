@@ -35,11 +35,14 @@ def write_video(
     audio: bool = False,
     rotation: int = 0,
     options: dict[str, str] | None = None,
+    audio_codec: str = "aac",
+    audio_rate: int = 48000,
 ) -> Path:
     """Encode RGB uint8 frames into ``path``, streaming (a long clip is never held whole).
 
-    ``pts`` (in ``time_base``) gives variable timing; ``audio`` adds an AAC 440 Hz tone as long as
-    the video; ``rotation`` writes a display matrix.
+    ``pts`` (in ``time_base``) gives variable timing; ``audio`` adds a 440 Hz tone as long as
+    the video (``audio_codec`` at ``audio_rate``: AAC 48 kHz, or MP2/AC-3 for MPEG-PS);
+    ``rotation`` writes a display matrix.
     """
     frames = iter(frames)
     first = next(frames)
@@ -54,7 +57,7 @@ def write_video(
             stream.codec_context.time_base = time_base
         if rotation:
             stream.set_display_rotation(rotation)
-        astream = out.add_stream("aac", rate=48000, layout="mono") if audio else None
+        astream = out.add_stream(audio_codec, rate=audio_rate, layout="mono") if audio else None
         for i, arr in enumerate(itertools.chain([first], frames)):
             frame = av.VideoFrame.from_ndarray(arr, format="rgb24")
             if pts is not None:
@@ -65,12 +68,12 @@ def write_video(
         for packet in stream.encode():
             out.mux(packet)
         if astream is not None:
-            n = int(count / fps * 48000)
+            n = int(count / fps * audio_rate)
             for i in range(0, n, 1024):
-                t = np.arange(i, min(n, i + 1024)) / 48000
+                t = np.arange(i, min(n, i + 1024)) / audio_rate
                 chunk = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
                 af = av.AudioFrame.from_ndarray(chunk[None], format="fltp", layout="mono")
-                af.sample_rate, af.pts = 48000, i
+                af.sample_rate, af.pts = audio_rate, i  # PyAV converts to the encoder's format and frame size
                 for packet in astream.encode(af):
                     out.mux(packet)
             for packet in astream.encode():
@@ -112,3 +115,59 @@ def luma_planes(path: Path) -> tuple[list[np.ndarray], str, int]:
             planes.append(rows[: p.height, : p.width].copy())
             fmt, rng = fmt or f.format.name, rng or int(f.color_range or 0)
     return planes, fmt, rng
+
+
+VOP = b"\x00\x00\x01\xb6"  # MPEG-4 Part 2: a picture (VOP) starts here
+
+
+def _vop_type(data: bytes) -> int:
+    """0 I, 1 P, 2 B, 3 S: the first VOP's coding type."""
+    return data[data.index(VOP) + 4] >> 6
+
+
+def _n_vop() -> bytes:
+    """A "not coded" P-VOP (for 1/25 s timing: a 5-bit time increment): a packed stream's placeholder."""
+    bits = "01" + "0" + "1" + "00000" + "1" + "0"  # type P, modulo time base, marker, increment, marker, not coded
+    bits += "0" + "1" * ((8 - (len(bits) + 1) % 8) % 8)  # stuffing to the byte
+    return VOP + int(bits, 2).to_bytes(len(bits) // 8, "big")
+
+
+def write_packed_avi(path: Path, frames: list[np.ndarray], fps: int = 25, bframes: int = 1, tag: str = "DX50") -> Path:
+    """An AVI of MPEG-4 Part 2 with *packed* B-frames, as DivX 5 and Xvid wrote them: each
+    reference picture shares its chunk with the first B-picture after it, a B-picture takes the
+    next chunk, then an N-VOP keeps one chunk a frame; the user data says "packed" (DivX503b1393p).
+    FFmpeg's encoder cannot write this form: its packets are packed here. AVI stores no display
+    times, so the demuxer guesses them, out of order."""
+    h, w = frames[0].shape[:2]
+    enc = av.CodecContext.create("mpeg4", "w")
+    enc.width, enc.height, enc.pix_fmt = w, h, "yuv420p"
+    enc.time_base, enc.framerate, enc.max_b_frames, enc.gop_size = Fraction(1, fps), fps, bframes, 50
+    enc.open()
+    packets: list[bytes] = []
+    for i, arr in enumerate(frames):
+        frame = av.VideoFrame.from_ndarray(arr, format="rgb24").reformat(format="yuv420p")
+        frame.pts = i
+        packets += [bytes(p) for p in enc.encode(frame)]
+    packets += [bytes(p) for p in enc.encode(None)]
+    first = packets[0].index(VOP)
+    packets[0] = packets[0][:first] + b"\x00\x00\x01\xb2DivX503b1393p" + packets[0][first:]
+    chunks: list[tuple[bytes, bool]] = []
+    i = 0
+    while i < len(packets):
+        ref, j = packets[i], i + 1
+        while j < len(packets) and _vop_type(packets[j]) == 2:
+            j += 1
+        bs = packets[i + 1 : j]
+        key = _vop_type(ref) == 0
+        chunks += [(ref + bs[0], key), *((b, False) for b in bs[1:]), (_n_vop(), False)] if bs else [(ref, key)]
+        i = j
+    with av.open(str(path), "w", format="avi") as out:
+        stream = out.add_stream("mpeg4", rate=fps)
+        stream.width, stream.height, stream.pix_fmt, stream.codec_tag = w, h, "yuv420p", tag
+        stream.time_base = Fraction(1, fps)
+        for k, (data, key) in enumerate(chunks):
+            packet = av.Packet(data)
+            packet.pts = packet.dts = k
+            packet.time_base, packet.is_keyframe, packet.stream = Fraction(1, fps), key, stream
+            out.mux(packet)
+    return path

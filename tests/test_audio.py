@@ -173,3 +173,37 @@ def test_subtitles_chapters_and_tags_are_kept(tmp_path, tiny_model):
                 assert subs.metadata["language"] == "eng"
                 cues = [(round(float(p.pts * p.time_base), 3), bytes(p)) for p in c.demux(subs) if p.size]
                 assert cues == ([(0.48, b"World")] if extra else [(0.2, b"Hello"), (1.0, b"World")])
+
+
+@pytest.mark.parametrize("ext", [".webm", ".mp4"])  # PCM cannot be copied into either: Opus / AAC
+def test_transcoded_audio_of_a_segment_ends_with_the_segment(tmp_path, tiny_model, ext):
+    """Was: the last source packet (PCM packs ~1500 samples) was kept whole, 15-96 ms past the end."""
+    src = clip_with_audio(tmp_path / "pcm.mov", "pcm_s16le", 48000, "stereo", "s16")
+    out = tmp_path / f"out{ext}"
+    r = runner.invoke(
+        app, [str(src), "-o", str(out), "--model", str(tiny_model), "--start", "0.2", "--duration", "0.8"]
+    )
+    assert r.exit_code == 0, r.output
+    _codec, rate, got = audio_seconds(out)
+    frame = 1024 / rate if ext == ".mp4" else 0.0  # AAC fills its last 1024-sample frame
+    assert 0.8 - 1e-3 <= got <= 0.8 + frame + 1e-3, got
+
+
+def test_every_stream_left_out_is_a_warning_even_under_quiet(tmp_path, tiny_model):
+    """A subtitle the container cannot take, an attached font: left out with a warning that ``-q``
+    keeps (was: a note that ``-q`` hid, and nothing at all for attachments)."""
+    src = _film_with_everything(tmp_path)
+    with_font = tmp_path / "font.mkv"
+    with av.open(str(src)) as i, av.open(str(with_font), "w") as o:
+        pairs = {s.index: o.add_stream_from_template(s) for s in i.streams}
+        o.add_attachment("font.ttf", "application/x-truetype-font", b"\0" * 64)
+        for p in i.demux():
+            if p.dts is not None:
+                p.stream = pairs[p.stream.index]
+                o.mux(p)
+    out = tmp_path / "out.mp4"
+    r = runner.invoke(app, [str(with_font), "-o", str(out), "--model", str(tiny_model), "-q"])
+    assert r.exit_code == 0, r.output
+    lines = r.output.strip().splitlines()
+    assert any(x.startswith("warning: subtitle stream") and "left out" in x for x in lines), r.output
+    assert any(x.startswith("warning: attachment stream") and "left out" in x for x in lines), r.output

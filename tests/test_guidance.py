@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 import torch
@@ -366,3 +367,68 @@ def test_point_guide_overlaps_average_and_many_points_stay_cheap():
     t = time.perf_counter()
     point_guide(many, 96, 224, CFG)
     assert time.perf_counter() - t < 1.0
+
+
+# ---------------------------------------------------------------- the match gate (issue 22, items 6 and 7)
+
+
+def blobs(w: int, h: int, seed: int = 1) -> np.ndarray:
+    """A picture of something else: smooth coloured blobs of another layout and other colours."""
+    rng = np.random.default_rng(seed)
+    small = rng.random((4, 6, 3)).astype(np.float32)
+    frame = av.VideoFrame.from_ndarray((small * 255).astype(np.uint8), format="rgb24")
+    return frame.to_ndarray(format="rgb24", width=w, height=h, interpolation=av.video.reformatter.Interpolation.BICUBIC)
+
+
+def test_an_unrelated_reference_on_a_one_shot_film_changes_nothing_and_says_so(tmp_path, tiny_model):
+    a, _b = two_shots()
+    src = write_video(tmp_path / "one shot.mkv", [luma_gray(f) for f in a], fps=12, codec="ffv1")
+    other = write_image(tmp_path / "elsewhere.png", blobs(96, 64))
+    related = write_image(tmp_path / "ref A.png", a[0])
+    common = ("--model", tiny_model, "--engine", "eager", "--crf", "0")
+    outs = {n: tmp_path / f"{n}.mkv" for n in ("auto", "other", "related")}
+    assert run(src, "-o", outs["auto"], *common, "--quiet").exit_code == 0
+    r = run(src, "-o", outs["other"], "--reference", other, *common)
+    assert r.exit_code == 0, r.output
+    warned = [line for line in r.output.splitlines() if "elsewhere.png" in line]
+    assert len(warned) == 1 and warned[0].startswith("warning:") and "matched nothing" in warned[0], r.output
+    assert np.array_equal(chroma(outs["other"]), chroma(outs["auto"]))  # the gate holds on one shot too
+    r = run(src, "-o", outs["related"], "--reference", related, *common)
+    assert r.exit_code == 0 and "matched nothing" not in r.output, r.output
+    t = np.stack([av.VideoFrame.from_ndarray(f, format="rgb24").to_ndarray(format="yuv444p")[1:] for f in a])
+    err_auto, err_guided = (np.abs(chroma(outs[n]) - t).mean() for n in ("auto", "related"))
+    assert err_guided < 0.5 * err_auto, (err_auto, err_guided)
+
+
+def test_a_reference_lines_up_when_the_render_size_has_another_aspect():
+    """A small film renders at its size rounded to the model's multiple (160x120 at 128x128): the
+    frames are squeezed to it, so the reference must be too, not cut to the render size's aspect."""
+    from vidcolor.guidance import Guider, Reference
+    from vidcolor.shots import ShotMap
+
+    frame = gradient_frame(96, 64, t=0.3)
+    squeezed = av.VideoFrame.from_ndarray(luma_gray(frame), format="rgb24").to_ndarray(
+        format="rgb24", width=64, height=64, interpolation=av.video.reformatter.Interpolation.AREA
+    )
+    guidance = Guidance((Reference(Path("ref.png"), None, frame),))
+    shots = ShotMap(np.zeros(1), [0])
+    guider = Guider(guidance, shots, (64, 64), torch.device("cpu"), aspect=96 / 64, still=True)
+    assert guider(0, _L(squeezed)).coverage > 0.8
+
+
+def test_a_faint_colour_reference_is_colour_only_a_gray_one_is_refused(tmp_path):
+    colour = gradient_frame(96, 64)
+    gray = luma_gray(colour)
+    faint = (gray + 0.02 * (colour.astype(np.float32) - gray)).round().astype(np.uint8)  # at most 6 levels off gray
+    (ref,) = load_references([str(write_image(tmp_path / "overcast.png", faint))])
+    assert ref.rgb.shape == (64, 96, 3)
+    for name in ("gray.png", "gray.jpg"):  # a gray picture stays exactly gray through JPEG
+        with pytest.raises(BadInputError, match="no colour"):
+            load_references([str(write_image(tmp_path / name, gray))])
+    folder = tmp_path / "film.ref"
+    folder.mkdir()
+    write_image(folder / "shot0000_t0.000s.png", gray)  # not coloured yet: skipped, as before
+    write_image(folder / "shot0001_t1.000s.png", faint)
+    notes: list[str] = []
+    assert [r.path.name for r in load_references([str(folder)], notes.append)] == ["shot0001_t1.000s.png"]
+    assert "skipped 1 gray" in notes[0]

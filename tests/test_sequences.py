@@ -11,6 +11,7 @@ import av
 import cv2
 import numpy as np
 import pytest
+from PIL import Image
 from typer.testing import CliRunner
 
 from make_media import frame_times, gradient_frame, luma_planes, write_image, write_video
@@ -251,3 +252,38 @@ def test_batch_says_when_a_folder_looks_like_a_film_s_frames(tmp_path, tiny_mode
     assert r.exit_code == 0, r.output
     notes = [line for line in r.output.splitlines() if "numbered frames" in line]
     assert len(notes) == 1 and "reel 1 holds 24 numbered frames (scan_%06d.png)" in notes[0], r.output
+
+
+# ---------------------------------------------------------------- issue 22, items 8 and 9
+
+
+@pytest.mark.parametrize("names", [("reel0.mpg", "intro.mpg"), ("reel0.mpg", "reel1.mpg")])
+def test_a_folder_of_videos_is_no_frame_sequence(tmp_path, tiny_model, names):
+    """Pillow registers .mpg/.mpeg (it reads their header): a video named like a frame is no frame."""
+    films = tmp_path / "films"
+    films.mkdir()
+    for name in names:
+        write_video(films / name, [gradient_frame(64, 48, t=i / 5, colour=False) for i in range(6)], codec="mpeg2video")
+    out = tmp_path / "out.mp4"
+    line = one_line_error(invoke(films, "-o", out, "--model", tiny_model, *FAST, "--quiet"))
+    assert "is a folder of videos, not numbered image frames" in line and f"vidcolor batch {films}" in line
+    assert not out.exists()
+
+
+def test_float_tiff_frames_are_read_as_0_to_1_like_16bit_ones(tmp_path, tiny_model):
+    """32-bit float frames (0.0 black .. 1.0 white) give what the same frames as 16-bit integers give."""
+    floats, ints = tmp_path / "float", tmp_path / "int"
+    floats.mkdir()
+    ints.mkdir()
+    for n in range(1, 5):
+        g = gray16(n)
+        Image.fromarray(g.astype(np.float32) / 65535, mode="F").save(floats / f"scan_{n:04d}.tif")
+        cv2.imwrite(str(ints / f"scan_{n:04d}.tif"), g)
+    for src in (floats, ints):
+        r = invoke(src, "-o", tmp_path / f"{src.name}.mkv", "--model", tiny_model, *FAST, "--codec", "ffv1", "--quiet")
+        assert r.exit_code == 0, r.output
+    got, want = (luma_planes(tmp_path / f"{n}.mkv")[0] for n in ("float", "int"))
+    assert len(got) == 4 and all(np.array_equal(a, b) for a, b in zip(got, want, strict=True))
+    Image.fromarray(np.full((48, 64), np.nan, np.float32), mode="F").save(floats / "scan_0002.tif")
+    r = invoke(floats, "-o", tmp_path / "nan.mkv", "--model", tiny_model, *FAST, "--codec", "ffv1")
+    assert r.exit_code == 0 and "NaN" in r.output and "could not be read" in r.output  # left out, said

@@ -218,3 +218,91 @@ def test_batch_colorizes_every_still_format_as_a_photo(tmp_path, tiny_model):
         else:
             assert arr.shape == (H, W, 3), name
             assert chroma(np.ascontiguousarray(arr)) > 5.0, name
+
+
+# ---------------------------------------------------------------- issue 22: wide samples, alpha, ICC
+
+
+def _wide_scans(tmp_path: Path) -> dict[str, Path]:
+    """One 16-bit ramp as 16-bit integers and in the wider sample types TIFFs hold (0-1 for floats)."""
+    g = ramp16()
+    f = g.astype(np.float32) / 65535
+    files = {k: tmp_path / f"{k}.tif" for k in ("u16", "f32", "f32rgb", "i32")}
+    _write16(files["u16"], g)
+    Image.fromarray(f, mode="F").save(files["f32"])
+    assert cv2.imwrite(str(files["f32rgb"]), np.repeat(f[..., None], 3, -1))  # Pillow cannot open float RGB
+    Image.fromarray(np.round(g / 65535 * (2**31 - 1)).astype(np.int32), mode="I").save(files["i32"])
+    return files
+
+
+def test_float_and_32bit_tiffs_read_as_the_same_16bit_picture(tmp_path):
+    from vidcolor.decode import load_photo, media_kind
+
+    files = _wide_scans(tmp_path)
+    want = load_photo(files.pop("u16"), full_depth=True)
+    for kind, path in files.items():
+        assert media_kind(path).kind == "image", kind
+        assert np.array_equal(load_photo(path, full_depth=True), want), kind
+    tifffile = pytest.importorskip("tifffile")  # writes what neither Pillow nor OpenCV writes
+    f = ramp16().astype(np.float64) / 65535
+    tifffile.imwrite(tmp_path / "u32.tif", np.round(f * (2**32 - 1)).astype(np.uint32))
+    assert np.array_equal(load_photo(tmp_path / "u32.tif", full_depth=True), want)
+    tifffile.imwrite(tmp_path / "f16.tif", np.repeat(f[..., None], 3, -1).astype(np.float16), photometric="rgb")
+    half = load_photo(tmp_path / "f16.tif", full_depth=True).astype(int)
+    assert np.abs(half - want).max() <= 33  # half floats: 11 significant bits
+
+
+def test_a_float_tiff_is_colorized_like_its_16bit_twin_and_bad_floats_are_refused(tmp_path, tiny_model):
+    files = _wide_scans(tmp_path)
+    for kind in ("u16", "f32"):
+        r = cli(files[kind], "-o", tmp_path / f"o_{kind}.png", "--model", tiny_model, *FAST)
+        assert r.exit_code == 0, r.output
+    assert np.array_equal(read16(tmp_path / "o_f32.png"), read16(tmp_path / "o_u16.png"))  # not black
+    bad = {"nan": np.full((16, 16), np.nan, np.float32), "255": np.full((16, 16), 200.0, np.float32)}
+    for name, a in bad.items():
+        Image.fromarray(a, mode="F").save(tmp_path / f"{name}.tif")
+        r = cli(tmp_path / f"{name}.tif", "-o", tmp_path / f"{name}.png", "--model", tiny_model, *FAST)
+        assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1, r.output
+        assert ("NaN" if name == "nan" else "from 200 to 200") in r.output
+        assert not (tmp_path / f"{name}.png").exists()
+
+
+def test_alpha_and_icc_profile_are_kept_where_the_output_holds_them(tmp_path, tiny_model):
+    from PIL import ImageCms
+
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    alpha = np.tile(np.linspace(0, 255, W).round().astype(np.uint8), (H, 1))
+    rgba, la = tmp_path / "cutout.png", tmp_path / "la.png"
+    Image.fromarray(np.dstack([np.repeat(gray8()[..., None], 3, -1), alpha])).save(rgba, icc_profile=icc)
+    Image.fromarray(np.dstack([gray8(), alpha]), mode="LA").save(la)
+    for src, ext in ((rgba, "png"), (rgba, "tif"), (rgba, "webp"), (la, "png")):
+        out = tmp_path / f"o_{src.stem}.{ext}"
+        r = cli(src, "-o", out, "--model", tiny_model, *FAST)
+        assert r.exit_code == 0 and "without" not in r.output, r.output
+        with Image.open(out) as im:
+            assert im.mode == "RGBA" and np.array_equal(np.array(im)[..., 3], alpha), out
+            assert chroma(np.array(im.convert("RGB"))) > 5.0
+            assert src == la or im.info.get("icc_profile") == icc, out
+    r = cli(rgba, "-o", tmp_path / "o.jpg", "--model", tiny_model, "--render-size", "64")
+    assert r.exit_code == 0 and "cutout.png: o.jpg is written without its alpha channel (JPEG" in r.output, r.output
+    with Image.open(tmp_path / "o.jpg") as im:
+        assert im.info.get("icc_profile") == icc  # JPEG holds the profile
+    r = cli(rgba, "-o", tmp_path / "o.bmp", "--model", tiny_model, "--render-size", "64")
+    assert "without its alpha channel" in r.output and "without its ICC profile (BMP" in r.output, r.output
+    other = tmp_path / "scan.png"  # a profile of another colour space (a scan's GRAY, Lab) does not fit RGB pixels
+    Image.fromarray(gray8()).save(other, icc_profile=ImageCms.ImageCmsProfile(ImageCms.createProfile("LAB")).tobytes())
+    r = cli(other, "-o", tmp_path / "o_scan.png", "--model", tiny_model, "--render-size", "64")
+    assert r.exit_code == 0 and "a Lab profile; the colorized picture is RGB" in r.output, r.output
+    with Image.open(tmp_path / "o_scan.png") as im:
+        assert "icc_profile" not in im.info
+    deep = tmp_path / "deep.png"  # 16 bits: alpha through OpenCV, the profile as a PNG chunk
+    alpha16 = np.tile(np.linspace(0, 65535, 96).round().astype(np.uint16), (64, 1))
+    assert cv2.imwrite(str(deep), np.dstack([np.repeat(ramp16()[..., None], 3, -1), alpha16]))
+    r = cli(deep, "-o", tmp_path / "o16.png", "--model", tiny_model, *FAST)
+    assert r.exit_code == 0, r.output
+    out = cv2.imread(str(tmp_path / "o16.png"), cv2.IMREAD_UNCHANGED)
+    assert out.dtype == np.uint16 and out.shape == (64, 96, 4) and np.array_equal(out[..., 3], alpha16)
+    Image.fromarray(ramp16()).save(deep, icc_profile=icc)
+    assert cli(deep, "-o", tmp_path / "o16.png", "--model", tiny_model, *FAST, "--overwrite").exit_code == 0
+    with Image.open(tmp_path / "o16.png") as im:
+        assert im.info.get("icc_profile") == icc and read16(tmp_path / "o16.png").dtype == np.uint16

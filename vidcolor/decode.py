@@ -1,16 +1,18 @@
 """Decoding: probe an input, then stream its video frames (PyAV, FFmpeg threads).
 
 Frames are yielded one at a time, so memory does not depend on the film's length. ``start`` and
-``duration`` (seconds) select a segment: the demuxer seeks to the key frame before ``start`` and
-frames before it are decoded and dropped.
+``duration`` (seconds, counted from the film's first frame whatever its timestamp) select a segment:
+the demuxer seeks to a key frame well before ``start`` and frames before it are decoded and dropped.
 """
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import functools
 import math
 import warnings
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -47,7 +49,7 @@ class VideoInfo:
     pix_fmt: str
     audio_streams: int
     video_streams: int
-    start_time: float = 0.0  # seconds of the first video timestamp (times users see count from it)
+    start_time: float = 0.0  # seconds of the first frame on the file's clock (user times count from it)
     primaries: int = 2  # colour primaries and transfer tags of the source (H.273 codes; 2 = unspecified)
     transfer: int = 2
 
@@ -75,7 +77,8 @@ def media_kind(path: Path) -> Media:
     """What an input is, decided by opening it (its name decides nothing); every command asks this.
 
     * ``image``: Pillow opens it and finds pixels it can decode: every still format Pillow reads
-      (JPEG, PNG, TIFF, WebP, GIF, BMP, PGM/PPM, TGA, JPEG 2000, ...), at any bit depth. A file of
+      (JPEG, PNG, TIFF, WebP, GIF, BMP, PGM/PPM, TGA, JPEG 2000, ...), at any bit depth; and a
+      floating-point TIFF Pillow has no mode for (RGB, 16-bit floats: FFmpeg decodes those). A file of
       several frames is an image too (its first frame: a multi-page TIFF, an animated WebP), unless
       FFmpeg decodes more than one frame of it: an animated GIF or APNG is a ``video`` (colorized
       frame by frame, or a preview sheet for an image output), as FFmpeg plays it.
@@ -101,7 +104,8 @@ def media_kind(path: Path) -> Media:
                     im.load()  # decoded outside Pillow's tiles (WebP); no pixels at all (an MPEG stream) raises
         return Media("video" if animated and _several_frames(path) else "image")
     except UnidentifiedImageError:
-        pass  # not a still format Pillow knows
+        if _tiff_float_bits(path):  # RGB or 16-bit floats: Pillow has no mode for them, FFmpeg decodes them
+            return Media("image")
     except Exception as e:  # a format Pillow knows, with data it cannot read
         image_error = f"not a readable image ({describe(e)})"
     try:
@@ -122,7 +126,7 @@ def media_kind(path: Path) -> Media:
             )
     except Exception as e:  # FFmpeg errors, and OS errors reading the file
         why = image_error or f"not a readable video ({describe(e)})"
-    if image_error or path.suffix.lower() in VIDEO_EXTS or path.suffix.lower() in _image_names():
+    if image_error or path.suffix.lower() in VIDEO_EXTS or path.suffix.lower() in image_names():
         return Media("damaged", why)
     return Media("other", why)
 
@@ -138,10 +142,12 @@ def _several_frames(path: Path) -> bool:
 
 
 @functools.cache
-def _image_names() -> frozenset[str]:
-    """Extensions of the still formats Pillow can read."""
+def image_names() -> frozenset[str]:
+    """Extensions of the still formats Pillow can read. Video names are not among them: Pillow's
+    MPEG plugin claims .mpg and .mpeg but reads only a header, no pixels."""
     Image.init()
-    return frozenset(ext for ext, fmt in Image.registered_extensions().items() if fmt in Image.OPEN)
+    names = (ext for ext, fmt in Image.registered_extensions().items() if fmt in Image.OPEN)
+    return frozenset(names) - VIDEO_EXTS
 
 
 def is_image(path: Path) -> bool:
@@ -152,18 +158,60 @@ def is_image(path: Path) -> bool:
 def load_photo(path: Path, full_depth: bool = False) -> np.ndarray:
     """A still image file as HxWx3 RGB with its EXIF orientation applied: uint8, or with
     ``full_depth`` uint16 when the file holds more than 8 bits a sample (16-bit PNG, TIFF, PGM/PPM,
-    JPEG 2000 scans). Without ``full_depth`` a 16-bit file is scaled to 8 bits, never clipped.
+    JPEG 2000 scans, 32-bit integer and floating-point TIFFs). Without ``full_depth`` a deep file is
+    scaled to 8 bits, never clipped.
 
-    Pillow reads it; 16-bit colour, which Pillow reduces to 8 bits on loading, is read with OpenCV."""
+    Pillow reads it; 16-bit colour, which Pillow reduces to 8 bits on loading, is read with OpenCV,
+    floating-point RGB with FFmpeg. Samples are scaled by their type's range: 0-65535, 0-2**32-1,
+    and 0.0-1.0 for floats (the convention; NaN, or floats clearly outside it, are refused)."""
     check_input(path)
     try:
         with Image.open(path) as im:
             deep = _deep_pixels(path, im) if _more_than_8_bits(im) else None
             if deep is None:
                 return np.array(ImageOps.exif_transpose(im).convert("RGB"))
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError, SyntaxError, ValueError, EOFError) as e:
+    except UnidentifiedImageError as e:
+        if not _tiff_float_bits(path):
+            raise BadInputError(f"{path}: not a readable image ({describe(e)})") from None
+        deep = _ffmpeg_float_tiff(path)
+    except (OSError, Image.DecompressionBombError, SyntaxError, ValueError, EOFError) as e:
         raise BadInputError(f"{path}: not a readable image ({describe(e)})") from None
     return deep if full_depth else to_8bit(deep)
+
+
+@dataclass(frozen=True)
+class StillExtras:
+    """What a still holds beside its colour, to carry into the colorized file unchanged."""
+
+    alpha: np.ndarray | None = None  # HxW, uint8 or (a file of more than 8 bits a sample) uint16, oriented
+    icc: bytes | None = None  # the embedded ICC profile: the pixels' colour space, which colorizing keeps
+
+
+def load_extras(path: Path) -> StillExtras:
+    """The alpha channel (or a palette's or tRNS transparency, as alpha) and ICC profile of a still
+    that :func:`load_photo` reads; empty where it has none or they cannot be read."""
+    try:
+        with Image.open(path) as im:
+            icc = im.info.get("icc_profile") or None
+            if "A" not in im.getbands() and "transparency" not in im.info:
+                return StillExtras(None, icc)
+            if _more_than_8_bits(im) and not im.mode.startswith("I"):
+                alpha = _deep_alpha(path, im)
+                if alpha is not None:
+                    return StillExtras(alpha, icc)
+            return StillExtras(np.array(ImageOps.exif_transpose(im).convert("RGBA").getchannel("A")), icc)
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError, SyntaxError, ValueError, EOFError):
+        return StillExtras()
+
+
+def _deep_alpha(path: Path, im: Image.Image) -> np.ndarray | None:
+    """The 16-bit alpha of a 16-bit gray+alpha or RGBA file (Pillow reduces it to 8 bits), oriented."""
+    import cv2
+
+    arr = cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_UNCHANGED)
+    if arr is None or arr.dtype != np.uint16 or arr.ndim != 3 or arr.shape[2] not in (2, 4):
+        return None
+    return np.ascontiguousarray(orient(arr[..., -1], im.getexif().get(ExifTags.Base.Orientation, 1)))
 
 
 def to_8bit(a: np.ndarray) -> np.ndarray:
@@ -174,7 +222,7 @@ def to_8bit(a: np.ndarray) -> np.ndarray:
 def _more_than_8_bits(im: Image.Image) -> bool:
     """From the header: 16-bit gray (modes I;16*, and I from PGM), or a tile of 16-bit samples
     (PNG "RGB;16B", TIFF "RGB;16N") or of a PPM whose maximum value is above 255."""
-    if im.mode.startswith("I"):
+    if im.mode.startswith("I") or im.mode == "F":  # F: 32-bit floats
         return True
     for tile in im.tile:
         args = tile.args if isinstance(tile.args, tuple) else (tile.args,)
@@ -188,8 +236,9 @@ def _more_than_8_bits(im: Image.Image) -> bool:
 def _deep_pixels(path: Path, im: Image.Image) -> np.ndarray | None:
     """HxWx3 uint16 of a file with more than 8 bits a sample, EXIF orientation applied; None when
     it cannot be had at that depth (then Pillow's 8 bits are used)."""
-    if im.mode.startswith("I"):  # gray: Pillow keeps every bit
-        gray = np.clip(np.array(ImageOps.exif_transpose(im)), 0, 65535).astype(np.uint16)
+    if im.mode.startswith("I") or im.mode == "F":  # gray: Pillow keeps every bit
+        rawmode = _rawmode(im)  # before loading, which empties the tile list
+        gray = _gray_to_16bit(np.array(ImageOps.exif_transpose(im)), rawmode, path)
         return np.repeat(gray[..., None], 3, -1)
     import cv2
 
@@ -199,6 +248,88 @@ def _deep_pixels(path: Path, im: Image.Image) -> np.ndarray | None:
     arr = arr.reshape(*arr.shape[:2], -1)
     rgb = arr[..., 2::-1] if arr.shape[2] >= 3 else np.repeat(arr[..., :1], 3, -1)  # alpha dropped
     return np.ascontiguousarray(orient(rgb, im.getexif().get(ExifTags.Base.Orientation, 1)))
+
+
+FLOAT_SLACK = 0.01  # floats from filters over- and undershoot 0-1 a little: clipped; further is another scale
+
+
+def _rawmode(im: Image.Image) -> str:
+    """The sample layout of the file's first tile as Pillow names it ("I;16B", "I;32S", "F;32F")."""
+    args = im.tile[0].args if im.tile else ()
+    args = args if isinstance(args, tuple) else (args,)
+    return next((a for a in args if isinstance(a, str)), "")
+
+
+def _gray_to_16bit(a: np.ndarray, rawmode: str, path: Path) -> np.ndarray:
+    """Pillow's gray samples (mode I: int32, F: float32) -> uint16, scaled by the file's range.
+
+    32-bit integers span their type (unsigned ones arrive wrapped into int32); anything else in
+    mode I is 16 bits or fewer, kept as it is."""
+    if a.dtype.kind == "f":
+        return float_to_16bit(a, path)
+    if ";32" in rawmode:
+        if rawmode.endswith("S"):  # signed: 0 .. 2**31-1 (negatives are below black)
+            return np.round(np.clip(a, 0, None) / (2**31 - 1) * 65535).astype(np.uint16)
+        return np.round(a.view(np.uint32) / (2**32 - 1) * 65535).astype(np.uint16)
+    return np.clip(a, 0, 65535).astype(np.uint16)
+
+
+def float_to_16bit(a: np.ndarray, path: Path) -> np.ndarray:
+    """Floating-point samples, 0.0 black to 1.0 white (the convention of float images) -> uint16.
+    NaN or infinite samples, or a range clearly outside 0-1 (HDR, 0-255 floats), are refused: no
+    scale guessed from the picture's own range would be right for every file."""
+    bad = int(np.size(a) - np.count_nonzero(np.isfinite(a)))
+    if bad:
+        raise BadInputError(f"{path}: {bad} floating-point samples are NaN or infinite; not an image to colorize")
+    lo, hi = float(a.min()), float(a.max())
+    if lo < -FLOAT_SLACK or hi > 1 + FLOAT_SLACK:
+        raise BadInputError(
+            f"{path}: floating-point samples run from {lo:g} to {hi:g}; vidcolor reads float images as "
+            "0.0 (black) to 1.0 (white): scale it to 0-1 or save it as 16-bit integers"
+        )
+    return np.round(np.clip(a.astype(np.float32), 0.0, 1.0) * 65535).astype(np.uint16)
+
+
+def _tiff_float_bits(path: Path) -> int:
+    """Bits of a TIFF's floating-point samples (SampleFormat 3), from its header; 0 for integer
+    samples and for any other file."""
+    from PIL import TiffImagePlugin
+
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+            if head[:4] not in (b"II*\x00", b"MM\x00*"):
+                return 0
+            ifd = TiffImagePlugin.ImageFileDirectory_v2(head)
+            f.seek(ifd.next)
+            ifd.load(f)
+    except Exception:  # a damaged header: not a float TIFF this can tell
+        return 0
+    fmt, bits = ifd.get(339, (1,)), ifd.get(258, (1,))
+    fmt, bits = (v if isinstance(v, tuple) else (v,) for v in (fmt, bits))
+    return int(bits[0]) if fmt[0] == 3 else 0
+
+
+def _ffmpeg_float_tiff(path: Path) -> np.ndarray:
+    """HxWx3 uint16 of a floating-point TIFF Pillow cannot open (RGB floats, 16-bit floats),
+    decoded by FFmpeg. FFmpeg gives 32-bit floats as floats, but 16-bit ones as their raw bits in a
+    16-bit integer format: those are read back as half floats (the range check catches a decoder
+    that converts them instead)."""
+    bits = _tiff_float_bits(path)
+    try:
+        with av.open(str(path), metadata_errors="ignore") as c:
+            frame = next(c.decode(video=0))
+    except (av.error.FFmpegError, OSError, StopIteration) as e:
+        raise BadInputError(f"{path}: a {bits}-bit floating-point TIFF FFmpeg cannot decode ({describe(e)})") from None
+    a = frame.to_ndarray()
+    name = frame.format.name
+    if name in ("rgbf32le", "rgbaf32le", "grayf32le") or (bits == 16 and name in ("gray16le", "rgb48le", "rgba64le")):
+        a = a if a.dtype.kind == "f" else a.view(np.float16)
+    else:
+        raise BadInputError(f"{path}: a {bits}-bit floating-point TIFF decoded as {name}, which vidcolor cannot read")
+    a = a.reshape(*a.shape[:2], -1)
+    rgb = a[..., :3] if a.shape[2] >= 3 else np.repeat(a[..., :1], 3, -1)  # alpha dropped
+    return float_to_16bit(np.ascontiguousarray(rgb), path)
 
 
 _ORIENT = {  # EXIF orientation -> the array as displayed (ImageOps.exif_transpose for any dtype)
@@ -268,7 +399,7 @@ def probe(path: Path) -> VideoInfo:
             pix_fmt=cc.format.name if cc.format else "unknown",
             audio_streams=len(container.streams.audio),
             video_streams=len(container.streams.video),
-            start_time=float(stream.start_time * stream.time_base) if stream.start_time and stream.time_base else 0.0,
+            start_time=film_start(stream, first),
             primaries=int(first.color_primaries or 2) if first is not None else 2,
             transfer=int(first.color_trc or 2) if first is not None else 2,
         )
@@ -312,14 +443,103 @@ def _first_frame(container: av.container.InputContainer, stream: av.video.stream
     return None
 
 
+def film_start(stream: av.video.stream.VideoStream, first: av.VideoFrame | None) -> float:
+    """Seconds of the film's first frame on the file's clock: what every time a user gives (--start,
+    --duration, a shot's time) counts from. MPEG-PS starts at ~0.5 s, an MP4 may start anywhere
+    and one with an edit list before 0: the first decoded frame says, the header's start when none
+    decodes."""
+    if first is not None and first.time is not None:
+        return float(first.time)
+    return float(stream.start_time * stream.time_base) if stream.start_time and stream.time_base else 0.0
+
+
+# Seconds a window's seek aims before its start, and at least half of it the key frame it lands on
+# must lie before the start, else it aims further back. Demuxers without an index (MPEG-PS, -TS)
+# land late (0.5 s past a DVD's key frame was seen) and guess the timestamps of the first packets
+# after a seek wrongly (0.1 s early, for a GOP): with this lead, that all happens before the window.
+PREROLL = 2.0
+
+
+def _window_origin(path: Path, start: float) -> tuple[float, float | None]:
+    """(the film's first frame time, where to seek for frames from ``start`` on: None, from the
+    beginning). A seek is checked by decoding where it lands; the film ending before it means
+    ``start`` is past the end (BadInputError)."""
+    with _open(path) as container:
+        stream = video_stream(container, path)
+        origin = film_start(stream, _first_frame(container, stream))
+        target, back = origin + start, PREROLL
+        while target - back > origin:
+            try:
+                container.seek(int((target - back) / stream.time_base), stream=stream, backward=True, any_frame=False)
+            except av.error.FFmpegError:
+                return origin, None  # a file FFmpeg cannot seek in is read from its start
+            landed = _first_frame(container, stream)
+            if landed is None:
+                raise BadInputError(f"--start {start:g}: past the end of {path}")
+            if landed.time is not None and landed.time <= target - PREROLL / 2:
+                return origin, target - back
+            back *= 4
+        return origin, None
+
+
+# Frames held to put permuted timestamps back in order (see _DisplayOrder): H.264 with pyramid
+# B-frames in AVI moves a timestamp 3 places; at most ~128 MB of frames are held.
+REORDER_DEPTH = 8
+
+
+class _DisplayOrder:
+    """A decoder gives its frames in display order, but where the container stores no display
+    times (AVI) the demuxer guesses them, and with B-frames (packed ones above all: DivX 5, Xvid)
+    the guesses come out permuted (1, 3, 2, 5, 4, ...): the right times, in the wrong places. Each
+    frame gets the earliest time among itself and the next ``depth`` frames, unless that would not
+    be after the time given before (a real jump back: left as it is, for the encoder's guard).
+    ``retimed`` counts the frames whose timestamp changed. Other items pass through in place."""
+
+    def __init__(self, depth: int) -> None:
+        self.depth, self.retimed = depth, 0
+        self.held: deque[av.VideoFrame] = deque()
+        self.stamps: list[int] = []  # the held frames' pts, sorted
+        self.last: int | None = None
+
+    def __call__(self, items: Iterator[av.VideoFrame | str | None]) -> Iterator[av.VideoFrame | str | None]:
+        for item in items:
+            if isinstance(item, av.VideoFrame) and item.pts is not None:
+                self.held.append(item)
+                bisect.insort(self.stamps, item.pts)
+                yield from self._release(self.depth)
+            else:  # a frame without a time, a damaged packet, the end: after everything held
+                yield from self._release(0)
+                yield item
+        yield from self._release(0)
+
+    def _release(self, keep: int) -> Iterator[av.VideoFrame]:
+        while len(self.held) > keep:
+            frame = self.held.popleft()
+            pts = self.stamps[0] if self.last is None or self.stamps[0] > self.last else frame.pts
+            self.stamps.remove(pts)
+            if pts != frame.pts:
+                frame.pts = pts
+                self.retimed += 1
+            self.last = pts
+            yield frame
+
+
+def _reorder_depth(stream: av.video.stream.VideoStream) -> int:
+    size = (stream.codec_context.width or 1) * (stream.codec_context.height or 1) * 3 // 2
+    return max(2, min(REORDER_DEPTH, (128 << 20) // size))
+
+
 def frames(
     path: Path, start: float = 0.0, duration: float | None = None, log: Callable[[str], None] | None = None
 ) -> Iterator[av.VideoFrame]:
-    """Yield the decoded frames of the first video stream within [start, start + duration).
+    """Yield the decoded frames of the first video stream within [start, start + duration), in
+    seconds from the film's first frame (:func:`film_start`); frames keep their own timestamps.
 
     Damaged input is met packet by packet: a packet the decoder rejects is left out (its frame is
     missing from the output, every other frame keeps its own timestamp), and data the demuxer
     cannot read past ends the film there; ``log`` gets one warning saying which happened.
+    Timestamps a demuxer guessed out of order are put back in order (:class:`_DisplayOrder`).
+    A ``start`` past the end of the film is a BadInputError.
     An image sequence's frames come from :meth:`vidcolor.sequence.Sequence.frames`.
     """
     from vidcolor import sequence
@@ -327,26 +547,37 @@ def frames(
     if sequence.is_sequence(path):
         yield from sequence.open_sequence(path).frames(start, duration, log)
         return
-    end = start + duration if duration is not None else math.inf
-    damaged, stopped = 0, ""
+    origin, seek = _window_origin(path, start) if start > 0 or duration is not None else (0.0, None)
+    first, end = origin + start, (origin + start + duration if duration is not None else math.inf)
+    damaged, stopped, yielded, last = 0, "", False, None
     with _open(path) as container:
         stream = video_stream(container, path)
         stream.thread_type = "AUTO"  # frame + slice threads inside FFmpeg
-        if start > 0:
-            container.seek(int(start / stream.time_base), stream=stream, backward=True, any_frame=False)
-        for decoded in _decoded(container.demux(stream), stream):
+        if seek is not None:
+            container.seek(int(seek / stream.time_base), stream=stream, backward=True, any_frame=False)
+        order = _DisplayOrder(_reorder_depth(stream))
+        for decoded in order(_decoded(container.demux(stream), stream)):
             if decoded is None:
                 damaged += 1
                 continue
             if isinstance(decoded, str):
                 stopped = decoded
                 continue
-            t = decoded.time if decoded.time is not None else 0.0
-            if t < start - 1e-6:
+            t = last = decoded.time if decoded.time is not None else 0.0
+            if t < first - 1e-6:
                 continue
             if t >= end - 1e-6:
                 break
+            yielded = True
             yield decoded
+    if start > 0 and not yielded and not stopped and last is not None and last < first - 1e-6:
+        raise BadInputError(
+            f"--start {start:g}: past the end of {path} (its last frame is at about {last - origin:.2f} s)"
+        )
+    if log and order.retimed:
+        log(
+            f"note: {path}: the timestamps of {order.retimed} frames came out of order (B-frames in AVI?): put in order"
+        )
     if log and damaged:
         log(
             f"warning: {path}: {damaged} damaged video packet{'s' if damaged > 1 else ''} could not be decoded: left out"

@@ -6,7 +6,10 @@ file, so the final name holds a complete file or nothing.
 
 * container from the output extension; H.264 / yuv420p (CRF 18) by default, VP9 for .webm;
 * every frame keeps its timestamp (variable frame rate survives); a segment (``--start``) is
-  shifted to start at 0;
+  shifted to start at 0; a frame whose timestamp is not after the previous one's (out of order,
+  repeated, missing) is given the previous one plus a frame at the stream's rate, with one
+  warning: an encoder refuses time that stands still or goes back, and the frame's place in the
+  film is where the decoder gave it;
 * rotation (display matrix) is copied; mp4/mov get ``faststart`` (index first, streamable);
 * audio streams are copied packet for packet where the container takes their codec, else
   transcoded (AAC, or Opus for WebM) and reported; they are interleaved with the video by time.
@@ -26,7 +29,7 @@ import numpy as np
 
 from vidcolor.atomic import publish, temp_path, write_atomic  # their home; still importable from here
 from vidcolor.config import EncodeSettings
-from vidcolor.decode import VideoInfo
+from vidcolor.decode import VideoInfo, to_8bit
 from vidcolor.errors import BadInputError, ProcessingError, describe
 from vidcolor.planes import ColourSpec, pad_even
 
@@ -44,26 +47,73 @@ def container_format(path: Path) -> str:
 
 
 DEEP_IMAGE_FORMATS = {"PNG": ".png", "TIFF": ".tiff"}  # image formats written at 16 bits a sample
+ALPHA_IMAGE_FORMATS = frozenset({"PNG", "TIFF", "WEBP"})  # formats written with an alpha channel
+ICC_IMAGE_FORMATS = frozenset({"PNG", "JPEG", "TIFF", "WEBP"})  # formats written with an ICC profile, at 8 bits;
+# at 16 bits only PNG (OpenCV writes those files and embeds no profile; a PNG chunk is added to its bytes)
 
 
-def save_image(rgb: np.ndarray, final: Path, fmt: str = "PNG") -> None:
+def save_image(
+    rgb: np.ndarray, final: Path, fmt: str = "PNG", alpha: np.ndarray | None = None, icc: bytes | None = None
+) -> list[str]:
     """HxWx3 (or HxW) uint8, or uint16 for a format in :data:`DEEP_IMAGE_FORMATS` -> an image file
     written atomically (PIL format name ``fmt``). 16 bits go through OpenCV: Pillow cannot write
-    16-bit RGB."""
-    if rgb.dtype == np.uint16 and fmt in DEEP_IMAGE_FORMATS:
+    16-bit RGB. ``alpha`` (HxW, 8 or 16 bits: brought to the pixels' depth) and ``icc`` (a profile)
+    are written where the format holds them; returns what was left out, and why, for the caller
+    to say ("its alpha channel (JPEG has none; ...)")."""
+    deep = rgb.dtype == np.uint16 and fmt in DEEP_IMAGE_FORMATS
+    left = []
+    if alpha is not None and (rgb.ndim != 3 or fmt not in ALPHA_IMAGE_FORMATS):
+        left.append(f"its alpha channel ({fmt} has none; .png, .tif and .webp keep it)")
+        alpha = None
+    # an RGB picture takes an RGB profile only (a scan's GRAY or a print's CMYK profile would misdescribe it)
+    space = icc[16:20].decode("ascii", "replace").strip() if icc is not None else ""
+    if icc is not None and rgb.ndim == 3 and space != "RGB":
+        left.append(f"its ICC profile (a {space} profile; the colorized picture is RGB)")
+        icc = None
+    elif icc is not None and (fmt not in ICC_IMAGE_FORMATS or (deep and fmt != "PNG")):
+        left.append(f"its ICC profile ({'16-bit ' * deep}{fmt} is written without one here; .png keeps it)")
+        icc = None
+    keep_alpha, keep_icc = alpha is not None, icc is not None
+    if keep_alpha:
+        rgb = np.dstack([rgb, _same_depth(alpha, rgb.dtype)])
+    if deep:
         import cv2
 
-        ok, data = cv2.imencode(DEEP_IMAGE_FORMATS[fmt], rgb[..., ::-1] if rgb.ndim == 3 else rgb)  # BGR order
+        bgr = rgb[..., [2, 1, 0, 3][: rgb.shape[2]]] if rgb.ndim == 3 else rgb  # OpenCV's channel order
+        ok, data = cv2.imencode(DEEP_IMAGE_FORMATS[fmt], bgr)
         if not ok:
             raise OSError(f"OpenCV could not encode a 16-bit {fmt}")
-        write_atomic(final, data.tofile)
-        return
+        out = _png_with_icc(data.tobytes(), icc) if icc is not None else data.tobytes()
+        write_atomic(final, lambda tmp: tmp.write_bytes(out))
+        return left
     if rgb.dtype != np.uint8:
         raise ValueError(f"save_image: {rgb.dtype} pixels cannot be written as {fmt}")
     from PIL import Image
 
-    extra = {"quality": 95} if fmt in ("JPEG", "WEBP") else {}
+    extra: dict[str, object] = {"quality": 95} if fmt in ("JPEG", "WEBP") else {}
+    if keep_icc:
+        extra["icc_profile"] = icc
+    if keep_alpha and fmt == "WEBP":
+        extra["exact"] = True  # keep the colour under transparent pixels, as PNG and TIFF do
     write_atomic(final, lambda tmp: Image.fromarray(rgb).save(tmp, format=fmt, **extra))
+    return left
+
+
+def _same_depth(a: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """8-bit samples as 16-bit (x 257: 255 -> 65535 exactly), 16-bit as 8-bit, or as they are."""
+    if a.dtype == dtype:
+        return a
+    return a.astype(np.uint16) * 257 if dtype == np.uint16 else to_8bit(a)
+
+
+def _png_with_icc(png: bytes, icc: bytes) -> bytes:
+    """A PNG file with an iCCP chunk (the profile, zlib-compressed) put right after its IHDR chunk."""
+    import zlib
+
+    body = b"iCCP" + b"ICC profile\x00\x00" + zlib.compress(icc)
+    chunk = (len(body) - 4).to_bytes(4, "big") + body + zlib.crc32(body).to_bytes(4, "big")
+    ihdr_end = 8 + 4 + 4 + 13 + 4  # signature, then IHDR: length, type, 13 bytes of data, CRC
+    return png[:ihdr_end] + chunk + png[ihdr_end:]
 
 
 def _encoder_options(codec: str, s: EncodeSettings) -> dict[str, str]:
@@ -147,9 +197,13 @@ class VideoWriter:
         self.fmt = container_format(final)
         self.tmp = temp_path(final)
         self.metadata, self.start, self.log = metadata, start, log
-        self.end = start + duration if duration is not None else math.inf
+        # the audio's segment on the source's clock: user times count from the film's first frame
+        self.source_start = info.start_time + start if start > 0 else 0.0
+        self.end = info.start_time + start + duration if duration is not None else math.inf
         self.frames_written = 0
         self._offset: int | None = None  # pts shift (input time base) for segments
+        self._last_pts: int | None = None  # the last pts given to the encoder
+        self._retimed = 0
         self._audio: _AudioCopier | None = None
 
     # -- lifecycle
@@ -163,7 +217,7 @@ class VideoWriter:
             raise ProcessingError(f"{self.final}: cannot create output ({describe(e)})") from None
         try:
             self._setup_video()
-            self._audio = _AudioCopier(self.info.path, self.out, self.fmt, self.start, self.end, self.log)
+            self._audio = _AudioCopier(self.info.path, self.out, self.fmt, self.source_start, self.end, self.log)
             self.out.metadata.update(self._audio.tags)  # title, date, ... of the source
             tags, disposition = self._audio.video_tags
             self.stream.metadata.update(tags)  # language, title of the picture
@@ -243,20 +297,20 @@ class VideoWriter:
         self.stream, self.pix_fmt = stream, pix_fmt
 
     def write(self, frame: av.VideoFrame) -> None:
-        """Encode one frame; its pts (input time base) is kept, shifted for a segment."""
-        if frame.pts is None:
-            raise ProcessingError(f"{self.info.path}: frame {self.frames_written} has no timestamp")
+        """Encode one frame; its pts (input time base) is kept, shifted for a segment, and never
+        left at or before the previous frame's (:meth:`_pts`)."""
         if self._offset is None:  # a segment starts at its first frame; audio follows that frame
-            self._offset = frame.pts if self.start > 0 else 0
+            self._offset = frame.pts if self.start > 0 and frame.pts is not None else 0
             if self._audio:
                 self._audio.begin(float(self._offset * self.info.time_base))
-        t = float((frame.pts - self._offset) * self.info.time_base)
+        pts = self._pts(frame)
+        t = float(pts * self.info.time_base)
         out = pad_even(frame) if self.pad else frame
         if out.format.name != self.pix_fmt:  # luma kept where the depth is; chroma resampled
             out = out.reformat(
                 format=self.pix_fmt, src_color_range=self.spec.av_range, dst_color_range=self.spec.av_range
             )
-        out.pts, out.time_base = frame.pts - self._offset, self.info.time_base
+        out.pts, out.time_base = pts, self.info.time_base
         out.pict_type = av.video.frame.PictureType.NONE
         try:  # audio too: the first mux writes the header, where a container can still refuse a stream
             if self._audio:
@@ -265,9 +319,36 @@ class VideoWriter:
                 self.out.mux(packet)
         except (av.error.FFmpegError, OSError) as e:
             raise ProcessingError(
-                f"{self.final}: encoding failed at frame {self.frames_written} ({describe(e)})"
+                f"{self.final}: encoding failed at frame {self.frames_written} (t = {t:.3f} s): {describe(e)}; "
+                "try an .mkv output (it takes the most codecs and timings), or --start/--duration to leave "
+                "that part out"
             ) from None
+        self._last_pts = pts
         self.frames_written += 1
+
+    def _pts(self, frame: av.VideoFrame) -> int:
+        """The frame's output pts: its own, shifted; or, when that is not after the previous frame's
+        (timestamps out of order, repeated or missing), the previous one plus a frame at the
+        stream's rate (one warning): encoders and muxers refuse time that goes back or stands
+        still ("Invalid argument", "non monotonically increasing dts"), and the decoder gives
+        the frames in the order they are shown."""
+        pts = frame.pts - self._offset if frame.pts is not None else None
+        if self._last_pts is None and pts is not None:
+            return pts
+        if self._last_pts is None:
+            return 0
+        if pts is not None and pts > self._last_pts:
+            return pts
+        step = max(1, round(1 / (float(self.info.rate or 25) * self.info.time_base)))
+        if not self._retimed:
+            said = f"{float(pts * self.info.time_base):.3f} s" if pts is not None else "no timestamp"
+            self.log(
+                f"warning: {self.info.path}: frame {self.frames_written} ({said}) is not after the one before it: "
+                f"given {float((self._last_pts + step) * self.info.time_base):.3f} s, one frame later "
+                "(so is any later frame like it)"
+            )
+        self._retimed += 1
+        return self._last_pts + step
 
 
 # What each container is known to take as a stream copy (FFmpeg's `supported_codecs` is optimistic:
@@ -344,6 +425,8 @@ class _AudioCopier:
         self.done = False
         self.packets: Iterator[av.Packet] = iter(())
         self.log, self.damaged = log, 0
+        self.clock: dict[int, tuple[int, int]] = {}  # output stream index -> (shift, last dts), see _put
+        self.src_name = src.name
         self.input = av.open(str(src), metadata_errors="ignore")
         self.tags = _tags(self.input.metadata)
         self.chapters = self.input.chapters()
@@ -363,7 +446,12 @@ class _AudioCopier:
             if _can_copy_subtitle(codec, fmt, out):
                 subtitles.append(s)
             else:
-                log(f"note: subtitle stream {s.index} ({codec}) cannot go into {fmt}: left out (.mkv takes most)")
+                log(f"warning: subtitle stream {s.index} ({codec}) cannot go into {fmt}: left out (.mkv takes most)")
+        for s in self.input.streams:  # nothing is dropped unsaid: timecode/data tracks, attached fonts
+            if s.type in ("data", "attachment"):
+                ctx = getattr(s, "codec_context", None)
+                what = getattr(s, "name", None) or (ctx.name if ctx is not None else "unknown")  # a file's name
+                log(f"warning: {s.type} stream {s.index} ({what}) of {src.name} is not copied: left out")
         if not streams and not subtitles:
             self.input.close()
             self.done = True
@@ -441,7 +529,7 @@ class _AudioCopier:
             if pkt.dts is not None:
                 pkt.dts -= shift
             pkt.stream = out_stream
-            self.out.mux(pkt)
+            self._put(pkt)
             return
         try:
             decoded = pkt.decode()
@@ -456,19 +544,51 @@ class _AudioCopier:
                 continue
             for converted in transcode.resample(frame):
                 for p in out_stream.encode(converted):
-                    self.out.mux(p)
+                    self._put(p)
+
+    def _put(self, pkt: av.Packet) -> None:
+        """Mux ``pkt`` on a clock that never goes back. Files joined end to end (``cat a.mpg b.mpg``)
+        restart their clock part-way; muxers refuse time that goes back (the video is re-timed by
+        :class:`VideoWriter`), so from there on the stream's packets are shifted to follow on
+        (one warning)."""
+        if pkt.dts is None:
+            self.out.mux(pkt)
+            return
+        index = pkt.stream.index
+        shift, last = self.clock.get(index, (0, None))
+        dts = pkt.dts + shift
+        if last is not None and (dts < last or (dts == last and pkt.stream.type == "audio")):
+            if not any(s for s, _l in self.clock.values()):
+                t = float((pkt.dts + shift) * pkt.time_base) + self.origin
+                self.log(
+                    f"note: the audio clock of {self.src_name} goes back at about {t:.2f} s "
+                    "(files joined end to end?): it continues from there on"
+                )
+            shift += last + max(pkt.duration or 1, 1) - dts
+            dts = pkt.dts + shift
+        pkt.dts = dts
+        if pkt.pts is not None:
+            pkt.pts += shift
+        self.clock[index] = (shift, dts)
+        self.out.mux(pkt)
 
     def _from_origin(self, frame: av.AudioFrame) -> av.AudioFrame | None:
-        """A decoded frame shifted so that ``origin`` is 0, its samples before ``origin`` cut off:
-        transcoded audio starts exactly at the segment's first video frame."""
+        """A decoded frame shifted so that ``origin`` is 0, its samples before ``origin`` and from
+        ``end`` on cut off: transcoded audio starts exactly at the segment's first video frame and
+        stops at the segment's end (a source packet that straddles it is not kept whole)."""
         if frame.pts is None or frame.time_base is None:
             return frame
-        skip = round((self.origin - float(frame.pts * frame.time_base)) * frame.sample_rate)
-        if skip > 0:
-            if skip >= frame.samples:
-                return None
+        t = float(frame.pts * frame.time_base)
+        skip = max(0, round((self.origin - t) * frame.sample_rate))
+        keep = frame.samples - skip
+        if math.isfinite(self.end):
+            keep = min(keep, round((self.end - t) * frame.sample_rate) - skip)
+        if keep <= 0:
+            return None
+        if skip > 0 or keep < frame.samples:
             a = frame.to_ndarray()
-            a = a[:, skip:] if frame.format.is_planar else a[:, skip * frame.layout.nb_channels :]
+            n = 1 if frame.format.is_planar else frame.layout.nb_channels  # interleaved: channels per sample
+            a = a[:, skip * n : (skip + keep) * n]
             cut = av.AudioFrame.from_ndarray(np.ascontiguousarray(a), format=frame.format.name, layout=frame.layout)
             cut.sample_rate, cut.time_base = frame.sample_rate, frame.time_base
             cut.pts = frame.pts + round(skip / frame.sample_rate / frame.time_base)
@@ -484,7 +604,7 @@ class _AudioCopier:
             if transcode is not None:
                 for converted in transcode.resample(None):
                     for p in o.encode(converted):
-                        self.out.mux(p)
+                        self._put(p)
                 for p in o.encode():
-                    self.out.mux(p)
+                    self._put(p)
         self.input.close()

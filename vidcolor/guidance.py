@@ -82,10 +82,12 @@ def _open_image(path: Path, option: str) -> Image.Image:
 
 
 def _is_gray(rgb: np.ndarray) -> bool:
-    """No pixel (beyond 0.1 %, JPEG noise) further than 5 ab units from neutral."""
-    t = torch.from_numpy(rgb[::4, ::4]).permute(2, 0, 1).float() / 255.0
-    _, ab = rgb_to_model(t)
-    return float(((ab * 110.0).norm(dim=0) > 5.0).float().mean()) < 1e-3
+    """No chroma at all: the channels of every pixel (but 0.1 %, stray outliers) within one level
+    of each other (rounding). A faint colour (a gray suit, an overcast street, a photo at 3 %
+    saturation) is colour information, so the test is this strict; a gray picture stays exactly
+    gray through PNG and JPEG (its Cb and Cr are constant 128), so it is still refused."""
+    spread = rgb.max(axis=-1).astype(np.int16) - rgb.min(axis=-1)
+    return float((spread >= 2).mean()) < 1e-3
 
 
 @dataclass(frozen=True)
@@ -264,17 +266,19 @@ def is_guidance_file(rel: Path) -> bool:
 # ---------------------------------------------------------------- the per-frame stage
 
 
-def _resize_rgb(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """RGB (H,W,3) uint8 -> (h,w,3) at ``size`` = (w, h), cropping the centre when aspects differ,
-    with the same swscale area filter the pipeline uses for frames."""
+def _resize_rgb(rgb: np.ndarray, size: tuple[int, int], aspect: float) -> np.ndarray:
+    """RGB (H,W,3) uint8 -> (h,w,3) at ``size`` = (w, h), the centre cropped to the film's
+    ``aspect`` (width / height) when the picture's differs, then scaled as the frames are (swscale,
+    area filter). The film's aspect, not the render size's: a small film's render size is rounded
+    to the model's multiple (160x120 renders at 128x128), and frames are squeezed to it, not cut."""
     w, h = size
     H, W = rgb.shape[:2]
-    if abs(W / H - w / h) > 0.02 * (w / h):
-        if w / h < W / H:  # wider than the frame: crop the sides
-            cw = round(H * w / h)
+    if abs(W / H - aspect) > 0.02 * aspect:
+        if aspect < W / H:  # wider than the film: crop the sides
+            cw = round(H * aspect)
             rgb = rgb[:, (W - cw) // 2 : (W - cw) // 2 + cw]
         else:
-            ch = round(W * h / w)
+            ch = round(W / aspect)
             rgb = rgb[(H - ch) // 2 : (H - ch) // 2 + ch]
     frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
     return frame.to_ndarray(format="rgb24", width=w, height=h, interpolation=av.video.reformatter.Interpolation.AREA)
@@ -318,6 +322,7 @@ class _Anchor:
     guide: Guide | None = None  # painted strokes
     points: torch.Tensor | None = None  # (n,5) hint points: x, y fractions, a, b, confidence
     used: bool = False
+    best: float = 0.0  # an unpinned reference: its best match coverage so far (said when it matches nothing)
 
 
 class Guider:
@@ -326,7 +331,9 @@ class Guider:
     Within a shot the guide of the previous frame is carried along the motion and merged with
     fresh matches of the shot's references; at a cut it starts empty. An unpinned reference is
     tried at each shot's start and every ``retry`` frames until it matches (mean confidence >=
-    ``gate``); a pinned one is matched on every frame of its shot.
+    ``gate``), on a one-shot film and a still too: a picture of something else would otherwise
+    tint every frame through the spread of its few chance matches; a pinned one is matched on
+    every frame of its shot.
     """
 
     def __init__(
@@ -357,7 +364,7 @@ class Guider:
                     log(f"warning: --reference {r.path.name} at {r.t:g} s is past {end}; not used")
                     continue
                 shot = shots.shot_of(i)
-            L, ab = _model_lab(_resize_rgb(r.rgb, size), device, matrix)
+            L, ab = _model_lab(_resize_rgb(r.rgb, size, aspect), device, matrix)
             self.anchors.append(_Anchor(r.path.name, shot, None, L, ab))
         for s in guidance.hints:
             if s.rgba is not None:
@@ -419,7 +426,8 @@ class Guider:
         if self.candidates and self.since_start % self.retry == 0:
             for a in list(self.candidates):
                 m = match(L, a.L, a.ab, self.cfg, u8)
-                if m.coverage >= self.cfg.gate or len(self.shots.starts) == 1:  # one shot: the whole film
+                a.best = max(a.best, m.coverage)
+                if m.coverage >= self.cfg.gate:
                     self.state = self.state.merge(m)
                     self.candidates.remove(a)
                     self.active.append(a)
@@ -435,5 +443,18 @@ class Guider:
         return self.state.merge(point_guide(self.points, h, w, self.cfg)) if len(self.points) else self.state
 
     def unused(self) -> list[str]:
-        """Names of references and hints that guided no frame (to warn about once the film is done)."""
-        return sorted({a.name for a in self.anchors if not a.used})
+        """One line per reference or hint file that guided no frame, saying why (warned about once
+        the film is done)."""
+        lines = {}
+        for a in self.anchors:
+            if a.used or a.name in lines:
+                continue
+            if a.L is not None and a.shot is None:
+                lines[a.name] = (
+                    f"--reference {a.name} matched nothing in the film (at best {a.best:.0%} of a frame lined "
+                    f"up, {self.cfg.gate:.0%} needed) and guided no frame; to use it anyway, pin it to a shot "
+                    f"with --reference T:{a.name}"
+                )
+            else:
+                lines[a.name] = f"{a.name} guided no frame (its shot or frame was not reached)"
+        return [lines[name] for name in sorted(lines)]

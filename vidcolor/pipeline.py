@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from vidcolor import __version__, interlace
 from vidcolor.color import lab_to_rgb, model_to_rgb, rgb_to_gray_L, rgb_to_lab, uint8_rgb_to_L
 from vidcolor.config import ColorizeConfig
-from vidcolor.decode import Media, VideoInfo, check_input, frames, load_photo, media_kind, probe, to_8bit
+from vidcolor.decode import Media, VideoInfo, check_input, frames, load_extras, load_photo, media_kind, probe, to_8bit
 from vidcolor.device import pick_device  # also imported from here by the CLI
 from vidcolor.encode import CONTAINERS, DEEP_IMAGE_FORMATS, VideoWriter, save_image
 from vidcolor.engines import FallbackEngine, auto_choices, engine_precisions, engine_unavailable
@@ -258,7 +258,7 @@ def colorize_video(
     cfg = colorizer.cfg
     source = info or probe(input)
     if source.video_streams > 1:
-        log(f"note: {input} has {source.video_streams} video streams; colorizing the first")
+        log(f"warning: {input} has {source.video_streams} video streams; colorizing the first, the others are left out")
     plan = field_plan(input, cfg.interlaced, log, source)
     if (plan.keep or plan.ivtc) and guidance:
         raise BadInputError(
@@ -386,12 +386,14 @@ def source_frames(
     neighbours), so a window's frames are the very ones a run over the whole film gives: what
     lets a film be deinterlaced in segments."""
     if plan.deinterlace:
-        rate = (info or probe(input)).rate or 25
+        info = info or probe(input)
+        rate = info.rate or 25
         lead = min(start, 2 / float(rate))
         span = duration + lead + 2 / float(rate) if duration is not None else None
-        end = start + duration if duration is not None else math.inf
+        # frames() counts from the film's first frame; the frames keep the file's clock
+        first, end = info.start_time + start, info.start_time + (start + duration if duration is not None else math.inf)
         out = interlace.deinterlaced(frames(input, start - lead, span, log), plan.deinterlace)
-        return (f for f in out if start - 1e-6 <= (f.time or 0.0) < end - 1e-6)
+        return (f for f in out if first - 1e-6 <= (f.time or 0.0) < end - 1e-6)
     decoded = frames(input, start, duration, log)
     if plan.ivtc:
         info = info or probe(input)
@@ -472,8 +474,8 @@ def _guide_fn(guider: Guider, first: int) -> GuideFn:
 
 
 def _warn_unused(guider: Guider, log: Log) -> None:
-    for name in guider.unused():
-        log(f"warning: {name} guided no frame (it matched no shot, or its time was past the end)")
+    for line in guider.unused():
+        log(f"warning: {line}")
 
 
 PREVIEW_WARMUP = 32  # frames run before each preview frame: the smoother's memory (0.9**32 < 4 %)
@@ -592,14 +594,17 @@ def colorize_image(
     """Colorize a still image file into ``output`` (written atomically), at 16 bits a sample when the
     input has them and the output format holds them (PNG, TIFF), else at 8 bits with a note."""
     rgb = colorize_array(load_photo(input, full_depth=True), colorizer, guidance, log)
+    extras = load_extras(input)  # alpha and ICC profile: copied as they are where the output holds them
     fmt = IMAGE_OUTPUTS[output.suffix.lower()]
     if rgb.dtype != np.uint8 and fmt not in DEEP_IMAGE_FORMATS:
         log(f"note: {input.name} is 16-bit; {fmt} holds 8 bits, so {output.name} is 8-bit (.png or .tif keep 16)")
         rgb = to_8bit(rgb)
     try:
-        save_image(rgb, output, fmt)
+        left = save_image(rgb, output, fmt, extras.alpha, extras.icc)
     except OSError as e:
         raise ProcessingError(f"{output}: cannot write image ({describe(e)})") from None
+    if left:  # said, not silent: a cut-out's transparency or a wide-gamut profile is part of the picture
+        log(f"note: {input.name}: {output.name} is written without {'; and without '.join(left)}")
     return Report(1, 0.0, 0, output)
 
 

@@ -69,7 +69,7 @@ Log = Callable[[str], None]
 Progress = Callable[[int], None]
 WARMUP = PREVIEW_WARMUP  # frames of the previous segment a slice's first segment is warmed up on
 EPS = 1e-7  # seconds added to a cut's time: the seek lands on its keyframe, far below a frame's length
-PLAN_VERSION = 1
+PLAN_VERSION = 2  # 2: segment times count from the film's first frame (were: the file's clock)
 
 
 # ---------------------------------------------------------------- the plan
@@ -77,7 +77,8 @@ PLAN_VERSION = 1
 
 @dataclass(frozen=True)
 class Segment:
-    """Frames whose time t is in [start, end) (source seconds; ``end`` None: to the film's end)."""
+    """Frames whose time t is in [start, end) (seconds from the film's first frame, as
+    :func:`vidcolor.decode.frames` takes them; ``end`` None: to the film's end)."""
 
     index: int
     start: float
@@ -212,12 +213,8 @@ def save_state(path: Path, smoother: TemporalSmoother) -> None:
     """The smoother's state (render-size tensors) as .npz, atomically; empty arrays for none."""
 
     def write(tmp: Path) -> None:
-        arrays = {
-            name: (t.float().cpu().numpy() if t is not None else np.zeros(0, np.float32))
-            for name, t in (("prev_L", smoother.prev_L), ("prev_ab", smoother.prev_ab))
-        }
         with tmp.open("wb") as f:
-            np.savez(f, **arrays)
+            np.savez(f, **smoother.state())
 
     write_atomic(path, write)
 
@@ -226,12 +223,10 @@ def load_state(path: Path, smoother: TemporalSmoother, device: torch.device) -> 
     """Restore what :func:`save_state` wrote; False when the file is missing or unreadable."""
     try:
         with np.load(path, allow_pickle=False) as z:
-            L, ab = z["prev_L"], z["prev_ab"]
+            smoother.load(dict(z), device)
     except (OSError, ValueError, KeyError):
+        smoother.reset()
         return False
-    smoother.reset()
-    if L.size and ab.size:
-        smoother.prev_L, smoother.prev_ab = torch.from_numpy(L).to(device), torch.from_numpy(ab).to(device)
     return True
 
 
@@ -374,7 +369,8 @@ def colorize_in_segments(
     plan = work.load_plan(ident)
     if plan is None:
         log(f"planning segments of {input.name} (~{segment_seconds:g} s each, cut at keyframes) ...")
-        plan = plan_segments(keyframe_times(input), segment_seconds)
+        keys = [t - info.start_time for t in keyframe_times(input)]  # from the first frame, as windows are
+        plan = plan_segments(keys, segment_seconds)
         work.save_plan(ident, plan)
     mine = part.slice(len(plan))
     t0 = time.perf_counter()

@@ -36,7 +36,7 @@ import av
 import numpy as np
 
 from vidcolor.config import ColorizeConfig, EncodeSettings
-from vidcolor.decode import VideoInfo, _image_names, load_photo, probe, to_8bit
+from vidcolor.decode import VideoInfo, image_names, load_photo, media_kind, probe, to_8bit
 from vidcolor.errors import BadInputError, ProcessingError, describe
 from vidcolor.planes import MATRICES, ColourSpec, _plane, colour_spec_for
 
@@ -100,15 +100,16 @@ class Sequence:
     def info(self) -> VideoInfo:
         """The sequence as a video: size and colour coding of its first readable frame, 1/fps time
         base. ``path`` is the first frame's file (FFmpeg opens it: no audio, no tags to copy)."""
-        first, path = None, self.files[0]
+        first, path, why = None, self.files[0], ""
         for path in self.files:
             try:
                 first = read_frame(path)
                 break
-            except BadInputError:
+            except BadInputError as e:
+                why = why or str(e)
                 continue
         if first is None:
-            raise BadInputError(f"{self.source}: none of its {len(self.files)} frames is a readable image")
+            raise BadInputError(f"{self.source}: none of its {len(self.files)} frames is a readable image ({why})")
         span = self.numbers[-1] - self.numbers[0] + 1
         return VideoInfo(
             path=path,
@@ -193,7 +194,7 @@ def open_sequence(path: Path, fps: float | None = None) -> Sequence:
 
 
 def _frame_exts() -> frozenset[str]:
-    return _image_names() | EXTRA_FRAME_EXTS
+    return image_names() | EXTRA_FRAME_EXTS
 
 
 def _folder_frames(folder: Path, unnumbered: list[str]) -> tuple[str, list[tuple[int, Path]]]:
@@ -207,14 +208,21 @@ def _folder_frames(folder: Path, unnumbered: list[str]) -> tuple[str, list[tuple
             "(scan_000001.tif, scan_000002.tif, ...)"
         )
     series: dict[tuple[str, str], list[tuple[int, Path, str]]] = {}
+    others: list[Path] = []
     for p in entries:
         if p.suffix.lower() not in _frame_exts():
-            continue  # not an image (notes, checksums, Thumbs.db): not a frame
+            others.append(p)  # not an image (notes, checksums, Thumbs.db, videos): not a frame
+            continue
         m = NUMBERED.match(p.name)
         if m is None:
             unnumbered.append(p.name)
             continue
         series.setdefault((m[1], m[3]), []).append((int(m[2]), p, m[2]))
+    if not series and any(media_kind(p).kind == "video" for p in others):  # opened only when no frames
+        raise BadInputError(
+            f"{folder}: is a folder of videos, not numbered image frames; colorize a folder of films with "
+            f"vidcolor batch {folder} -o OUTDIR"
+        )
     if not series:
         raise BadInputError(
             f"{folder}: is a directory with no numbered image frames ({len(entries)} file{'s' * (len(entries) > 1)}, "
@@ -270,6 +278,8 @@ def read_frame(path: Path) -> av.VideoFrame:
     try:
         rgb = load_photo(path, full_depth=True)
     except BadInputError as pillow_error:
+        if media_kind(path).kind == "image":  # read, and refused (float NaN, out of range): FFmpeg would clip it
+            raise
         try:
             with av.open(str(path), metadata_errors="ignore") as c:
                 for frame in c.decode(video=0):
