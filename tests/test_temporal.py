@@ -1,6 +1,7 @@
 import torch
 
-from vidcolor.temporal import TemporalSmoother, scene_cuts
+from vidcolor.cuts import detect
+from vidcolor.temporal import TemporalSmoother
 
 
 def flat(value: float, n: int = 1, size: int = 32) -> torch.Tensor:
@@ -34,7 +35,7 @@ def test_a_pixel_whose_luma_changed_is_not_dragged():
 
 def test_state_carries_across_batches_and_resets_on_cut():
     sm = TemporalSmoother(0.9)
-    sm(flat(0.0, 3), torch.zeros(3, 2, 32, 32))
+    sm(flat(0.0, 10), torch.zeros(10, 2, 32, 32))  # a shot of 0.4 s (the minimum is 0.3 s)
     steady = sm(flat(0.0, 1), torch.ones(1, 2, 32, 32))  # same shot, next batch: pulled to the past
     assert steady.max() < 0.2
     cut = sm(flat(0.9, 1), torch.ones(1, 2, 32, 32))  # new shot: its own colour, exactly
@@ -42,9 +43,30 @@ def test_state_carries_across_batches_and_resets_on_cut():
     assert sm.cuts == 1
 
 
+def textured(n: int, seed: int, shift: int = 0) -> torch.Tensor:
+    """n frames (n,1,32,32) of a fixed random texture, moved ``shift`` px right per frame."""
+    g = torch.Generator().manual_seed(seed)
+    base = torch.nn.functional.avg_pool2d(torch.rand(1, 1, 32, 32, generator=g), 3, 1, 1) * 1.6 - 0.8
+    return torch.cat([torch.roll(base, i * shift, -1) for i in range(n)])
+
+
 def test_scene_cut_detector():
-    L = torch.cat([flat(-0.5, 3), flat(0.6, 2)])
-    assert scene_cuts(L).tolist() == [False, False, True, False]
+    L = torch.cat([flat(-0.5, 10), flat(0.6, 10)])
+    assert detect(L) == [0, 10]
     ramp = torch.linspace(-0.5, 0.5, 32).reshape(1, 1, 1, 32).expand(6, 1, 32, 32).clone()
     pan = torch.stack([torch.roll(ramp[0], shifts=i, dims=-1) for i in range(6)])
-    assert not scene_cuts(pan).any()  # a slow pan is not a cut
+    assert detect(pan) == [0]  # a slow pan is not a cut
+    assert detect(textured(20, 0, shift=1)) == [0]  # nor a pan over a detailed picture
+    assert detect(torch.cat([textured(10, 0), textured(10, 1)])) == [0, 10]  # another picture, same brightness
+
+
+def test_a_flash_is_not_a_cut_and_the_shot_keeps_its_colour():
+    L = textured(20, 0)
+    L[8:10] = 0.95  # two frames of a flash bulb
+    ab = torch.zeros(20, 2, 32, 32)
+    ab[9:] = 0.5  # the colorizer changes its mind after the flash
+    sm = TemporalSmoother(0.9)
+    out = torch.cat([sm(L[k : k + 4], ab[k : k + 4]) for k in range(0, 20, 4)])  # in batches, as the pipeline does
+    assert sm.cuts == 0
+    assert out[10].mean() < 0.1  # after the flash: steadied towards the colour from before it
+    assert detect(L) == [0]

@@ -2,9 +2,10 @@
 
 A guided run needs to know which shot a frame belongs to *before* it reaches the frames of that
 shot (a reference pinned to 12.5 s also guides the frames of its shot that come earlier), so it
-makes one cheap pass first: decode, shrink to render size, compare consecutive frames with the
-same cut test the temporal smoother uses (:func:`vidcolor.temporal.scene_cuts`). Memory: one
-float per frame.
+makes one cheap pass first: decode, shrink to render size, and run the cut test the temporal
+smoother uses (:class:`vidcolor.cuts.CutDetector`). This pass may look ahead, so it settles each
+frame only once a cut before it can no longer be withdrawn as a flash (``flash`` frames, 0.25 s).
+Memory: one float per frame, and that many decoded frames.
 
 Times are seconds from the start of the file (the first frame is at 0, as players show it).
 """
@@ -12,6 +13,8 @@ Times are seconds from the start of the file (the first frame is at 0, as player
 from __future__ import annotations
 
 import bisect
+import math
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,9 +25,14 @@ import torch
 from av.video.reformatter import Interpolation
 
 from vidcolor.color import uint8_gray_to_L
+from vidcolor.cuts import CutDetector, Event, cut_params, features
 from vidcolor.decode import frames, probe
 from vidcolor.encode import save_image
-from vidcolor.temporal import scene_cuts
+
+# A time written to the millisecond (a keyframe's name, a player's display) may fall up to half a
+# millisecond before the frame it means (names before 0.4 rounded to the nearest ms: 5.95833 s was
+# written 5.958): such a time still means that frame.
+MS_SLACK = 5e-4
 
 
 @dataclass(frozen=True)
@@ -44,7 +52,7 @@ class ShotMap:
         step = float(np.median(np.diff(self.times))) if len(self.times) > 1 else 0.04
         if t > self.times[-1] + max(step, 1e-3) or t < self.times[0] - max(step, 1e-3):
             return None
-        return int(np.clip(np.searchsorted(self.times, t + 1e-6, side="right") - 1, 0, len(self.times) - 1))
+        return int(np.clip(np.searchsorted(self.times, t + MS_SLACK, side="right") - 1, 0, len(self.times) - 1))
 
     @property
     def duration(self) -> float:
@@ -56,34 +64,44 @@ def shot_frames(
 ) -> Iterator[tuple[int, float, bool, av.VideoFrame]]:
     """Stream (index, time, starts_a_shot, frame) over the decoded frames of ``input``.
 
-    Cuts are tested ``chunk`` frames at a time (one histogram pass per chunk, not per frame); at
-    most ``chunk`` decoded frames are held."""
-    origin = probe(input).start_time
+    Features are computed ``chunk`` frames at a time (one pass per chunk, not per frame); a frame is
+    yielded once no later frame can withdraw a cut on it (``flash`` frames later), so at most
+    ``chunk + flash`` decoded frames are held."""
+    info = probe(input)
+    detector = CutDetector(cut_params(float(info.rate or 0)))
     lut = uint8_gray_to_L(torch.arange(256, dtype=torch.uint8).reshape(1, 1, 1, 256)).flatten().numpy()
-    prev: torch.Tensor | None = None
     held: list[tuple[float, av.VideoFrame, torch.Tensor]] = []
+    pending: deque[list] = deque()  # [index, time, starts_a_shot, frame], not settled yet
+    last_cut: list | None = None
     index = 0
 
-    def flush() -> Iterator[tuple[int, float, bool, av.VideoFrame]]:
-        nonlocal prev, index
-        L = torch.cat([h[2] for h in held])
-        seq = L if prev is None else torch.cat([prev, L])
-        cuts = scene_cuts(seq).tolist()
-        new = [True, *cuts] if prev is None else cuts
-        for (t, frame, _L), is_new in zip(held, new, strict=True):
-            yield index, t, is_new, frame
+    def push() -> None:
+        nonlocal index, last_cut
+        events = detector.push(features(torch.cat([h[2] for h in held])))
+        for (t, frame, _L), event in zip(held, events, strict=True):
+            entry = [index, t, event is Event.CUT, frame]
+            if event is Event.CUT:
+                last_cut = entry
+            elif event is Event.WITHDRAWN and last_cut is not None:
+                last_cut[2] = False  # it was a flash inside the shot
+            pending.append(entry)
             index += 1
-        prev = L[-1:]
         held.clear()
+
+    def settled(final: bool) -> Iterator[tuple[int, float, bool, av.VideoFrame]]:
+        while pending and (final or pending[0][0] < index - detector.params.flash):
+            yield tuple(pending.popleft())
 
     for frame in frames(input, start, duration):
         gray = frame.to_ndarray(format="gray", width=size[0], height=size[1], interpolation=Interpolation.AREA)
         L = torch.from_numpy(lut[gray])[None, None]  # = the smoother's L for a B&W film
-        held.append(((frame.time or 0.0) - origin, frame, L))
+        held.append(((frame.time or 0.0) - info.start_time, frame, L))
         if len(held) == chunk:
-            yield from flush()
+            push()
+            yield from settled(False)
     if held:
-        yield from flush()
+        push()
+    yield from settled(True)
 
 
 def scan(input: Path, size: tuple[int, int], start: float = 0.0, duration: float | None = None) -> ShotMap:
@@ -96,8 +114,12 @@ def scan(input: Path, size: tuple[int, int], start: float = 0.0, duration: float
 
 
 def keyframe_name(shot: int, t: float) -> str:
-    """``shot0003_t12.480s.png``: the time in the name pins a coloured copy to its shot."""
-    return f"shot{shot:04d}_t{t:.3f}s.png"
+    """``shot0003_t12.480s.png``: the time in the name pins a coloured copy to its shot.
+
+    ``t`` (the shot's first frame) is rounded *up* to the millisecond, so the name holds a time
+    inside that frame (which lasts more than 1 ms) and reading it back finds this shot, not the
+    one before (5.95833 s is written 5.959, not 5.958)."""
+    return f"shot{shot:04d}_t{math.ceil(round(t * 1000.0, 6)) / 1000.0:.3f}s.png"
 
 
 def write_keyframes(
