@@ -90,3 +90,17 @@ def test_a_coloured_keyframe_guides_its_own_shot(tmp_path, tiny_model):
     ca, cg = (np.stack(read_frames(p, "yuv444p"))[:, 1:].astype(np.float64) for p in (auto, guided))
     assert np.array_equal(cg[:11], ca[:11])  # shot A: no coloured keyframe, automatic colour
     assert np.abs(cg[11:] - ca[11:]).mean() > 1.0  # shot B: guided by its keyframe
+
+
+def test_the_smoother_counts_its_windows_at_the_films_rate(tmp_path, tiny_model):
+    """At 10 frames/s a 4-frame shot lasts 0.4 s, over the 0.3 s minimum: both its cuts reset the
+    colour (the smoother counted frames as at 25 fps, where 4 frames are 0.16 s, and merged it)."""
+    from vidcolor.config import ColorizeConfig
+    from vidcolor.pipeline import Colorizer, colorize
+
+    middle = [np.roll(f, (H // 2, W // 2), (0, 1)) for f in shot(4)]
+    frames = shot(10) + middle + [np.fliplr(f) for f in shot(10, phase=2.0)]
+    path = write_video(tmp_path / "ten.mkv", frames, fps=10, codec="ffv1")
+    assert starts(frames, tmp_path / "ten_again.mkv", fps=10) == [0, 10, 14]  # the shot pass agrees
+    colorizer = Colorizer(ColorizeConfig(model=str(tiny_model), render_size=64))
+    assert colorize(path, tmp_path / "out.mkv", colorizer).scene_cuts == 2

@@ -32,7 +32,20 @@ from vidcolor.planes import ColourSpec, colour_spec_for
 VIDEO_EXTS = frozenset(
     {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".m2ts", ".mts", ".wmv", ".flv"}
     | {".ogv", ".3gp", ".dv", ".mxf"}
-    | {".vob", ".vro", ".m2v", ".m2p", ".divx", ".asf", ".ogm", ".rm", ".rmvb", ".f4v", ".3g2", ".y4m"}  # DVDs, old files
+    | {
+        ".vob",
+        ".vro",
+        ".m2v",
+        ".m2p",
+        ".divx",
+        ".asf",
+        ".ogm",
+        ".rm",
+        ".rmvb",
+        ".f4v",
+        ".3g2",
+        ".y4m",
+    }  # DVDs, old files
 )
 
 

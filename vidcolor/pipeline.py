@@ -90,6 +90,12 @@ class Colorizer:
         return L, self.engine(L)
 
 
+def film_smoother(cfg: ColorizeConfig, info: VideoInfo) -> TemporalSmoother:
+    """A fresh temporal smoother for a film: its cut test's windows are in seconds (0.5 s of recent
+    motion, 0.25 s for a flash, 0.3 s the shortest shot), so it counts frames at the film's rate."""
+    return TemporalSmoother(cfg.smoothing, fps=float(info.rate or 0))
+
+
 def engine_choices(engine: str, precision: str, device: torch.device) -> list[tuple[str, str]]:
     """(engine, precision) to try in order: the ``auto`` rule, or the named engine then eager fp32.
 
@@ -268,9 +274,9 @@ def colorize_video(
     kept = plan.keep
     spec = info.spec
     rsize = render_size(info.width, info.height, cfg.render_size, colorizer.multiple)
-    smoother = TemporalSmoother(cfg.smoothing)
+    smoother = film_smoother(cfg, info)
     guider = _guider(input, guidance, rsize, info, colorizer, log) if guidance else None
-    auto_smoother = TemporalSmoother(cfg.smoothing) if guider and cfg.preview else None
+    auto_smoother = film_smoother(cfg, info) if guider and cfg.preview else None
     sheet = (
         PreviewSheet(cfg.preview, info.expected_frames(cfg.start, cfg.duration), info.width, info.height)
         if cfg.preview
@@ -512,7 +518,7 @@ def preview_only(
     tw, th = tile_size(info.width, info.height)
     rows: list[np.ndarray] = []
     pending: list[tuple[int, av.VideoFrame | None, np.ndarray]] = []
-    smoother = auto = TemporalSmoother(cfg.smoothing)
+    smoother = auto = film_smoother(cfg, info)
 
     def flush() -> None:
         if not pending:
@@ -544,7 +550,10 @@ def preview_only(
             continue
         if i != last + 1:  # a new window: the smoother starts afresh, as the video's does at a cut
             flush()
-            smoother, auto = TemporalSmoother(cfg.smoothing), TemporalSmoother(cfg.smoothing)
+            smoother, auto = (
+                film_smoother(cfg, info),
+                film_smoother(cfg, info),
+            )
         last = i
         pending.append((i, to_work_frame(frame, spec) if i in wanted else None, small))
         if len(pending) == cfg.batch_size:

@@ -59,6 +59,7 @@ from vidcolor.pipeline import (
     _Item,
     batched,
     colour_batch,
+    film_smoother,
     prefetch,
     queue_depth,
 )
@@ -441,7 +442,7 @@ def _run_part(
     """Colorize the unfinished segments of ``mine`` in order; (frames, cuts) of the whole part."""
     cfg = colorizer.cfg
     rsize = render_size(info.width, info.height, cfg.render_size, colorizer.multiple)
-    smoother = TemporalSmoother(cfg.smoothing)
+    smoother = film_smoother(cfg, info)
     live = -1  # the segment whose end state the smoother holds now
     total = cuts = 0
     for k in mine:
@@ -453,7 +454,7 @@ def _run_part(
         for p in (work.media(k), work.state(k), work.record(k)):
             remove_stale_partials(p)  # under this slice's lease: only a dead run's
         if live != k - 1 and k > 0:
-            smoother = TemporalSmoother(cfg.smoothing)
+            smoother = film_smoother(cfg, info)
             if not (k - 1 in mine and load_state(work.state(k - 1), smoother, colorizer.device)):
                 _warm_up(input, info, fields, plan[k - 1], plan[k], colorizer, smoother, rsize, log)
         smoother.cuts = 0
