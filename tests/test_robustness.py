@@ -127,6 +127,23 @@ def test_an_error_found_after_start_up_is_one_line_without_an_empty_bar(tmp_path
     assert r.output.strip().splitlines()[-1].startswith("vidcolor: error: ") and leftovers(tmp_path) == []
 
 
+def test_an_avi_that_skips_frames_is_whole_not_ended_early(tmp_path, tiny_model):
+    """AVI is constant-rate: a held picture is an empty chunk, and the index counts it (a real Cinepak
+    AVI decodes 68 of its 444 frames, its last one at its end). Was: `ended early` and, in batch,
+    a salvaged file. A film counts as ended early only when its frames also stop short in time."""
+    from fractions import Fraction
+
+    pictures = [gradient_frame(64, 48, t=i / 3, colour=False) for i in range(20)]
+    src = write_video(
+        tmp_path / "held.avi", pictures, codec="mpeg4", pts=[3 * i for i in range(20)], time_base=Fraction(1, 25)
+    )
+    for extra in ([], ["--resume", "--segment-seconds", "0.5"]):
+        out = tmp_path / f"o{len(extra)}.mp4"
+        r = run(src, out, "--model", tiny_model, *FAST, *extra)
+        assert r.exit_code == 0 and "ended early" not in r.output, r.output
+        assert len(read_frames(out)) == 20
+
+
 def test_missing_moov_atom(tmp_path, tiny_model):
     whole = gray(tmp_path / "whole.mp4", n=30).read_bytes()  # index last: the cut loses it
     cut = tmp_path / "nomoov.mp4"

@@ -90,6 +90,25 @@ class Colorizer:
         return L, self.engine(L)
 
 
+def ended_early(
+    info: VideoInfo, frames: int, last_time: float | None, start: float = 0.0, duration: float | None = None
+) -> str | None:
+    """Why a film's frames stopped short of what its header announces, or None when they did not.
+
+    Both the count and the time must fall short: a file that skips frames (an AVI's null frames hold
+    the picture: a real Cinepak AVI decodes 68 of the 444 frames its index counts, and its last frame
+    is at its end) is whole. ``last_time``: the last frame's time on the file's clock (None: count only).
+    """
+    expected = info.expected_frames(start, duration)
+    if not info.frames or frames >= expected - 1:
+        return None
+    if last_time is not None and info.duration and info.rate:
+        end = min(info.duration, start + (duration or math.inf))  # from the film's first frame
+        if last_time - info.start_time >= end - 2 / float(info.rate):
+            return None
+    return f"decoded {frames} of the {expected} frames its header announces"
+
+
 def film_smoother(cfg: ColorizeConfig, info: VideoInfo) -> TemporalSmoother:
     """A fresh temporal smoother for a film: its cut test's windows are in seconds (0.5 s of recent
     motion, 0.25 s for a flash, 0.3 s the shortest shot), so it counts frames at the film's rate."""
@@ -301,11 +320,12 @@ def colorize_video(
         "settings": cfg.public(),
         **({"guidance": guidance.describe()} if guidance else {}),
     }
-    decoded = 0
+    decoded, last_time = 0, None
     new_writer = make_writer or VideoWriter
     with new_writer(output, info, cfg.encode, spec, meta, cfg.start, cfg.duration, log, fields=kept) as writer:
         for batch in batched(prefetch(prepare(), depth=queue_depth(cfg, info)), cfg.batch_size):
             first, decoded = decoded, decoded + len(batch)
+            last_time = batch[-1].frame.time  # on the file's clock (the writer re-times what it encodes)
             want_auto = auto_smoother is not None and sheet is not None and sheet.wants(first, decoded)
             if kept:  # fields: 2 pictures a frame, in shooting order; chroma woven back by line
                 uv, auto_uv = _colour_fields(colorizer, smoother, batch, spec, info, kept), None
@@ -330,11 +350,9 @@ def colorize_video(
             )
         if writer.frames_written != decoded:
             raise ProcessingError(f"{input}: wrote {writer.frames_written} of {decoded} frames")
-    expected = info.expected_frames(cfg.start, cfg.duration)
-    if info.frames and decoded < expected - 1:
-        log(
-            f"warning: {input} ended early: decoded {decoded} of the {expected} frames its header announces (truncated?)"
-        )
+    why = ended_early(info, decoded, last_time, cfg.start, cfg.duration)
+    if why:
+        log(f"warning: {input} ended early: {why} (truncated?)")
     if guider:
         _warn_unused(guider, log)
     preview = None

@@ -59,6 +59,7 @@ from vidcolor.pipeline import (
     _Item,
     batched,
     colour_batch,
+    ended_early,
     film_smoother,
     prefetch,
     queue_depth,
@@ -458,9 +459,9 @@ def _run_part(
             if not (k - 1 in mine and load_state(work.state(k - 1), smoother, colorizer.device)):
                 _warm_up(input, info, fields, plan[k - 1], plan[k], colorizer, smoother, rsize, log)
         smoother.cuts = 0
-        n = _colour_segment(input, info, fields, work, plan[k], colorizer, smoother, rsize, progress, log)
+        n, last = _colour_segment(input, info, fields, work, plan[k], colorizer, smoother, rsize, progress, log)
         save_state(work.state(k), smoother)
-        rec = {"frames": n, "cuts": smoother.cuts}
+        rec = {"frames": n, "cuts": smoother.cuts, "last": last}
         write_atomic(work.record(k), lambda tmp, r=rec: tmp.write_text(json.dumps(r)))
         total, cuts, live = total + n, cuts + smoother.cuts, k
     return total, cuts
@@ -485,18 +486,20 @@ def _colour_segment(
     rsize: tuple[int, int],
     progress: Progress,
     log: Log,
-) -> int:
+) -> tuple[int, float | None]:
     """Colorize and encode one segment into its file, as :func:`vidcolor.pipeline.colorize_video`
-    does the film (the same stages and batches); returns its frame count."""
+    does the film (the same stages and batches); returns its frame count and its last frame's time
+    (the file's clock)."""
     cfg = colorizer.cfg
-    decoded = 0
+    decoded, last = 0, None
     writer = SegmentWriter(work.media(seg.index), info, cfg.encode, info.spec, {}, 0.0, None, log)
     items = prefetch(_items(input, seg, info, fields, rsize, log), depth=queue_depth(cfg, info))
     first = next(items, None)
     if first is None:  # nothing decodes here (damaged data): an empty segment, recorded as such
-        return 0
+        return 0, None
     with writer:
         for batch in batched(_chain(first, items), cfg.batch_size):
+            last = batch[-1].frame.time  # before the writer re-times it
             uv, _ = colour_batch(colorizer, smoother, [it.small for it in batch], info.spec, info.width, info.height)
             for item, planes in zip(batch, uv, strict=True):
                 write_chroma(item.frame, planes)
@@ -505,7 +508,7 @@ def _colour_segment(
             progress(len(batch))
     if writer.frames_written != decoded:
         raise ProcessingError(f"{input}: segment {seg.index}: wrote {writer.frames_written} of {decoded} frames")
-    return decoded
+    return decoded, last
 
 
 def _chain(first: _Item, rest: Iterator[_Item]) -> Iterator[_Item]:
@@ -571,8 +574,9 @@ def _join(
     finally:
         lease.__exit__(None, None, None)
     shutil.rmtree(work.dir, ignore_errors=True)
-    expected = info.expected_frames()
-    if info.frames and frames_total < expected - 1:
-        log(f"warning: {input} ended early: decoded {frames_total} of the {expected} frames its header announces")
+    lasts = [r["last"] for r in records if r.get("last") is not None]
+    why = ended_early(info, frames_total, max(lasts) if lasts else None)
+    if why:
+        log(f"warning: {input} ended early: {why} (truncated?)")
     cuts = sum(r.get("cuts", 0) for r in records)
     return Report(frames_total, frames_total / float(info.rate) if info.rate else 0.0, cuts, output)
