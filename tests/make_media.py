@@ -171,3 +171,22 @@ def write_packed_avi(path: Path, frames: list[np.ndarray], fps: int = 25, bframe
             packet.time_base, packet.is_keyframe, packet.stream = Fraction(1, fps), key, stream
             out.mux(packet)
     return path
+
+
+def truncated_clip(path: Path, frames: int = 100, keep: float = 0.3) -> Path:
+    """An H.264 MP4 of noise (every frame costs bytes, so a cut falls mid-film) with its index
+    first (``+faststart``: the cut keeps it), cut to ``keep`` of its bytes: it decodes part-way."""
+    rng = np.random.default_rng(0)
+    whole = path.with_name(path.name + ".whole.mp4")
+    with av.open(str(whole), "w", options={"movflags": "+faststart"}) as o:
+        s = o.add_stream("libx264", rate=25)
+        s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
+        for i in range(frames):
+            f = av.VideoFrame.from_ndarray(rng.integers(0, 255, (48, 64, 3), np.uint8), format="rgb24")
+            f.pts = i
+            o.mux(s.encode(f))
+        o.mux(s.encode())
+    data = whole.read_bytes()
+    whole.unlink()
+    path.write_bytes(data[: int(len(data) * keep)])
+    return path

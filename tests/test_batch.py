@@ -8,12 +8,10 @@ import sys
 import time
 from pathlib import Path
 
-import av
-import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from make_media import gradient_frame, read_frames, write_image, write_video
+from make_media import gradient_frame, read_frames, truncated_clip, write_image, write_video
 from vidcolor.batch import discover
 from vidcolor.cli import app
 
@@ -332,30 +330,11 @@ def test_overall_progress_counts_only_what_will_run(tmp_path, tiny_model):
     assert planned == [["a.mp4", "b.mkv"], ["c.mp4"]]
 
 
-def _truncated(path: Path, frames: int = 60) -> Path:
-    """An MP4 with its index first, cut at 30 %: it decodes part-way (a salvaged file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    whole = path.with_suffix(".whole.mp4")
-    rng = np.random.default_rng(0)  # noise: every frame costs bytes, so the cut falls mid-film
-    with av.open(str(whole), "w", options={"movflags": "+faststart"}) as o:
-        s = o.add_stream("libx264", rate=25)
-        s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
-        for i in range(frames):
-            f = av.VideoFrame.from_ndarray(rng.integers(0, 255, (48, 64, 3), np.uint8), format="rgb24")
-            f.pts = i
-            o.mux(s.encode(f))
-        o.mux(s.encode())
-    data = whole.read_bytes()
-    whole.unlink()
-    path.write_bytes(data[: int(len(data) * 0.3)])
-    return path
-
-
 def test_a_salvaged_file_is_recorded_as_salvaged_and_strict_fails_it(tmp_path, tiny_model):
     """Was: recorded as plain ``done``, nothing in the summary, exit 0 even with --strict."""
     root = tmp_path / "in"
     clip(root / "good.mp4", 6)
-    _truncated(root / "cut.mp4")
+    truncated_clip(root / "cut.mp4", frames=60)
     out = tmp_path / "out"
     r = batch(root, "-o", out, "--model", tiny_model, "--render-size", "64")
     assert r.exit_code == 0, r.output

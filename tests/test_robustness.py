@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from make_media import frame_times, gradient_frame, luma_planes, read_frames, write_image, write_video
+from make_media import frame_times, gradient_frame, luma_planes, read_frames, truncated_clip, write_image, write_video
 from vidcolor.cli import app
 
 FAST = ["--render-size", "64", "--quiet"]
@@ -80,25 +80,8 @@ def test_text_renamed_mp4(tmp_path, tiny_model):
     assert r.exit_code == 2 and "not a readable video" in r.output
 
 
-def _faststart_clip(path: Path, n: int = 100) -> Path:
-    rng = np.random.default_rng(0)
-    with av.open(str(path), "w", options={"movflags": "+faststart"}) as o:
-        s = o.add_stream("libx264", rate=25)
-        s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
-        for i in range(n):
-            f = av.VideoFrame.from_ndarray(rng.integers(0, 255, (48, 64, 3), np.uint8), format="rgb24")
-            f.pts = i
-            for p in s.encode(f):
-                o.mux(p)
-        for p in s.encode():
-            o.mux(p)
-    return path
-
-
 def test_truncated_at_30_percent_keeps_what_decodes_and_warns(tmp_path, tiny_model):
-    whole = _faststart_clip(tmp_path / "whole.mp4").read_bytes()  # index first: the cut keeps it
-    cut = tmp_path / "cut.mp4"
-    cut.write_bytes(whole[: int(len(whole) * 0.3)])
+    cut = truncated_clip(tmp_path / "cut.mp4")  # index first: the cut keeps it
     r = run(cut, tmp_path / "o.mp4", "--model", tiny_model, "--render-size", "64")
     assert r.exit_code == 0 and "ended early" in r.output
     assert 0 < len(read_frames(tmp_path / "o.mp4")) < 100
@@ -106,9 +89,7 @@ def test_truncated_at_30_percent_keeps_what_decodes_and_warns(tmp_path, tiny_mod
 
 def test_quiet_never_hides_that_frames_were_left_out(tmp_path, tiny_model):
     """``-q`` drops the bar and the notes, never a warning of data loss (was: exit 0, empty stderr)."""
-    whole = _faststart_clip(tmp_path / "whole.mp4").read_bytes()
-    cut = tmp_path / "cut.mp4"
-    cut.write_bytes(whole[: int(len(whole) * 0.3)])
+    cut = truncated_clip(tmp_path / "cut.mp4")
     r = run(cut, tmp_path / "o.mp4", "--model", tiny_model, *FAST)
     assert r.exit_code == 0 and "ended early" in r.output and r.output.startswith("warning:")
     assert "wrote" not in r.output  # the notes stay quiet
@@ -119,9 +100,7 @@ def test_quiet_never_hides_that_frames_were_left_out(tmp_path, tiny_model):
 def test_an_error_found_after_start_up_is_one_line_without_an_empty_bar(tmp_path, tiny_model):
     """Its header reads, no frame decodes: the error comes after the bar was set up (was: an empty
     ``colorize 0/100`` bar printed first)."""
-    whole = _faststart_clip(tmp_path / "whole.mp4").read_bytes()
-    cut = tmp_path / "cut.mp4"
-    cut.write_bytes(whole[: int(len(whole) * 0.02)])
+    cut = truncated_clip(tmp_path / "cut.mp4", keep=0.02)
     r = CliRunner().invoke(app, [str(cut), "-o", str(tmp_path / "o.mp4"), "--model", tiny_model])  # with the bar
     assert r.exit_code == 1 and "0/100" not in r.output, r.output
     assert r.output.strip().splitlines()[-1].startswith("vidcolor: error: ") and leftovers(tmp_path) == []
