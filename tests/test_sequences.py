@@ -287,3 +287,17 @@ def test_float_tiff_frames_are_read_as_0_to_1_like_16bit_ones(tmp_path, tiny_mod
     Image.fromarray(np.full((48, 64), np.nan, np.float32), mode="F").save(floats / "scan_0002.tif")
     r = invoke(floats, "-o", tmp_path / "nan.mkv", "--model", tiny_model, *FAST, "--codec", "ffv1")
     assert r.exit_code == 0 and "NaN" in r.output and "could not be read" in r.output  # left out, said
+
+
+def test_frames_with_an_alpha_channel_say_it_is_left_out_even_under_quiet(tmp_path, tiny_model):
+    """A video holds no alpha: the transparency of RGBA scans is left out, and said (was: silently)."""
+    from PIL import Image
+
+    folder = tmp_path / "cels"
+    folder.mkdir()
+    for n in range(1, 4):
+        rgba = np.dstack([gradient_frame(32, 24, t=n, colour=False), np.full((24, 32), 200, np.uint8)])
+        Image.fromarray(rgba, "RGBA").save(folder / f"cel_{n:04d}.png")
+    r = invoke(folder, "-o", tmp_path / "cels.mp4", "--model", tiny_model, *FAST, "--quiet")
+    assert r.exit_code == 0, r.output
+    assert r.output.count("alpha channel") == 1 and r.output.startswith("warning: "), r.output

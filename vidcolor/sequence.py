@@ -36,7 +36,7 @@ import av
 import numpy as np
 
 from vidcolor.config import ColorizeConfig, EncodeSettings
-from vidcolor.decode import VideoInfo, image_names, load_photo, media_kind, probe, to_8bit
+from vidcolor.decode import VideoInfo, image_names, load_extras, load_photo, media_kind, probe, to_8bit
 from vidcolor.errors import BadInputError, ProcessingError, describe
 from vidcolor.planes import MATRICES, ColourSpec, _plane, colour_spec_for
 
@@ -144,6 +144,8 @@ class Sequence:
                 f"{self.pattern} ({_ranges(gaps)}); the timestamps follow the frame numbers, so "
                 f"{'they stay gaps' if missing > 1 else 'it stays a gap'} in time"
             )
+        if log and self.files and load_extras(self.files[0]).alpha is not None:  # one file read, not all
+            log(f"warning: {self.source}: the frames have an alpha channel; the colorized frames have none: left out")
         size: tuple[int, int, str] | None = None
         unreadable: list[str] = []
         for number, path in zip(self.numbers, self.files, strict=True):
