@@ -380,3 +380,31 @@ def test_batch_does_films_from_a_minute_in_resumable_segments(tmp_path, tiny_mod
     assert r.exit_code == 0, r.output
     assert seen == ["minute.mp4"]
     assert len(read_frames(tmp_path / "out" / "minute.mp4")) == 122
+
+
+def test_the_files_bar_counts_a_file_when_it_is_finished(tmp_path, tiny_model, monkeypatch):
+    """Was: a file counted when it started (`2/4` files with one done)."""
+    import rich.progress
+
+    import vidcolor.batch
+
+    bars: list[rich.progress.Progress] = []
+    real_init, real_colorize = rich.progress.Progress.__init__, vidcolor.batch.colorize
+
+    def init(self, *args, **kwargs):
+        real_init(self, *args, **kwargs)
+        bars.append(self)
+
+    def spy(*args, **kwargs):
+        seen.append(bars[-1].tasks[0].completed)  # the files bar, as this file starts
+        return real_colorize(*args, **kwargs)
+
+    seen: list[float] = []
+    monkeypatch.setattr(rich.progress.Progress, "__init__", init)
+    monkeypatch.setattr(vidcolor.batch, "colorize", spy)
+    root = tmp_path / "in"
+    for name in ("a.mp4", "b.mp4", "c.mp4"):
+        clip(root / name, 3)
+    r = batch(root, "-o", tmp_path / "out", "--model", tiny_model, "--render-size", "64")  # with the bars
+    assert r.exit_code == 0, r.output
+    assert seen == [0, 1, 2] and bars[-1].tasks[0].completed == 3
