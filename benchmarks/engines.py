@@ -17,12 +17,12 @@ import numpy as np
 import torch
 
 from bench_timing import machine, timeit
-from vidcolor.decode import frames, probe
 from vidcolor.device import pick_device
 from vidcolor.engines import create_engine, engine_unavailable
 from vidcolor.modelfile import load_generator
 from vidcolor.pipeline import ColorizeConfig, default_model_path
 from vidcolor.planes import ColourSpec, render_size, rgb_to_cbcr, small_rgb, upsample_chroma
+from vidcolor.source import frames, probe
 
 CPU_CASES = [("eager", "fp32"), ("eager", "bf16"), ("compile", "fp32"), ("compile", "bf16"), ("onnxruntime", "fp32")]
 GPU_CASES = [

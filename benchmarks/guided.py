@@ -22,11 +22,11 @@ import numpy as np
 from pipeline import make_clip
 
 from bench_timing import machine
-from vidcolor.decode import probe
 from vidcolor.guidance import Guidance
 from vidcolor.pipeline import ColorizeConfig, Colorizer, colorize_array, colorize_video
 from vidcolor.planes import render_size
 from vidcolor.shots import write_keyframes
+from vidcolor.source import probe
 
 ROOT = Path(__file__).resolve().parent.parent
 

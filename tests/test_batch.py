@@ -263,7 +263,7 @@ def test_one_writer_per_shard_across_hosts(tmp_path, tiny_model):
     beating (a dead machine) or died on this host is taken over; another shard is not blocked."""
     import json
 
-    from vidcolor.batch import Lease, Shard
+    from vidcolor.lease import Lease, Slice
 
     root = tmp_path / "archive"
     clip(root / "a.mp4", 3)
@@ -281,11 +281,11 @@ def test_one_writer_per_shard_across_hosts(tmp_path, tiny_model):
     assert (out / "a.mp4").is_file() and not lease.exists()  # taken over, done, released
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     lease.write_text(json.dumps({"host": os.uname().nodename, "pid": int(dead.stdout), "token": "y"}))
-    with Lease(out, Shard(0, 1)):  # a holder killed on this machine: taken over at once
-        with Lease(out, Shard(1, 2)):  # other shards have their own lease
+    with Lease(out, Slice(0, 1)):  # a holder killed on this machine: taken over at once
+        with Lease(out, Slice(1, 2)):  # other shards have their own lease
             pass
         with pytest.raises(Exception, match="being processed by"):
-            Lease(out, Shard(0, 1)).__enter__()
+            Lease(out, Slice(0, 1)).__enter__()
     assert not lease.exists()
 
 

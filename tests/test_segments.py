@@ -15,9 +15,9 @@ import pytest
 from typer.testing import CliRunner
 
 from make_media import audio_packets, frame_times, gradient_frame, read_frames, write_video
-from vidcolor.batch import Lease, Shard
 from vidcolor.cli import app
-from vidcolor.segments import Part, keyframe_times, plan_segments, work_dir
+from vidcolor.lease import Lease, Slice
+from vidcolor.segments import keyframe_times, plan_segments, work_dir
 
 runner = CliRunner()
 COMMON = ["--render-size", "64", "--crf", "0", "--quiet"]  # crf 0: lossless, so pixels compare exactly
@@ -84,7 +84,7 @@ def test_plan_cuts_at_keyframes_the_same_way_every_time(film):
     assert all(a.end == b.start for a, b in itertools.pairwise(plan))
     assert plan_segments(keys, 2.5) == plan_segments(list(keys), 2.5)  # deterministic
     assert [s.start for s in plan_segments(keys, 2.5)] == pytest.approx([0.0, 3.0])
-    assert [list(Part(k, 3).slice(6)) for k in range(3)] == [[0, 1], [2, 3], [4, 5]]
+    assert [list(Slice(k, 3).span(6)) for k in range(3)] == [[0, 1], [2, 3], [4, 5]]
 
 
 def test_resume_equals_an_uninterrupted_run_and_has_no_seam(film, tmp_path, tiny_model):
@@ -248,7 +248,7 @@ def test_two_workers_given_the_same_part(film, tmp_path, tiny_model):
     out = tmp_path / "out.mp4"
     args = ["--model", tiny_model, "--segment-seconds", "1", *COMMON]
     assert run(src, "-o", out, "--segments", "1/2", *args).exit_code == 0  # makes the plan and folder
-    with Lease(work_dir(out), Shard(0, 2)):  # a live worker on part 0/2
+    with Lease(work_dir(out), Slice(0, 2)):  # a live worker on part 0/2
         r = run(src, "-o", out, "--segments", "0/2", *args)
     assert r.exit_code == 1 and "vidcolor-segments: part 0/2 is being processed by" in r.output, r.output
     assert not out.exists()

@@ -15,18 +15,16 @@
 * **Redo policy** (``--redo``): ``changed`` (default) redoes files whose input, model or settings
   changed or whose output went missing; ``failed`` also retries earlier failures; ``all`` redoes
   everything.
-* **Sharding** (``--shard K/N``): a file belongs to shard ``sha256(relative path) mod N``, so adding
+* **Sliceing** (``--shard K/N``): a file belongs to shard ``sha256(relative path) mod N``, so adding
   files never moves finished ones to another shard.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
 import socket
-import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -35,40 +33,14 @@ from pathlib import Path
 from vidcolor.atomic import remove_stale_partials
 from vidcolor.config import SegmentSettings
 from vidcolor.decode import media_kind
-from vidcolor.encode import CONTAINERS
-from vidcolor.errors import BadInputError, BusyError, VidcolorError, describe
+from vidcolor.errors import BadInputError, VidcolorError, describe
+from vidcolor.formats import CONTAINERS, IMAGE_OUTPUTS
 from vidcolor.guidance import Guidance, beside, is_guidance_file
-from vidcolor.pipeline import IMAGE_OUTPUTS, ColorizeConfig, Colorizer, colorize, model_id, model_path
+from vidcolor.lease import Lease, Slice, fingerprint
+from vidcolor.pipeline import ColorizeConfig, Colorizer, colorize, model_id, model_path
 
 MANIFEST_GLOB = "vidcolor-manifest*.jsonl"
 Log = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class Shard:
-    index: int
-    count: int
-
-    @classmethod
-    def parse(cls, text: str) -> Shard:
-        try:
-            k, n = (int(x) for x in text.split("/"))
-        except ValueError:
-            raise BadInputError(f"--shard must look like K/N (e.g. 0/4), got {text!r}") from None
-        if not (n >= 1 and 0 <= k < n):
-            raise BadInputError(f"--shard {text}: need 0 <= K < N")
-        return cls(k, n)
-
-    def owns(self, rel: str) -> bool:
-        return int(hashlib.sha256(rel.encode()).hexdigest(), 16) % self.count == self.index
-
-    @property
-    def manifest_name(self) -> str:
-        return (
-            "vidcolor-manifest.jsonl"
-            if self.count == 1
-            else f"vidcolor-manifest.shard-{self.index}-of-{self.count}.jsonl"
-        )
 
 
 @dataclass
@@ -205,16 +177,13 @@ def output_for(job: Job, out_dir: Path, suffix: str, container: str | None) -> P
 # ---------------------------------------------------------------- manifest
 
 
-def fingerprint(path: Path) -> str:
-    """Content fingerprint: SHA-256 of the size and the first and last MiB (fast on huge files)."""
-    size = path.stat().st_size
-    h = hashlib.sha256(str(size).encode())
-    with path.open("rb") as f:
-        h.update(f.read(1 << 20))
-        if size > 2 << 20:
-            f.seek(-(1 << 20), os.SEEK_END)
-            h.update(f.read(1 << 20))
-    return h.hexdigest()[:32]
+def manifest_name(shard: Slice) -> str:
+    """The manifest a shard appends to (one file a shard: writers never share one)."""
+    return (
+        "vidcolor-manifest.jsonl"
+        if shard.count == 1
+        else f"vidcolor-manifest.shard-{shard.index}-of-{shard.count}.jsonl"
+    )
 
 
 def read_manifests(out_dir: Path) -> dict[str, dict]:
@@ -254,8 +223,8 @@ def settings_hash(cfg: ColorizeConfig, guidance: Guidance | None = None) -> str:
 
 
 class Manifest:
-    def __init__(self, out_dir: Path, shard: Shard) -> None:
-        self.path = out_dir / shard.manifest_name
+    def __init__(self, out_dir: Path, shard: Slice) -> None:
+        self.path = out_dir / manifest_name(shard)
         self.shard = shard
         self.host = socket.gethostname()
 
@@ -345,104 +314,11 @@ def classify(job: Job, out: Path, prev: dict | None, cfg: ColorizeConfig, model:
         return Step(job, out, "fail", _reason(e), {"rel": job.rel, "input": str(job.input), "output": str(out)})
 
 
-class Lease:
-    """One writer per shard of an output folder, across hosts sharing it (NFS, Slurm, Kubernetes).
-
-    ``OUT/.vidcolor-lease[.shard-K-of-N].json`` is created exclusively and names the holder (host,
-    pid); a thread refreshes its modification time every ``beat`` seconds. Another run of the same
-    shard finds a fresh lease and stops with a clear error; a lease not refreshed for ``stale``
-    seconds (its holder was killed, or its machine died), or held by a dead process of this host,
-    is taken over. The lease file goes when the run ends.
-
-    ``what`` names what is held in that error (a batch shard, a film's part, its join) and ``name``
-    replaces the file name (segments keep a lease a part, and one for the join, in their folder)."""
-
-    def __init__(
-        self,
-        out_dir: Path,
-        shard: Shard,
-        beat: float = 30.0,
-        stale: float = 120.0,
-        what: str = "shard",
-        name: str | None = None,
-    ) -> None:
-        suffix = "" if shard.count == 1 else f".shard-{shard.index}-of-{shard.count}"
-        self.path = out_dir / (name or f".vidcolor-lease{suffix}.json")
-        self.beat, self.stale = beat, stale
-        self.label = what if name and shard.count == 1 else f"{what} {shard.index}/{shard.count}"
-        self.me = {"host": socket.gethostname(), "pid": os.getpid(), "token": os.urandom(8).hex()}
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def __enter__(self) -> Lease:
-        for _ in range(3):
-            if self._create():
-                self._thread = threading.Thread(target=self._heartbeat, name="vidcolor-lease", daemon=True)
-                self._thread.start()
-                return self
-            holder = self._holder()
-            if holder is not None:
-                raise BusyError(
-                    f"{self.path.parent}: {self.label} is being processed by {holder}; if that run is "
-                    f"dead, its lease expires {self.stale:.0f} s after its last heartbeat (or delete {self.path.name})"
-                )
-            self.path.unlink(missing_ok=True)  # stale, or gone meanwhile: take it over and try again
-        raise BusyError(f"{self.path}: cannot take the lease (another run keeps replacing it)")
-
-    def _create(self) -> bool:
-        """Create the lease file exclusively; False when it exists already."""
-        try:
-            fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            return False
-        except OSError as e:
-            raise BadInputError(f"{self.path.parent}: cannot write in the output folder ({describe(e)})") from None
-        with os.fdopen(fd, "w") as f:
-            json.dump(self.me, f)
-        return True
-
-    def _holder(self) -> str | None:
-        """Who holds a fresh lease ("host pid N, heartbeat S s ago"), or None when it is stale."""
-        try:
-            age = time.time() - self.path.stat().st_mtime
-            rec = json.loads(self.path.read_text())
-        except (OSError, ValueError):
-            return None
-        if not isinstance(rec, dict) or age > self.stale:
-            return None
-        if rec.get("host") == self.me["host"] and isinstance(rec.get("pid"), int) and not _alive(rec["pid"]):
-            return None  # killed on this very machine: no need to wait for the heartbeat to age
-        return f"{rec.get('host')} pid {rec.get('pid')} (heartbeat {age:.0f} s ago)"
-
-    def _heartbeat(self) -> None:
-        while not self._stop.wait(self.beat):
-            with contextlib.suppress(OSError):
-                os.utime(self.path)
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-        with contextlib.suppress(OSError, ValueError):
-            if json.loads(self.path.read_text()).get("token") == self.me["token"]:
-                self.path.unlink()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def run_batch(
     jobs: list[Job],
     out_dir: Path,
     cfg: ColorizeConfig,
-    shard: Shard = Shard(0, 1),
+    shard: Slice = Slice(0, 1),
     suffix: str = "",
     container: str | None = None,
     redo: str = "changed",
@@ -499,7 +375,7 @@ def _execute_all(
     state: dict[str, dict],
     out_dir: Path,
     cfg: ColorizeConfig,
-    shard: Shard,
+    shard: Slice,
     log: Log,
     on_file: Callable[[Job, bool], Callable[[int], None]] | None,
 ) -> BatchReport:
@@ -585,8 +461,8 @@ def _colorize_file(
     (:mod:`vidcolor.segments`), so a killed batch continues inside it instead of from its start;
     anything else (or what segments do not take yet, e.g. guidance) in one go."""
     if job.kind == "video" and out.suffix.lower() in CONTAINERS:
-        from vidcolor.decode import probe
         from vidcolor.segments import colorize_in_segments, obstacle
+        from vidcolor.source import probe
 
         if probe(job.input).duration >= SEGMENTS.batch_min_seconds:
             why = obstacle(job.input, colorizer.cfg, guidance)

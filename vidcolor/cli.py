@@ -328,9 +328,10 @@ def colorize_cmd(
         set_fps(input, cfg.fps)
     part = None
     if resume or segments is not None:  # segment by segment, resumable (vidcolor.segments)
-        from vidcolor.segments import Part, colorize_in_segments
+        from vidcolor.lease import Slice
+        from vidcolor.segments import colorize_in_segments
 
-        part = Part.parse(segments or "0/1")
+        part = Slice.parse(segments or "0/1", "--segments")
     log = _logger(quiet)
     guidance = Guidance.load(reference or [], hints or [], log)
     colorizer = Colorizer(cfg, log)
@@ -395,13 +396,15 @@ def batch_cmd(
     quiet: Quiet = False,
     debug: Debug = False,
 ) -> None:
-    from vidcolor.batch import Shard, discover, run_batch
+    from vidcolor.batch import discover, run_batch
+    from vidcolor.formats import CONTAINERS
+    from vidcolor.lease import Slice
 
-    if container is not None and f".{container.lstrip('.')}" not in (".mp4", ".mkv", ".mov", ".webm", ".m4v"):
-        raise BadInputError(f"--container must be mp4, mkv, mov or webm, got {container!r}")
+    if container is not None and f".{container.lstrip('.')}" not in CONTAINERS:
+        raise BadInputError(f"--container must be one of {', '.join(c[1:] for c in CONTAINERS)}, got {container!r}")
     if not inputs and from_list is None:
         raise BadInputError("no inputs: give folders/files or --from-list FILE")
-    part = Shard.parse(shard)
+    part = Slice.parse(shard)
     cfg = _colorize_config(locals())
     log = _logger(quiet)
     jobs = discover(inputs or [], from_list, exclude=out_dir)
@@ -533,7 +536,8 @@ def _batch_progress(enabled: bool, total: int) -> Iterator[Any]:
         TimeRemainingColumn,
     )
 
-    from vidcolor.decode import header_frames, probe
+    from vidcolor.decode import header_frames
+    from vidcolor.source import probe
 
     with Progress(
         TextColumn("{task.description}", markup=False),
@@ -630,8 +634,8 @@ def _progress_bar(
         TimeRemainingColumn,
     )
 
-    from vidcolor.decode import probe
     from vidcolor.interlace import IVTC_KEEPS
+    from vidcolor.source import probe
 
     total = probe(input).expected_frames(cfg.start, cfg.duration) or None
     if total and cfg.interlaced == "ivtc":  # inverse telecine keeps 4 frames of 5
@@ -684,9 +688,10 @@ def keyframes_cmd(
     quiet: Quiet = False,
     debug: Debug = False,
 ) -> None:
-    from vidcolor.decode import is_image, probe
+    from vidcolor.decode import is_image
     from vidcolor.planes import render_size as size_for
     from vidcolor.shots import write_keyframes
+    from vidcolor.source import probe
 
     if is_image(input):
         raise BadInputError(f"{input}: an image is its own keyframe; colour it and pass it as --reference")

@@ -24,29 +24,12 @@ import numpy as np
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from vidcolor.errors import BadInputError, describe
+from vidcolor.formats import VIDEO_EXTS
 from vidcolor.planes import ColourSpec, colour_spec_for
 
 # Names that say "this was meant to be a video": such a file that does not open is damaged (a failure to
 # report), where another unreadable file is no media at all. Names decide nothing else: what a file is,
 # is decided by opening it (media_kind); the names of still images come from Pillow's own registry.
-VIDEO_EXTS = frozenset(
-    {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".m2ts", ".mts", ".wmv", ".flv"}
-    | {".ogv", ".3gp", ".dv", ".mxf"}
-    | {
-        ".vob",
-        ".vro",
-        ".m2v",
-        ".m2p",
-        ".divx",
-        ".asf",
-        ".ogm",
-        ".rm",
-        ".rmvb",
-        ".f4v",
-        ".3g2",
-        ".y4m",
-    }  # DVDs, old files
-)
 
 
 @dataclass(frozen=True)
@@ -380,11 +363,8 @@ def _open(path: Path) -> av.container.InputContainer:
 
 
 def probe(path: Path) -> VideoInfo:
-    """Read the container header: size, timing and streams, without decoding the film."""
-    from vidcolor import sequence  # a folder or printf pattern of numbered frames is a video too
-
-    if sequence.is_sequence(path):
-        return sequence.open_sequence(path).info()
+    """Read a video file's header: size, timing and streams, without decoding the film (its first
+    frame only). :func:`vidcolor.source.probe` also takes a sequence of numbered image frames."""
     with _open(path) as container:
         stream = video_stream(container, path)
         cc = stream.codec_context
@@ -553,14 +533,9 @@ def frames(
     missing from the output, every other frame keeps its own timestamp), and data the demuxer
     cannot read past ends the film there; ``log`` gets one warning saying which happened.
     Timestamps a demuxer guessed out of order are put back in order (:class:`_DisplayOrder`).
-    A ``start`` past the end of the film is a BadInputError.
-    An image sequence's frames come from :meth:`vidcolor.sequence.Sequence.frames`.
+    A ``start`` past the end of the film is a BadInputError. A video file only:
+    :func:`vidcolor.source.frames` also takes a sequence of numbered image frames.
     """
-    from vidcolor import sequence
-
-    if sequence.is_sequence(path):
-        yield from sequence.open_sequence(path).frames(start, duration, log)
-        return
     origin, seek = _window_origin(path, start) if start > 0 or duration is not None else (0.0, None)
     first, end = origin + start, (origin + start + duration if duration is not None else math.inf)
     damaged, stopped, yielded, last = 0, "", False, None

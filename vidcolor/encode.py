@@ -31,11 +31,18 @@ from vidcolor.atomic import publish, temp_path, write_atomic  # their home; stil
 from vidcolor.config import EncodeSettings
 from vidcolor.decode import VideoInfo, to_8bit
 from vidcolor.errors import BadInputError, ProcessingError, describe
+from vidcolor.formats import (
+    ALPHA_IMAGE_FORMATS,
+    CONTAINERS,
+    COPYABLE_AUDIO,
+    COPYABLE_SUBTITLES,
+    DEEP_IMAGE_FORMATS,
+    DEFAULT_CODEC,
+    FALLBACK_AUDIO,
+    ICC_IMAGE_FORMATS,
+)
 from vidcolor.planes import ColourSpec, pad_even
 
-CONTAINERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm"}
-DEFAULT_CODEC = {"mp4": "libx264", "mov": "libx264", "matroska": "libx264", "webm": "libvpx-vp9"}
-FALLBACK_AUDIO = {"webm": "libopus"}
 Log = Callable[[str], None]
 
 
@@ -44,12 +51,6 @@ def container_format(path: Path) -> str:
     if fmt is None:
         raise BadInputError(f"{path}: unsupported output extension {path.suffix!r}; use one of {', '.join(CONTAINERS)}")
     return fmt
-
-
-DEEP_IMAGE_FORMATS = {"PNG": ".png", "TIFF": ".tiff"}  # image formats written at 16 bits a sample
-ALPHA_IMAGE_FORMATS = frozenset({"PNG", "TIFF", "WEBP"})  # formats written with an alpha channel
-ICC_IMAGE_FORMATS = frozenset({"PNG", "JPEG", "TIFF", "WEBP"})  # formats written with an ICC profile, at 8 bits;
-# at 16 bits only PNG (OpenCV writes those files and embeds no profile; a PNG chunk is added to its bytes)
 
 
 def save_image(
@@ -351,15 +352,6 @@ class VideoWriter:
         return self._last_pts + step
 
 
-# What each container is known to take as a stream copy (FFmpeg's `supported_codecs` is optimistic:
-# it lists FLAC for MOV, whose header then fails to write). Matroska takes anything.
-COPYABLE_AUDIO = {
-    "mp4": {"aac", "mp3", "ac3", "eac3", "alac", "flac", "opus"},
-    "mov": {"aac", "mp3", "ac3", "eac3", "alac", "pcm_s16le", "pcm_s16be", "pcm_s24le", "pcm_s24be", "pcm_f32le"},
-    "webm": {"opus", "vorbis"},
-}
-
-
 STATISTICS = ("duration", "bps", "number_of_frames", "number_of_bytes", "_statistics", "encoder")
 
 
@@ -370,12 +362,6 @@ def _tags(metadata: dict[str, str]) -> dict[str, str]:
 
 
 # Subtitle codecs each container holds as a stream copy (text subtitles are not converted).
-COPYABLE_SUBTITLES = {
-    "mp4": {"mov_text"},
-    "mov": {"mov_text"},
-    "webm": {"webvtt"},
-    "matroska": {"subrip", "srt", "ass", "ssa", "webvtt", "dvd_subtitle", "hdmv_pgs_subtitle", "dvb_subtitle"},
-}
 
 
 def _can_copy_subtitle(codec: str, fmt: str, out: av.container.OutputContainer) -> bool:

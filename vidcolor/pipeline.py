@@ -8,6 +8,7 @@ luma plane (see :mod:`vidcolor.planes`); only chroma is computed.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import os
@@ -27,11 +28,12 @@ import torch.nn.functional as F
 from vidcolor import __version__, interlace
 from vidcolor.color import lab_to_rgb, model_to_rgb, rgb_to_gray_L, rgb_to_lab, uint8_rgb_to_L
 from vidcolor.config import ColorizeConfig
-from vidcolor.decode import Media, VideoInfo, check_input, frames, load_extras, load_photo, media_kind, probe, to_8bit
+from vidcolor.decode import Media, VideoInfo, check_input, load_extras, load_photo, media_kind, to_8bit
 from vidcolor.device import pick_device  # also imported from here by the CLI
-from vidcolor.encode import CONTAINERS, DEEP_IMAGE_FORMATS, VideoWriter, save_image
+from vidcolor.encode import VideoWriter, save_image
 from vidcolor.engines import FallbackEngine, auto_choices, engine_precisions, engine_unavailable
 from vidcolor.errors import BadInputError, ProcessingError, describe
+from vidcolor.formats import CONTAINERS, DEEP_IMAGE_FORMATS, IMAGE_OUTPUTS
 from vidcolor.guidance import Guidance, Guider
 from vidcolor.modelfile import load_generator
 from vidcolor.planes import (
@@ -48,22 +50,14 @@ from vidcolor.planes import (
 )
 from vidcolor.preview import PreviewSheet, gray_tile, pick_indices, save_sheet, side_by_side, tile_size
 from vidcolor.propagate import fuse
-from vidcolor.sequence import FrameTarget, colorize_frames, frame_target, is_sequence, set_fps
+from vidcolor.sequence import FrameTarget, FrameWriter, frame_namer, frame_target, is_sequence, open_sequence, set_fps
 from vidcolor.shots import ShotMap, scan
+from vidcolor.source import frames, probe
 from vidcolor.temporal import TemporalSmoother
 
 T = TypeVar("T")
 Progress = Callable[[int], None]
 Log = Callable[[str], None]
-IMAGE_OUTPUTS = {
-    ".png": "PNG",
-    ".jpg": "JPEG",
-    ".jpeg": "JPEG",
-    ".webp": "WEBP",
-    ".tif": "TIFF",
-    ".tiff": "TIFF",
-    ".bmp": "BMP",
-}
 
 
 def default_model_path() -> Path:
@@ -250,7 +244,7 @@ def prefetch(items: Iterator[T], depth: int) -> Iterator[T]:
 
 
 @dataclass
-class _Item:
+class Item:
     frame: av.VideoFrame  # working yuv420p frame; its chroma is replaced in place
     small: np.ndarray  # render-size RGB
 
@@ -304,14 +298,14 @@ def colorize_video(
 
     fsize = render_size(info.width, max(1, info.height // 2), cfg.render_size, colorizer.multiple) if kept else rsize
 
-    def prepare() -> Iterator[_Item]:
+    def prepare() -> Iterator[Item]:
         for frame in source_frames(input, plan, cfg.start, cfg.duration, log, source):
             work = to_work_frame(frame, spec)
             if kept:  # the two fields in the order they were shot, each as its own picture
                 small = [small_rgb(field(work, p), fsize) for p in ((0, 1) if kept == "tff" else (1, 0))]
             else:
                 small = small_rgb(frame, rsize)
-            yield _Item(work, small)
+            yield Item(work, small)
 
     meta = {
         "version": __version__,
@@ -426,7 +420,7 @@ def source_frames(
 
 
 def _colour_fields(
-    colorizer: Colorizer, smoother: TemporalSmoother, batch: list[_Item], spec: ColourSpec, info: VideoInfo, order: str
+    colorizer: Colorizer, smoother: TemporalSmoother, batch: list[Item], spec: ColourSpec, info: VideoInfo, order: str
 ) -> np.ndarray:
     """Chroma planes for interlaced frames coloured field by field (``--interlaced keep``)."""
     ch = (info.height + 1) // 2  # chroma rows of a frame; a field holds every other one
@@ -673,3 +667,23 @@ def colorize(
     if out_image:
         return preview_only(input, output, colorizer, colorizer.cfg.preview or 6, guidance, log, progress)
     return colorize_video(input, output, colorizer, progress, log, guidance=guidance)
+
+
+def colorize_frames(
+    input: Path,
+    target: FrameTarget,
+    colorizer: Colorizer,
+    progress: Callable[[int], None] = lambda _n: None,
+    log: Log = lambda _m: None,
+    guidance: Guidance | None = None,
+) -> Report:
+    """A video or a sequence -> one colorized image a frame in ``target``: the video path
+    (:func:`vidcolor.pipeline.colorize_video`) with :class:`FrameWriter` in place of the encoder."""
+    seq = open_sequence(input) if is_sequence(input) else None
+    info = seq.info() if seq is not None else probe(input)
+    writer: Any = functools.partial(FrameWriter, target=target, name_for=frame_namer(target, seq))
+    report = colorize_video(
+        input, target.preview_base, colorizer, progress, log, info=info, guidance=guidance, make_writer=writer
+    )
+    report.output = Path(str(target))
+    return report

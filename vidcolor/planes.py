@@ -142,12 +142,12 @@ def upsample_chroma(cbcr: torch.Tensor, width: int, height: int, bits: int = 8) 
     return up.to(torch.uint8) if bits == 8 else up.to(torch.int32)
 
 
-def _plane(frame: av.VideoFrame, i: int) -> np.ndarray:
+def plane(frame: av.VideoFrame, i: int) -> np.ndarray:
     """A writable (h, w) view of plane ``i`` (uint8, or uint16 for more than 8 bits a sample)."""
-    plane = frame.planes[i]
+    p = frame.planes[i]
     dtype = np.uint16 if frame.format.components[0].bits > 8 else np.uint8
-    view = np.frombuffer(memoryview(plane), dtype).reshape(-1, plane.line_size // np.dtype(dtype).itemsize)
-    return view[: plane.height, : plane.width]
+    view = np.frombuffer(memoryview(p), dtype).reshape(-1, p.line_size // np.dtype(dtype).itemsize)
+    return view[: p.height, : p.width]
 
 
 def write_chroma(frame: av.VideoFrame, uv: np.ndarray) -> av.VideoFrame:
@@ -155,7 +155,7 @@ def write_chroma(frame: av.VideoFrame, uv: np.ndarray) -> av.VideoFrame:
     depth: values are cast to the plane's type); luma untouched."""
     frame.make_writable()
     for i in (1, 2):
-        view = _plane(frame, i)
+        view = plane(frame, i)
         view[:] = uv[i - 1]
     return frame
 
@@ -163,14 +163,14 @@ def write_chroma(frame: av.VideoFrame, uv: np.ndarray) -> av.VideoFrame:
 def with_chroma(frame: av.VideoFrame, uv: np.ndarray) -> av.VideoFrame:
     """A copy of a working frame with other chroma planes (for a preview column); tags kept."""
     copy = av.VideoFrame(frame.width, frame.height, frame.format.name)
-    _plane(copy, 0)[:] = _plane(frame, 0)
+    plane(copy, 0)[:] = plane(frame, 0)
     copy.color_range, copy.colorspace = frame.color_range, frame.colorspace
     return write_chroma(copy, uv)
 
 
 def luma(frame: av.VideoFrame) -> np.ndarray:
     """The Y plane of a planar YUV frame as an (H, W) array (a copy; uint16 above 8 bits)."""
-    return _plane(frame, 0).copy()
+    return plane(frame, 0).copy()
 
 
 def pad_even(frame: av.VideoFrame) -> av.VideoFrame:
@@ -178,12 +178,12 @@ def pad_even(frame: av.VideoFrame) -> av.VideoFrame:
     (its chroma planes already cover the padded size); the picture itself is copied unchanged."""
     w, h = frame.width + frame.width % 2, frame.height + frame.height % 2
     out = av.VideoFrame(w, h, frame.format.name)
-    y = _plane(out, 0)
-    y[: frame.height, : frame.width] = _plane(frame, 0)
+    y = plane(out, 0)
+    y[: frame.height, : frame.width] = plane(frame, 0)
     y[: frame.height, frame.width :] = y[: frame.height, frame.width - 1 : frame.width]
     y[frame.height :] = y[frame.height - 1 : frame.height]
     for i in (1, 2):
-        _plane(out, i)[:] = _plane(frame, i)
+        plane(out, i)[:] = plane(frame, i)
     out.pts, out.time_base = frame.pts, frame.time_base
     out.color_range, out.colorspace = frame.color_range, frame.colorspace
     return out
@@ -193,11 +193,11 @@ def field(frame: av.VideoFrame, parity: int) -> av.VideoFrame:
     """One field of an interlaced 4:2:0 frame as a half-height frame: its lines ``parity``,
     ``parity`` + 2, ... of every plane (interlaced 4:2:0 chroma lines alternate fields too)."""
     rows = lambda a: a[parity::2]  # noqa: E731
-    h = rows(_plane(frame, 0)).shape[0]
+    h = rows(plane(frame, 0)).shape[0]
     out = av.VideoFrame(frame.width, h, frame.format.name)
     for i in range(3):
-        src = rows(_plane(frame, i))
-        _plane(out, i)[: src.shape[0]] = src
+        src = rows(plane(frame, i))
+        plane(out, i)[: src.shape[0]] = src
     out.color_range, out.colorspace = frame.color_range, frame.colorspace
     return out
 

@@ -27,7 +27,7 @@ segments' packets copied (no re-encoding, every frame at its source timestamp) w
 subtitles, chapters and tags copied once from the source for the whole film, exactly as
 :class:`vidcolor.encode.VideoWriter` does for an uninterrupted run; then the work folder goes.
 Workers that finish earlier leave their part and exit 0. One slice has one writer at a time
-(a :class:`vidcolor.batch.Lease`): a second worker given the same slice stops with exit 1 naming
+(a :class:`vidcolor.lease.Lease`): a second worker given the same slice stops with exit 1 naming
 the holder, or, once the slice is finished, finds it done.
 """
 
@@ -48,15 +48,16 @@ import torch
 from vidcolor import __version__, pipeline
 from vidcolor.atomic import publish, remove_stale_partials, write_atomic
 from vidcolor.config import ColorizeConfig
-from vidcolor.decode import VideoInfo, check_input, media_kind, probe
+from vidcolor.decode import VideoInfo, check_input, media_kind
 from vidcolor.encode import VideoWriter, container_format
 from vidcolor.errors import BadInputError, BusyError, ProcessingError, describe
 from vidcolor.interlace import Plan
+from vidcolor.lease import Lease, Slice, fingerprint
 from vidcolor.pipeline import (
     PREVIEW_WARMUP,
     Colorizer,
+    Item,
     Report,
-    _Item,
     batched,
     colour_batch,
     ended_early,
@@ -65,6 +66,7 @@ from vidcolor.pipeline import (
     queue_depth,
 )
 from vidcolor.planes import render_size, small_rgb, to_work_frame, write_chroma
+from vidcolor.source import probe
 from vidcolor.temporal import TemporalSmoother
 
 Log = Callable[[str], None]
@@ -91,32 +93,6 @@ class Segment:
         uninterrupted run reads), the others from their keyframe (plus :data:`EPS`)."""
         start = self.start + EPS if self.index else 0.0
         return start, (self.end + EPS - start if self.end is not None else None)
-
-
-@dataclass(frozen=True)
-class Part:
-    """``--segments K/N``: this worker's share of a film, a contiguous slice of its segments."""
-
-    index: int
-    count: int
-
-    @classmethod
-    def parse(cls, text: str) -> Part:
-        try:
-            k, n = (int(x) for x in text.split("/"))
-        except ValueError:
-            raise BadInputError(f"--segments must look like K/N (e.g. 0/4), got {text!r}") from None
-        if not (n >= 1 and 0 <= k < n):
-            raise BadInputError(f"--segments {text}: need 0 <= K < N")
-        return cls(k, n)
-
-    def slice(self, n_segments: int) -> range:
-        """The segments this part colorizes: contiguous, so its smoother state carries exactly
-        from one to the next; the parts of all K cover every segment once (some may be empty)."""
-        return range(self.index * n_segments // self.count, (self.index + 1) * n_segments // self.count)
-
-    def __str__(self) -> str:
-        return f"{self.index}/{self.count}"
 
 
 def keyframe_times(path: Path) -> list[float]:
@@ -347,7 +323,7 @@ def colorize_in_segments(
     input: Path,
     output: Path,
     colorizer: Colorizer,
-    part: Part = Part(0, 1),
+    part: Slice = Slice(0, 1),
     segment_seconds: float = 30.0,
     progress: Progress = lambda _n: None,
     log: Log = lambda _m: None,
@@ -357,8 +333,6 @@ def colorize_in_segments(
 
     Returns the report of the whole film when this call joined it, else of this part (its
     ``output`` is then the work folder)."""
-    from vidcolor.batch import Lease, Shard
-
     cfg = colorizer.cfg
     check_input(input)
     container_format(output)  # a video container: segments are written in it
@@ -374,9 +348,9 @@ def colorize_in_segments(
         keys = [t - info.start_time for t in keyframe_times(input)]  # from the first frame, as windows are
         plan = plan_segments(keys, segment_seconds)
         work.save_plan(ident, plan)
-    mine = part.slice(len(plan))
+    mine = part.span(len(plan))
     t0 = time.perf_counter()
-    with Lease(work.dir, Shard(part.index, part.count), beat=10.0, stale=60.0, what="part"):
+    with Lease(work.dir, part, beat=10.0, stale=60.0, what="part"):
         done = [k for k in mine if work.done(k)]
         if done:
             log(f"resuming: {len(done)} of the {len(mine)} segments of part {part} are done; doing the rest")
@@ -416,8 +390,6 @@ def all_done(work: WorkFolder, plan: list[Segment]) -> bool:
 
 def _ident(input: Path, colorizer: Colorizer, segment_seconds: float) -> dict:
     """What the segments depend on: a change to any of it makes the work folder stale."""
-    from vidcolor.batch import fingerprint
-
     settings = colorizer.cfg.public()
     settings.pop("device", None)
     return {
@@ -469,10 +441,10 @@ def _run_part(
 
 def _items(
     input: Path, seg: Segment, info: VideoInfo, fields: Plan, rsize: tuple[int, int], log: Log
-) -> Iterator[_Item]:
+) -> Iterator[Item]:
     start, duration = seg.window()
     for frame in pipeline.source_frames(input, fields, start, duration, log, info):
-        yield _Item(to_work_frame(frame, info.spec), small_rgb(frame, rsize))
+        yield Item(to_work_frame(frame, info.spec), small_rgb(frame, rsize))
 
 
 def _colour_segment(
@@ -511,7 +483,7 @@ def _colour_segment(
     return decoded, last
 
 
-def _chain(first: _Item, rest: Iterator[_Item]) -> Iterator[_Item]:
+def _chain(first: Item, rest: Iterator[Item]) -> Iterator[Item]:
     yield first
     yield from rest
 
@@ -542,9 +514,7 @@ def _join(
     input: Path, output: Path, info: VideoInfo, work: WorkFolder, plan: list[Segment], colorizer: Colorizer, log: Log
 ) -> Report | None:
     """Join every segment into ``output`` under the join lease; None when another worker joins."""
-    from vidcolor.batch import Lease, Shard
-
-    lease = Lease(work.dir, Shard(0, 1), beat=10.0, stale=60.0, what="the join", name=".vidcolor-join-lease.json")
+    lease = Lease(work.dir, Slice(0, 1), beat=10.0, stale=60.0, what="the join", name=".vidcolor-join-lease.json")
     try:
         lease.__enter__()
     except BusyError:

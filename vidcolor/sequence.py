@@ -1,8 +1,8 @@
 """Image sequences: a folder of numbered frames (or a printf pattern) in, a folder of frames out.
 
 Scanners write films as one image a frame (``scan_000001.tif`` ... , 8 or 16 bits, TIFF, PNG, DPX).
-Such an input is a video to the rest of vidcolor: :func:`vidcolor.decode.probe` and
-:func:`vidcolor.decode.frames` hand a sequence to :class:`Sequence`, which gives a :class:`VideoInfo`
+Such an input is a video to the rest of vidcolor: :func:`vidcolor.source.probe` and
+:func:`vidcolor.source.frames` hand a sequence to :class:`Sequence`, which gives a :class:`VideoInfo`
 and ``av.VideoFrame`` s timed by their frame numbers at ``--fps`` (time base 1/fps), so previews,
 guidance, smoothing and video output work unchanged. Frames are decoded at their own depth (16-bit
 gray or RGB stays 16-bit), so the working YUV frames keep the luma at the input's precision.
@@ -21,7 +21,6 @@ from the same working YUV frame, with the same chroma, the video path would enco
 
 from __future__ import annotations
 
-import functools
 import itertools
 import math
 import os
@@ -30,19 +29,19 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import av
 import numpy as np
 
 from vidcolor.config import ColorizeConfig, EncodeSettings
-from vidcolor.decode import VideoInfo, image_names, load_extras, load_photo, media_kind, probe, to_8bit
+from vidcolor.decode import VideoInfo, image_names, load_extras, load_photo, media_kind, to_8bit
 from vidcolor.errors import BadInputError, ProcessingError, describe
-from vidcolor.planes import MATRICES, ColourSpec, _plane, colour_spec_for
+from vidcolor.formats import DEEP_IMAGE_FORMATS, IMAGE_OUTPUTS
+from vidcolor.planes import MATRICES, ColourSpec, colour_spec_for, plane
 
 if TYPE_CHECKING:
-    from vidcolor.guidance import Guidance
-    from vidcolor.pipeline import Colorizer, Report
+    pass
 
 Log = Callable[[str], None]
 PRINTF = re.compile(r"%(0\d+)?d")  # the frame number in a pattern: %d or %0Nd, as FFmpeg's image2
@@ -331,16 +330,10 @@ def frame_target(output: str | Path) -> FrameTarget | None:
     return None
 
 
-def _image_outputs() -> dict[str, str]:
-    from vidcolor.pipeline import IMAGE_OUTPUTS  # torch comes with it; only once frames are written
-
-    return IMAGE_OUTPUTS
-
-
 def _writable(name: str) -> str:
     """An input frame's name for the output: kept where vidcolor writes its format, else ``.png``."""
     p = Path(name)
-    return name if p.suffix.lower() in _image_outputs() else p.stem + ".png"
+    return name if p.suffix.lower() in IMAGE_OUTPUTS else p.stem + ".png"
 
 
 Namer = Callable[[int, int], str]
@@ -363,7 +356,7 @@ def frame_namer(target: FrameTarget, seq: Sequence | None) -> Namer:
 def check_frame_target(input: Path, target: FrameTarget, overwrite: bool) -> None:
     """Refuse, before any work, what would lose frames: a pattern without an image extension, the
     input's own folder, frames already there (without ``overwrite``), a folder that cannot be made."""
-    outputs = _image_outputs()
+    outputs = IMAGE_OUTPUTS
     if target.pattern is not None:
         if len(PRINTF.findall(target.pattern)) != 1 or "%" in PRINTF.sub("", target.pattern):
             raise BadInputError(f"{target}: a frame pattern holds one %d or %0Nd (e.g. out_%06d.png)")
@@ -399,9 +392,9 @@ def to_rgb(frame: av.VideoFrame, spec: ColourSpec) -> np.ndarray:
     rows of odd-sized frames black and maps limited-range white to 65283, not 65535."""
     import cv2
 
-    y = _plane(frame, 0).astype(np.float32)
+    y = plane(frame, 0).astype(np.float32)
     h, w = y.shape
-    cb, cr = (cv2.resize(_plane(frame, i).astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR) for i in (1, 2))
+    cb, cr = (cv2.resize(plane(frame, i).astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR) for i in (1, 2))
     k = 2.0 ** (spec.bits - 8)
     if spec.full_range:
         top = 2.0**spec.bits - 1
@@ -451,10 +444,10 @@ class FrameWriter:
         return None
 
     def write(self, frame: av.VideoFrame) -> None:
-        from vidcolor.encode import DEEP_IMAGE_FORMATS, save_image
+        from vidcolor.encode import save_image
 
         path = self.target.folder / self.name_for(self.frames_written, frame.pts)
-        fmt = _image_outputs()[path.suffix.lower()]
+        fmt = IMAGE_OUTPUTS[path.suffix.lower()]
         rgb = to_rgb(frame, self.spec)
         if rgb.dtype != np.uint8 and fmt not in DEEP_IMAGE_FORMATS:
             if not self._noted:
@@ -466,25 +459,3 @@ class FrameWriter:
         except OSError as e:
             raise ProcessingError(f"{path}: cannot write image ({describe(e)})") from None
         self.frames_written += 1
-
-
-def colorize_frames(
-    input: Path,
-    target: FrameTarget,
-    colorizer: Colorizer,
-    progress: Callable[[int], None] = lambda _n: None,
-    log: Log = lambda _m: None,
-    guidance: Guidance | None = None,
-) -> Report:
-    """A video or a sequence -> one colorized image a frame in ``target``: the video path
-    (:func:`vidcolor.pipeline.colorize_video`) with :class:`FrameWriter` in place of the encoder."""
-    from vidcolor.pipeline import colorize_video
-
-    seq = open_sequence(input) if is_sequence(input) else None
-    info = seq.info() if seq is not None else probe(input)
-    writer: Any = functools.partial(FrameWriter, target=target, name_for=frame_namer(target, seq))
-    report = colorize_video(
-        input, target.preview_base, colorizer, progress, log, info=info, guidance=guidance, make_writer=writer
-    )
-    report.output = Path(str(target))
-    return report

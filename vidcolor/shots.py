@@ -26,8 +26,8 @@ from av.video.reformatter import Interpolation
 
 from vidcolor.color import uint8_gray_to_L
 from vidcolor.cuts import CutDetector, Event, cut_params, features
-from vidcolor.decode import frames, probe
 from vidcolor.encode import save_image
+from vidcolor.source import frames, probe
 
 # A time written to the millisecond (a keyframe's name, a player's display) may fall up to half a
 # millisecond before the frame it means (names before 0.4 rounded to the nearest ms: 5.95833 s was
