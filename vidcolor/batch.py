@@ -33,14 +33,13 @@ from pathlib import Path
 from vidcolor.atomic import remove_stale_partials
 from vidcolor.config import SegmentSettings
 from vidcolor.decode import media_kind
-from vidcolor.errors import BadInputError, VidcolorError, describe
+from vidcolor.errors import BadInputError, Log, VidcolorError, describe
 from vidcolor.formats import CONTAINERS, IMAGE_OUTPUTS
 from vidcolor.guidance import Guidance, beside, is_guidance_file
 from vidcolor.lease import Lease, Slice, fingerprint
 from vidcolor.pipeline import ColorizeConfig, Colorizer, colorize, model_id, model_path
 
 MANIFEST_GLOB = "vidcolor-manifest*.jsonl"
-Log = Callable[[str], None]
 
 
 @dataclass

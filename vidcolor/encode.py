@@ -21,7 +21,7 @@ import contextlib
 import json
 import math
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import av
@@ -30,7 +30,7 @@ import numpy as np
 from vidcolor.atomic import publish, temp_path, write_atomic  # their home; still importable from here
 from vidcolor.config import EncodeSettings
 from vidcolor.decode import VideoInfo, to_8bit
-from vidcolor.errors import BadInputError, ProcessingError, describe
+from vidcolor.errors import BadInputError, Log, ProcessingError, describe
 from vidcolor.formats import (
     ALPHA_IMAGE_FORMATS,
     CONTAINERS,
@@ -42,8 +42,6 @@ from vidcolor.formats import (
     ICC_IMAGE_FORMATS,
 )
 from vidcolor.planes import ColourSpec, pad_even
-
-Log = Callable[[str], None]
 
 
 def container_format(path: Path) -> str:
@@ -205,7 +203,7 @@ class VideoWriter:
         self._offset: int | None = None  # pts shift (input time base) for segments
         self._last_pts: int | None = None  # the last pts given to the encoder
         self._retimed = 0
-        self._audio: _AudioCopier | None = None
+        self._audio: _SideStreams | None = None
 
     # -- lifecycle
     def __enter__(self) -> VideoWriter:
@@ -218,7 +216,7 @@ class VideoWriter:
             raise ProcessingError(f"{self.final}: cannot create output ({describe(e)})") from None
         try:
             self._setup_video()
-            self._audio = _AudioCopier(self.info.path, self.out, self.fmt, self.source_start, self.end, self.log)
+            self._audio = _SideStreams(self.info.path, self.out, self.fmt, self.source_start, self.end, self.log)
             self.out.metadata.update(self._audio.tags)  # title, date, ... of the source
             tags, disposition = self._audio.video_tags
             self.stream.metadata.update(tags)  # language, title of the picture
@@ -398,7 +396,7 @@ def _transcoder(
     return stream, av.AudioResampler(format=sample_fmt, layout=layout, rate=rate)
 
 
-class _AudioCopier:
+class _SideStreams:
     """Copies what the source has besides its picture: audio streams (copied, or transcoded),
     subtitle streams the output container takes, chapters, and the tags (language, title,
     disposition) of every stream and of the container; interleaved with the video by time."""

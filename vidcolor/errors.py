@@ -1,6 +1,12 @@
-"""Domain errors. Each carries the bad value in its message; only ``cli.py`` maps them to exit codes."""
+"""Domain errors and messages. Each error carries the bad value in its message; only ``cli.py`` maps
+them to exit codes. Notes and warnings go to a :data:`Log` the caller gives; the CLI decides what
+reaches the terminal (``--quiet`` keeps every ``warning:``)."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+
+Log = Callable[[str], None]  # where a module says a ``note:`` or a ``warning:``
 
 
 class VidcolorError(Exception):

@@ -23,7 +23,6 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,7 +34,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from vidcolor.color import rgb_to_model, uint8_rgb_to_L
 from vidcolor.decode import media_kind
-from vidcolor.errors import BadInputError, describe
+from vidcolor.errors import BadInputError, Log, describe
 from vidcolor.planes import MATRICES
 from vidcolor.propagate import (
     Guide,
@@ -51,7 +50,6 @@ from vidcolor.propagate import (
 )
 from vidcolor.shots import ShotMap
 
-Log = Callable[[str], None]
 MIN_SIZE = 16  # px: a smaller reference cannot be matched
 TIME_IN_NAME = re.compile(r"_t(\d+(?:\.\d+)?)s$")
 

@@ -26,13 +26,13 @@ import torch
 import torch.nn.functional as F
 
 from vidcolor import __version__, interlace
-from vidcolor.color import lab_to_rgb, model_to_rgb, rgb_to_gray_L, rgb_to_lab, uint8_rgb_to_L
+from vidcolor.color import AB_SCALE, lab_to_rgb, model_to_rgb, rgb_to_gray_L, rgb_to_lab, uint8_rgb_to_L
 from vidcolor.config import ColorizeConfig
 from vidcolor.decode import Media, VideoInfo, check_input, load_extras, load_photo, media_kind, to_8bit
 from vidcolor.device import pick_device  # also imported from here by the CLI
 from vidcolor.encode import VideoWriter, save_image
 from vidcolor.engines import FallbackEngine, auto_choices, engine_precisions, engine_unavailable
-from vidcolor.errors import BadInputError, ProcessingError, describe
+from vidcolor.errors import BadInputError, Log, ProcessingError, describe
 from vidcolor.formats import CONTAINERS, DEEP_IMAGE_FORMATS, IMAGE_OUTPUTS
 from vidcolor.guidance import Guidance, Guider
 from vidcolor.modelfile import load_generator
@@ -57,7 +57,6 @@ from vidcolor.temporal import TemporalSmoother
 
 T = TypeVar("T")
 Progress = Callable[[int], None]
-Log = Callable[[str], None]
 
 
 def default_model_path() -> Path:
@@ -604,7 +603,7 @@ def colorize_array(
         ab = _guide_fn(guider, 0)(L, ab.float())
         _warn_unused(guider, log)
     ab = F.interpolate(ab * cfg.strength, size=(h, w), mode="bilinear", align_corners=False)
-    lab = torch.cat([rgb_to_lab(full)[:, :1], ab * 110.0], 1)
+    lab = torch.cat([rgb_to_lab(full)[:, :1], ab * AB_SCALE], 1)
     out = (lab_to_rgb(lab)[0].permute(1, 2, 0) * top).round_()
     return out.byte().cpu().numpy() if arr.dtype == np.uint8 else out.cpu().numpy().astype(arr.dtype)
 

@@ -47,10 +47,10 @@ import torch
 
 from vidcolor import __version__, pipeline
 from vidcolor.atomic import publish, remove_stale_partials, write_atomic
-from vidcolor.config import ColorizeConfig
+from vidcolor.config import ColorizeConfig, SegmentSettings
 from vidcolor.decode import VideoInfo, check_input, media_kind
 from vidcolor.encode import VideoWriter, container_format
-from vidcolor.errors import BadInputError, BusyError, ProcessingError, describe
+from vidcolor.errors import BadInputError, BusyError, Log, ProcessingError, describe
 from vidcolor.interlace import Plan
 from vidcolor.lease import Lease, Slice, fingerprint
 from vidcolor.pipeline import (
@@ -69,7 +69,6 @@ from vidcolor.planes import render_size, small_rgb, to_work_frame, write_chroma
 from vidcolor.source import probe
 from vidcolor.temporal import TemporalSmoother
 
-Log = Callable[[str], None]
 Progress = Callable[[int], None]
 WARMUP = PREVIEW_WARMUP  # frames of the previous segment a slice's first segment is warmed up on
 EPS = 1e-7  # seconds added to a cut's time: the seek lands on its keyframe, far below a frame's length
@@ -324,7 +323,7 @@ def colorize_in_segments(
     output: Path,
     colorizer: Colorizer,
     part: Slice = Slice(0, 1),
-    segment_seconds: float = 30.0,
+    segment_seconds: float = SegmentSettings.segment_seconds,
     progress: Progress = lambda _n: None,
     log: Log = lambda _m: None,
     guidance: object | None = None,
