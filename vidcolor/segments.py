@@ -33,6 +33,7 @@ the holder, or, once the slice is finished, finds it done.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import shutil
@@ -513,13 +514,14 @@ def _join(
     input: Path, output: Path, info: VideoInfo, work: WorkFolder, plan: list[Segment], colorizer: Colorizer, log: Log
 ) -> Report | None:
     """Join every segment into ``output`` under the join lease; None when another worker joins."""
-    lease = Lease(work.dir, Slice(0, 1), beat=10.0, stale=60.0, what="the join", name=".vidcolor-join-lease.json")
-    try:
-        lease.__enter__()
-    except BusyError:
-        log(f"every segment of {input.name} is done; another worker is joining {output.name}")
-        return None
-    try:
+    with contextlib.ExitStack() as held:
+        try:
+            held.enter_context(
+                Lease(work.dir, Slice(0, 1), beat=10.0, stale=60.0, what="the join", name=".vidcolor-join-lease.json")
+            )
+        except BusyError:
+            log(f"every segment of {input.name} is done; another worker is joining {output.name}")
+            return None
         if not all_done(work, plan):  # joined (and cleaned up) by another worker meanwhile
             log(f"{output.name}: already joined by another worker")
             return None
@@ -540,8 +542,6 @@ def _join(
         frames_total = sum(r.get("frames", 0) for r in records)
         if writer.frames_written != frames_total:
             raise ProcessingError(f"{output}: joined {writer.frames_written} of {frames_total} frames")
-    finally:
-        lease.__exit__(None, None, None)
     shutil.rmtree(work.dir, ignore_errors=True)
     lasts = [r["last"] for r in records if r.get("last") is not None]
     why = ended_early(info, frames_total, max(lasts) if lasts else None)
