@@ -14,8 +14,12 @@ def modules() -> dict[str, Path]:
     """Every module of the three packages by its import name (engines and train install under vidcolor)."""
     found = {}
     for package, folder in PACKAGES.items():
-        for f in sorted(folder.glob("*.py")):
-            found[package if f.stem == "__init__" else f"{package}.{f.stem}"] = f
+        for f in sorted(folder.rglob("*.py")):
+            parts = f.relative_to(folder).with_suffix("").parts
+            if parts[0] in ("recipes", "__pycache__"):  # scripts beside the package, not its modules
+                continue
+            parts = parts[:-1] if parts[-1] == "__init__" else parts
+            found[".".join((package, *parts))] = f
     return found
 
 

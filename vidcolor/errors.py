@@ -1,4 +1,4 @@
-"""Domain errors and messages. Each error carries the bad value in its message; only ``cli.py`` maps
+"""Domain errors and messages. Each error carries the bad value in its message; only :mod:`vidcolor.cli.app` maps
 them to exit codes. Notes and warnings go to a :data:`Log` the caller gives; the CLI decides what
 reaches the terminal (``--quiet`` keeps every ``warning:``)."""
 

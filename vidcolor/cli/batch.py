@@ -1,0 +1,197 @@
+"""``vidcolor batch``: many files, resumable and shardable; its progress bars and summary."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from vidcolor.cli.app import Debug, Quiet, app, handle_errors, logger
+from vidcolor.cli.options import (
+    BatchSizeOpt,
+    CacheDirOpt,
+    CodecOpt,
+    CrfOpt,
+    D,
+    DeviceOpt,
+    E,
+    EngineOpt,
+    ExactSizeOpt,
+    InterlacedOpt,
+    ModelOpt,
+    PixFmtOpt,
+    PrecisionOpt,
+    PresetOpt,
+    RenderSizeOpt,
+    SmoothingOpt,
+    StrengthOpt,
+    colorize_config,
+)
+from vidcolor.errors import BadInputError
+
+
+@app.command("batch", help="Colorize many files: folders (recursive), files or a list; resumable, shardable.")
+@handle_errors
+def batch_cmd(
+    inputs: Annotated[list[Path] | None, typer.Argument(help="Folders (searched recursively) and files.")] = None,
+    out_dir: Annotated[Path, typer.Option("--output", "-o", help="Output folder (mirrors the inputs' layout).")] = Path(
+        "colorized"
+    ),
+    from_list: Annotated[Path | None, typer.Option("--from-list", help="A file with one input path per line.")] = None,
+    suffix: Annotated[str, typer.Option(help="Added to each output's name, before the extension.")] = "",
+    container: Annotated[
+        str | None,
+        typer.Option(help="Video container for outputs: mp4, mkv, mov, webm \\[default: the input's, else mp4]."),
+    ] = None,
+    redo: Annotated[
+        str,
+        typer.Option(help="changed (default): redo changed inputs/model/settings; failed: also retry failures; all."),
+    ] = "changed",
+    shard: Annotated[
+        str, typer.Option(help="K/N: process only shard K of N (for job arrays on several machines).")
+    ] = "0/1",
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would be done; write nothing.")] = False,
+    model: ModelOpt = None,
+    render_size: RenderSizeOpt = D.render_size,
+    batch_size: BatchSizeOpt = D.batch_size,
+    smoothing: SmoothingOpt = D.smoothing,
+    strength: StrengthOpt = D.strength,
+    engine: EngineOpt = D.engine,
+    precision: PrecisionOpt = D.precision,
+    cache_dir: CacheDirOpt = None,
+    device: DeviceOpt = D.device,
+    codec: CodecOpt = E.codec,
+    crf: CrfOpt = E.crf,
+    preset: PresetOpt = E.preset,
+    exact_size: ExactSizeOpt = E.exact_size,
+    pix_fmt: PixFmtOpt = E.pix_fmt,
+    interlaced: InterlacedOpt = D.interlaced,
+    strict: Annotated[
+        bool,
+        typer.Option(
+            "--strict",
+            help="Exit 1 when a file was salvaged (damaged frames, audio or streams left out), as for a failure.",
+        ),
+    ] = False,
+    quiet: Quiet = False,
+    debug: Debug = False,
+) -> None:
+    from vidcolor.batch import discover, run_batch
+    from vidcolor.formats import CONTAINERS
+    from vidcolor.lease import Slice
+
+    if container is not None and f".{container.lstrip('.')}" not in CONTAINERS:
+        raise BadInputError(f"--container must be one of {', '.join(c[1:] for c in CONTAINERS)}, got {container!r}")
+    if not inputs and from_list is None:
+        raise BadInputError("no inputs: give folders/files or --from-list FILE")
+    part = Slice.parse(shard)
+    cfg = colorize_config(locals())
+    log = logger(quiet)
+    jobs = discover(inputs or [], from_list, exclude=out_dir)
+    with batch_progress(enabled=not quiet and not dry_run, total=sum(part.owns(j.rel) for j in jobs)) as hooks:
+        on_file, on_plan = hooks or (None, None)
+        report = run_batch(jobs, out_dir, cfg, part, suffix, container, redo, dry_run, log, on_file, on_plan)
+    if not quiet or report.failed or report.salvaged:
+        batch_summary(report, dry_run, strict)
+    if report.failed or (strict and report.salvaged):
+        raise typer.Exit(1)
+
+
+@contextlib.contextmanager
+def batch_progress(enabled: bool, total: int) -> Iterator[Any]:
+    """Three bars on stderr: files, all frames still to do (its ETA is the batch's: a long film
+    weighs what it takes), and the current file's frames. Rates are over the last minute.
+
+    Yields ``(on_file, on_plan)`` for :func:`vidcolor.batch.run_batch` (None when disabled)."""
+    if not enabled:
+        yield None
+        return
+    import threading
+
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from vidcolor.decode import header_frames
+    from vidcolor.source import probe
+
+    with Progress(
+        TextColumn("{task.description}", markup=False),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        speed_estimate_period=60.0,
+    ) as bar:  # fmt: skip  (descriptions are file names: "[x]" in one is text, not rich markup)
+        files = bar.add_task("files", total=total)
+        overall = bar.add_task("all frames", total=None)
+        current = bar.add_task("", total=None, visible=False)
+
+        def on_plan(jobs: list[Any]) -> None:
+            """Count the frames to do from the containers' headers, in the background."""
+
+            def count() -> None:
+                n = sum(1 if job.kind == "image" else header_frames(job.input) for job in jobs)
+                bar.update(overall, total=n)
+
+            threading.Thread(target=count, name="vidcolor-count", daemon=True).start()
+
+        running = [False]  # a file counts on the files bar once it is finished, not when it starts
+
+        def on_file(job: Any, runs: bool) -> Callable[[int], None]:
+            if running[0]:
+                bar.advance(files)
+            running[0] = runs
+            if not runs:
+                bar.advance(files)
+                return lambda _n: None
+            frames = 1 if job.kind == "image" else (probe(job.input).frames or None)  # errors: the file fails
+            bar.update(current, description=job.rel[-40:], total=frames, completed=0, visible=True)
+
+            def advance(n: int) -> None:
+                bar.advance(current, n)
+                bar.advance(overall, n)
+
+            return advance
+
+        yield on_file, on_plan
+        if running[0]:
+            bar.advance(files)
+        bar.update(overall, total=bar.tasks[overall].completed)  # headers can be off by a frame or two
+
+
+def batch_summary(report: Any, dry_run: bool, strict: bool = False) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from vidcolor.batch import outcome_line
+
+    console = Console(stderr=True)
+    table = Table(title="vidcolor batch" + (" (dry run)" if dry_run else ""))
+    for col in ("result", "files", "frames", "seconds"):
+        table.add_column(col, justify="right" if col != "result" else "left")
+    for action in ("done", "salvaged", "would run", "skipped", "failed"):
+        rows = [o for o in report.outcomes if o.action == action]
+        if rows:
+            table.add_row(
+                action, str(len(rows)), str(sum(o.frames for o in rows)), f"{sum(o.seconds for o in rows):.1f}"
+            )
+    console.print(table)
+    for o in report.outcomes:
+        if o.action in ("failed", "salvaged", "would run") or o.detail.startswith(
+            ("failed earlier", "salvaged earlier")
+        ):
+            line = outcome_line(o.action, o.job.input, o.detail)  # file names are text, not rich markup
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
+    if strict and report.salvaged:
+        console.print("--strict: salvaged files count as failed", markup=False, highlight=False)

@@ -1,0 +1,141 @@
+"""``vidcolor INPUT -o OUTPUT``: one film, still or frame sequence."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from vidcolor.cli.app import DEFAULT_COMMAND, Debug, Quiet, app, handle_errors, logger
+from vidcolor.cli.options import (
+    BatchSizeOpt,
+    CacheDirOpt,
+    CodecOpt,
+    CrfOpt,
+    D,
+    DeviceOpt,
+    DurationOpt,
+    E,
+    EngineOpt,
+    ExactSizeOpt,
+    FpsOpt,
+    HintsOpt,
+    InterlacedOpt,
+    ModelOpt,
+    PixFmtOpt,
+    PrecisionOpt,
+    PresetOpt,
+    PreviewOpt,
+    ReferenceOpt,
+    RenderSizeOpt,
+    S,
+    SmoothingOpt,
+    StartOpt,
+    StrengthOpt,
+    colorize_config,
+)
+from vidcolor.cli.progress import progress_bar
+from vidcolor.errors import BadInputError
+
+
+@app.command(DEFAULT_COMMAND, help="Colorize a video or image (the default command: vidcolor INPUT -o OUTPUT).")
+@handle_errors
+def colorize_cmd(
+    input: Annotated[
+        Path,
+        typer.Argument(
+            help="Black-and-white video, image, or image sequence (a folder, or a pattern like scan_%06d.tif).",
+            show_default=False,
+        ),
+    ],
+    output_arg: Annotated[
+        str,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Output video (.mp4 .mkv .mov .webm) or image; a .png for a video input writes only a preview sheet; "
+            "DIR/ (or an existing folder) or out_%06d.png writes one image a frame.",
+        ),
+    ],
+    model: ModelOpt = None,
+    render_size: RenderSizeOpt = D.render_size,
+    batch_size: BatchSizeOpt = D.batch_size,
+    smoothing: SmoothingOpt = D.smoothing,
+    strength: StrengthOpt = D.strength,
+    start: StartOpt = D.start,
+    duration: DurationOpt = D.duration,
+    preview: PreviewOpt = D.preview,
+    engine: EngineOpt = D.engine,
+    precision: PrecisionOpt = D.precision,
+    cache_dir: CacheDirOpt = None,
+    device: DeviceOpt = D.device,
+    codec: CodecOpt = E.codec,
+    crf: CrfOpt = E.crf,
+    preset: PresetOpt = E.preset,
+    exact_size: ExactSizeOpt = E.exact_size,
+    pix_fmt: PixFmtOpt = E.pix_fmt,
+    interlaced: InterlacedOpt = D.interlaced,
+    fps: FpsOpt = D.fps,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume",
+            help="Work in segments cut at keyframes; run the same command again to continue after a stop or kill.",
+        ),
+    ] = False,
+    segments: Annotated[
+        str | None,
+        typer.Option(
+            "--segments",
+            help="K/N: colorize only part K of N of the film (give every worker the same -o; the last to finish joins OUT). Implies --resume.",
+        ),
+    ] = None,
+    segment_seconds: Annotated[
+        float, typer.Option("--segment-seconds", help="Length of a segment for --resume/--segments, seconds.", min=0.01)
+    ] = S.segment_seconds,
+    reference: ReferenceOpt = None,
+    hints: HintsOpt = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace OUTPUT if it exists.")] = False,
+    quiet: Quiet = False,
+    debug: Debug = False,
+) -> None:
+    from vidcolor.guidance import Guidance
+    from vidcolor.pipeline import Colorizer, check_output, colorize
+    from vidcolor.sequence import check_frame_target, frame_target, is_sequence, set_fps
+
+    output = Path(output_arg)
+    target = frame_target(output_arg)  # DIR/, an existing folder or out_%06d.png: one image a frame
+    if target is not None and (resume or segments is not None):
+        raise BadInputError(f"{target}: --resume and --segments write a video file, not frames")
+    if is_sequence(input) and (resume or segments is not None):
+        raise BadInputError(f"{input}: --resume and --segments cut a video file; an image sequence runs in one go")
+    if target is not None:
+        check_frame_target(input, target, overwrite)
+    else:
+        check_output(input, output, overwrite)
+    cfg = colorize_config(locals())
+    if is_sequence(input):
+        set_fps(input, cfg.fps)
+    part = None
+    if resume or segments is not None:  # segment by segment, resumable (vidcolor.segments)
+        from vidcolor.lease import Slice
+        from vidcolor.segments import colorize_in_segments
+
+        part = Slice.parse(segments or "0/1", "--segments")
+    log = logger(quiet)
+    guidance = Guidance.load(reference or [], hints or [], log)
+    colorizer = Colorizer(cfg, log)
+    with progress_bar(input, cfg, enabled=not quiet, parts=part.count if part else 1) as advance:
+        if part is not None:
+            report = colorize_in_segments(
+                input, output, colorizer, part, segment_seconds, advance, log, guidance=guidance or None
+            )
+        else:
+            report = colorize(input, target or output, colorizer, progress=advance, log=log, guidance=guidance or None)
+    extra = f", preview {report.preview}" if report.preview and report.preview != report.output else ""
+    frames = f"{report.frames} frame{'s' if report.frames != 1 else ''}"
+    if part is not None and report.output != output:  # this part's segments wait in the work folder
+        log(f"part {part}: {frames} in {report.output}/ for the join")
+    else:
+        log(f"wrote {report.output} ({frames}{extra})")
