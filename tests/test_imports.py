@@ -109,3 +109,13 @@ def test_no_import_cycles():
 def test_no_module_imports_another_modules_private_names():
     _, private = graph()
     assert private == []
+
+
+def test_every_package_is_installed():
+    """pyproject lists its packages by name: a new subpackage left out of it is missing from a wheel
+    (an editable install still finds it, so the suite alone would not notice)."""
+    import tomllib
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {name for name, path in modules().items() if path.name == "__init__.py"}
+    assert found <= listed, sorted(found - listed)
