@@ -97,6 +97,21 @@ def test_quiet_never_hides_that_frames_were_left_out(tmp_path, tiny_model):
     assert r.exit_code == 0 and "ended early" in r.output, r.output
 
 
+def test_a_preview_of_a_file_whose_header_counts_frames_that_never_come(tmp_path, tiny_model):
+    """The sheet's frames are chosen from the frame count the header announces; when far fewer
+    decode (a file cut short; an AVI's null frames), the frames chosen late were never there (was:
+    a sheet of 1 row for 4 asked, and with a video no sheet at all, silently). A preview alone
+    chooses again among the frames that decoded; a video's sheet says what it is missing."""
+    cut = truncated_clip(tmp_path / "cut.mp4")  # 100 frames announced, about 30 decode
+    r = run(cut, tmp_path / "sheet.png", "--model", tiny_model, "--preview", "4", "--render-size", "64")
+    assert r.exit_code == 0 and "choosing again" in r.output, r.output
+    from PIL import Image
+
+    assert Image.open(tmp_path / "sheet.png").height == 4 * 48 + 3 * 4  # 4 rows of the 64x48 film, 4 px apart
+    r = run(cut, tmp_path / "o.mp4", "--model", tiny_model, "--preview", "4", *FAST)
+    assert r.exit_code == 0 and "the preview sheet shows 1 of 4 frames" in r.output, r.output
+
+
 def test_an_error_found_after_start_up_is_one_line_without_an_empty_bar(tmp_path, tiny_model):
     """Its header reads, no frame decodes: the error comes after the bar was set up (was: an empty
     ``colorize 0/100`` bar printed first)."""

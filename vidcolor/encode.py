@@ -40,6 +40,7 @@ from vidcolor.formats import (
     DEFAULT_CODEC,
     FALLBACK_AUDIO,
     ICC_IMAGE_FORMATS,
+    IMAGE_OUTPUTS,
 )
 from vidcolor.planes import ColourSpec, pad_even
 
@@ -96,6 +97,21 @@ def save_image(
         extra["exact"] = True  # keep the colour under transparent pixels, as PNG and TIFF do
     write_atomic(final, lambda tmp: Image.fromarray(rgb).save(tmp, format=fmt, **extra))
     return left
+
+
+def write_picture(
+    rgb: np.ndarray, path: Path, alpha: np.ndarray | None = None, icc: bytes | None = None
+) -> tuple[list[str], bool]:
+    """A colorized picture (HxWx3 uint8 or uint16) as the image file ``path`` names, written
+    atomically: at 16 bits where its format holds them (PNG, TIFF), else at 8. Returns what was
+    left out (see :func:`save_image`) and whether it was brought to 8 bits, for the caller to say."""
+    fmt = IMAGE_OUTPUTS[path.suffix.lower()]
+    reduced = rgb.dtype != np.uint8 and fmt not in DEEP_IMAGE_FORMATS
+    try:
+        left = save_image(to_8bit(rgb) if reduced else rgb, path, fmt, alpha, icc)
+    except OSError as e:
+        raise ProcessingError(f"{path}: cannot write image ({describe(e)})") from None
+    return left, reduced
 
 
 def _same_depth(a: np.ndarray, dtype: np.dtype) -> np.ndarray:
@@ -190,9 +206,12 @@ class VideoWriter:
         duration: float | None = None,
         log: Log = lambda _m: None,
         fields: str | None = None,
+        video_only: bool = False,
     ) -> None:
         self.final, self.info, self.settings, self.spec = final, info, settings, spec
         self.fields = fields  # "tff" | "bff": the frames hold two fields each, to be coded as such
+        # a segment of a film: the video alone, no tags, no faststart; the join adds the rest once
+        self.video_only = video_only
         self.fmt = container_format(final)
         self.tmp = temp_path(final)
         self.metadata, self.start, self.log = metadata, start, log
@@ -207,29 +226,34 @@ class VideoWriter:
 
     # -- lifecycle
     def __enter__(self) -> VideoWriter:
+        faststart = self.fmt in ("mp4", "mov") and not self.video_only
         try:
             self.out = av.open(
-                str(self.tmp), "w", format=self.fmt,
-                options={"movflags": "+faststart"} if self.fmt in ("mp4", "mov") else {},
-            )  # fmt: skip
+                str(self.tmp), "w", format=self.fmt, options={"movflags": "+faststart"} if faststart else {}
+            )
         except (av.error.FFmpegError, OSError) as e:
-            raise ProcessingError(f"{self.final}: cannot create output ({describe(e)})") from None
+            what = "a segment" if self.video_only else "output"
+            raise ProcessingError(f"{self.final}: cannot create {what} ({describe(e)})") from None
         try:
             self._setup_video()
-            self._audio = _SideStreams(self.info.path, self.out, self.fmt, self.source_start, self.end, self.log)
-            self.out.metadata.update(self._audio.tags)  # title, date, ... of the source
-            tags, disposition = self._audio.video_tags
-            self.stream.metadata.update(tags)  # language, title of the picture
-            if disposition is not None:
-                self.stream.disposition = disposition
-            ours = "colorized by vidcolor " + json.dumps(self.metadata, sort_keys=True)
-            key = next((k for k in self.out.metadata if k.lower() == "comment"), None)  # Matroska: COMMENT
-            theirs = self.out.metadata.pop(key) if key else ""
-            self.out.metadata["comment"] = f"{theirs}\n{ours}" if theirs else ours  # theirs kept, ours last
+            if not self.video_only:
+                self._setup_side_streams()
         except BaseException:
             self._discard()
             raise
         return self
+
+    def _setup_side_streams(self) -> None:
+        self._audio = _SideStreams(self.info.path, self.out, self.fmt, self.source_start, self.end, self.log)
+        self.out.metadata.update(self._audio.tags)  # title, date, ... of the source
+        tags, disposition = self._audio.video_tags
+        self.stream.metadata.update(tags)  # language, title of the picture
+        if disposition is not None:
+            self.stream.disposition = disposition
+        ours = "colorized by vidcolor " + json.dumps(self.metadata, sort_keys=True)
+        key = next((k for k in self.out.metadata if k.lower() == "comment"), None)  # Matroska: COMMENT
+        theirs = self.out.metadata.pop(key) if key else ""
+        self.out.metadata["comment"] = f"{theirs}\n{ours}" if theirs else ours  # theirs kept, ours last
 
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is not None:
@@ -348,6 +372,92 @@ class VideoWriter:
             )
         self._retimed += 1
         return self._last_pts + step
+
+
+class JoinWriter(VideoWriter):
+    """A :class:`VideoWriter` whose video is a film's segments' packets, copied (no re-encoding): the audio, subtitles,
+    chapters and tags come from the source through the writer's own copier, as in a normal run."""
+
+    def __init__(self, final: Path, info: VideoInfo, first_segment: Path, metadata: dict, log: Log) -> None:
+        super().__init__(final, info, EncodeSettings(), info.spec, metadata, 0.0, None, log)
+        self.template = av.open(str(first_segment))
+
+    _last_dts: int | None = None
+
+    def _setup_video(self) -> None:
+        src = self.template.streams.video[0]
+        self.stream = self.out.add_stream_from_template(src)
+        self.stream.time_base = src.time_base
+        if self.info.rotation:
+            self.stream.set_display_rotation(self.info.rotation)
+        self.pad, self.pix_fmt = False, src.codec_context.format.name if src.codec_context.format else ""
+        self.extradata = bytes(src.codec_context.extradata or b"")
+
+    def copy(self, segment: Path) -> int:
+        """Mux every video packet of ``segment`` (timestamps as they are); returns the count."""
+        n = 0
+        with av.open(str(segment)) as c:
+            src = c.streams.video[0]
+            if bytes(src.codec_context.extradata or b"") != self.extradata:
+                raise ProcessingError(f"{segment.name}: encoded with other codec parameters than the first segment")
+            for pkt in _with_dts(p for p in c.demux(src) if p.size and (p.dts is not None or p.pts is not None)):
+                if self._last_dts is not None and pkt.dts <= self._last_dts:  # never behind the last segment
+                    pkt.dts = min(pkt.pts if pkt.pts is not None else math.inf, self._last_dts + 1)
+                self._last_dts = pkt.dts
+                if self._offset is None:
+                    self._offset = 0
+                    if self._audio:
+                        self._audio.begin(0.0)
+                t = float((pkt.dts if pkt.dts is not None else pkt.pts) * pkt.time_base)
+                if self._audio:
+                    self._audio.drain(t)
+                pkt.stream = self.stream
+                self.out.mux(pkt)
+                n += 1
+        self.frames_written += n
+        return n
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.template.close()
+        if exc_type is not None:
+            self._discard()
+            return
+        try:
+            if self._audio:
+                self._audio.drain(math.inf)
+            self.out.close()
+            publish(self.tmp, self.final)
+        except (av.error.FFmpegError, OSError) as e:
+            self._discard()
+            raise ProcessingError(f"{self.final}: joining the segments failed ({describe(e)})") from None
+        except BaseException:
+            self._discard()
+            raise
+
+
+def _with_dts(packets: Iterator[av.Packet]) -> Iterator[av.Packet]:
+    """``packets`` (each with a pts or a dts) with a decoding time on each: Matroska and WebM store
+    none for the first packets of a stream with B-frames (their dts would come before the first
+    pts), and a muxer given packets without one guesses, wrongly at a joint. Those get the dts
+    before the first known one, a frame duration apart (what the encoder gave them)."""
+    head: list[av.Packet] = []  # leading packets without a dts
+    last: int | None = None  # the last dts given out
+    for pkt in packets:
+        if pkt.dts is None and last is None:
+            head.append(pkt)
+            continue
+        if pkt.dts is None:  # a gap later on: right after the previous one
+            pkt.dts = min(pkt.pts, last + 1)
+        step = pkt.duration or 1
+        for i, h in enumerate(reversed(head), 1):
+            h.dts = min(h.pts, pkt.dts - i * step)
+        yield from head
+        head, last = [], pkt.dts
+        yield pkt
+    base = min((h.pts for h in head), default=0)  # no known dts at all (a segment of a frame or two)
+    for i, h in enumerate(head):
+        h.dts = base - len(head) + 1 + i
+        yield h
 
 
 STATISTICS = ("duration", "bps", "number_of_frames", "number_of_bytes", "_statistics", "encoder")

@@ -8,7 +8,6 @@ luma plane (see :mod:`vidcolor.planes`); only chroma is computed.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import math
 import os
@@ -18,7 +17,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import av
 import numpy as np
@@ -28,12 +27,12 @@ import torch.nn.functional as F
 from vidcolor import __version__, interlace
 from vidcolor.color import AB_SCALE, lab_to_rgb, model_to_rgb, rgb_to_gray_L, rgb_to_lab, uint8_rgb_to_L
 from vidcolor.config import ColorizeConfig
-from vidcolor.decode import Media, VideoInfo, check_input, load_extras, load_photo, media_kind, to_8bit
+from vidcolor.decode import Media, VideoInfo, check_input, load_extras, load_photo, media_kind
 from vidcolor.device import pick_device  # also imported from here by the CLI
-from vidcolor.encode import VideoWriter, save_image
+from vidcolor.encode import VideoWriter, write_picture
 from vidcolor.engines import FallbackEngine, auto_choices, engine_precisions, engine_unavailable
 from vidcolor.errors import BadInputError, Log, ProcessingError, describe
-from vidcolor.formats import CONTAINERS, DEEP_IMAGE_FORMATS, IMAGE_OUTPUTS
+from vidcolor.formats import CONTAINERS, IMAGE_OUTPUTS
 from vidcolor.guidance import Guidance, Guider
 from vidcolor.modelfile import load_generator
 from vidcolor.planes import (
@@ -48,7 +47,7 @@ from vidcolor.planes import (
     with_chroma,
     write_chroma,
 )
-from vidcolor.preview import PreviewSheet, gray_tile, pick_indices, save_sheet, side_by_side, tile_size
+from vidcolor.preview import PreviewSheet
 from vidcolor.propagate import fuse
 from vidcolor.sequence import FrameTarget, FrameWriter, frame_namer, frame_target, is_sequence, open_sequence, set_fps
 from vidcolor.shots import ShotMap, scan
@@ -177,17 +176,6 @@ def check_output(input: Path, output: Path, overwrite: bool) -> None:
 # ---------------------------------------------------------------- streaming helpers
 
 
-def batched(items: Iterable[T], n: int) -> Iterator[list[T]]:
-    batch: list[T] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) == n:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
 _END = object()
 
 
@@ -242,10 +230,196 @@ def prefetch(items: Iterator[T], depth: int) -> Iterator[T]:
         thread.join(timeout=5)
 
 
+# ---------------------------------------------------------------- the frame loop
+
+
 @dataclass
 class Item:
-    frame: av.VideoFrame  # working yuv420p frame; its chroma is replaced in place
-    small: np.ndarray  # render-size RGB
+    """One frame on its way through :func:`colour_frames`."""
+
+    index: int  # counted from the window's first frame: guides and the preview sheet go by it
+    small: Any  # render-size HxWx3 RGB for the model (a list of the two fields' with --interlaced keep)
+    frame: av.VideoFrame | None = None  # working YUV frame, its chroma replaced in place; None: coloured, not kept
+    fresh: bool = False  # the smoothing starts afresh here (a preview's windows)
+    follow_only: bool = False  # not coloured at all: only the guides follow it (a preview's frames between windows)
+
+
+class Writer(Protocol):
+    """Where coloured frames go: :class:`~vidcolor.encode.VideoWriter` (a video, or a segment of
+    one), :class:`~vidcolor.sequence.FrameWriter` (one image a frame) or :class:`NoOutput`. Entered
+    by whoever runs the loop; the output is published on a clean exit only."""
+
+    frames_written: int
+
+    def __enter__(self) -> Writer: ...
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None: ...
+
+    def write(self, frame: av.VideoFrame) -> None: ...
+
+
+class NoOutput:
+    """A :class:`Writer` that keeps nothing: for a preview sheet alone, or a smoother's warm-up."""
+
+    def __init__(self) -> None:
+        self.frames_written = 0
+
+    def __enter__(self) -> NoOutput:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def write(self, frame: av.VideoFrame) -> None:
+        self.frames_written += 1
+
+
+@dataclass
+class Film:
+    """A video as the loop reads it: the file, what is done with its fields, the sizes it is coloured at."""
+
+    input: Path
+    source: VideoInfo  # the file's
+    plan: interlace.Plan  # the fields: as they are, deinterlaced, kept, or inverse-telecined
+    info: VideoInfo  # the output's (inverse telecine makes 4 frames of 5)
+    rsize: tuple[int, int]  # (w, h) the model sees a frame at
+    fsize: tuple[int, int]  # ... a field at (--interlaced keep)
+
+    @classmethod
+    def open(
+        cls,
+        input: Path,
+        colorizer: Colorizer,
+        log: Log,
+        source: VideoInfo | None = None,
+        plan: interlace.Plan | None = None,
+    ) -> Film:
+        cfg = colorizer.cfg
+        source = source or probe(input)
+        plan = plan if plan is not None else field_plan(input, cfg.interlaced, log, source)
+        info = plan.output_info(source)
+        rsize = render_size(info.width, info.height, cfg.render_size, colorizer.multiple)
+        fsize = render_size(info.width, max(1, info.height // 2), cfg.render_size, colorizer.multiple)
+        return cls(input, source, plan, info, rsize, fsize if plan.keep else rsize)
+
+    def items(
+        self, start: float, duration: float | None, log: Log, keep: Callable[[int], bool] = lambda _i: True
+    ) -> Iterator[Item]:
+        """The frames of [start, start + duration) as :class:`Item` s; ``keep(i)`` says whether the
+        i-th is kept as a working frame (to be written) or only coloured (for the smoothing)."""
+        order = (0, 1) if self.plan.keep == "tff" else (1, 0)
+        for i, frame in enumerate(source_frames(self.input, self.plan, start, duration, log, self.source)):
+            work = to_work_frame(frame, self.info.spec) if keep(i) or self.plan.keep else None
+            if self.plan.keep:  # the two fields in the order they were shot, each as its own picture
+                yield Item(i, [small_rgb(field(work, p), self.fsize) for p in order], work)
+            else:
+                yield Item(i, small_rgb(frame, self.rsize), work)
+
+
+@dataclass
+class Run:
+    frames: int  # written
+    seen: int  # items that came through (decoded), coloured or not
+    last_time: float | None  # the last one's time on the file's clock (the writer may re-time what it encodes)
+
+
+def batches(items: Iterable[Item], n: int) -> Iterator[list[Item]]:
+    """``items`` in lists of at most ``n`` for the model; a list never spans a fresh start of the
+    smoothing, nor mixes frames to colour with frames only followed."""
+    batch: list[Item] = []
+    for item in items:
+        if batch and (len(batch) == n or item.fresh or item.follow_only != batch[0].follow_only):
+            yield batch
+            batch = []
+        batch.append(item)
+    if batch:
+        yield batch
+
+
+def colour_frames(
+    items: Iterable[Item],
+    film: Film,
+    colorizer: Colorizer,
+    smoother: TemporalSmoother,
+    writer: Writer,
+    *,
+    guider: Guider | None = None,
+    auto: TemporalSmoother | None = None,
+    sheet: PreviewSheet | None = None,
+    progress: Progress = lambda _n: None,
+) -> Run:
+    """The one frame loop, for a film, a film's segment, a preview sheet and a smoother's warm-up.
+
+    ``items`` are decoded ahead in a thread (bounded), then go in batches through the model, the
+    guides, the smoothing and the chroma; each kept frame is written by ``writer`` and offered to
+    ``sheet``. ``auto``: the automatic colour smoothed apart, for a guided run's sheet (it sees
+    every frame)."""
+    cfg, info = colorizer.cfg, film.info
+    written = writer.frames_written
+    frames, seen, last_time = 0, 0, None
+    for batch in batches(prefetch(iter(items), depth=queue_depth(cfg, info)), cfg.batch_size):
+        seen += len(batch)
+        if batch[0].follow_only:  # nothing coloured: the guides follow the motion
+            for item in batch if guider else ():
+                rgb = torch.from_numpy(item.small).permute(2, 0, 1)[None].to(colorizer.device)
+                guider(item.index, uint8_rgb_to_L(rgb)[0])
+            progress(len(batch))
+            continue
+        if batch[0].fresh:
+            for s in (smoother, auto):
+                if s is not None:
+                    s.reset()
+        kept = any(item.frame is not None for item in batch)
+        if film.plan.keep:  # fields: 2 pictures a frame, in shooting order; chroma woven back by line
+            uv, auto_uv = _colour_fields(colorizer, smoother, batch, info, film.plan.keep), None
+        else:
+            uv, auto_uv = colour_batch(
+                colorizer, smoother, [item.small for item in batch], info.spec, info.width, info.height,
+                guide=_guide_fn(guider, batch[0].index) if guider else None,
+                auto_smoother=auto, auto_out=sheet is not None and any(item.index in sheet.wanted for item in batch),
+                chroma=kept,
+            )  # fmt: skip
+        for k, item in enumerate(batch):
+            if item.frame is None:
+                continue
+            auto_tile = None  # the automatic colour, only for frames the sheet shows
+            if auto_uv is not None and sheet and item.index in sheet.wanted:
+                auto_tile = sheet.tile(with_chroma(item.frame, auto_uv[k]))
+            write_chroma(item.frame, uv[k])
+            if sheet:
+                sheet.offer(item.index, item.frame, auto_tile)
+            last_time = item.frame.time  # before the writer re-times it
+            writer.write(item.frame)
+            frames += 1
+        progress(len(batch))
+    if writer.frames_written - written != frames:
+        raise ProcessingError(f"{film.input}: wrote {writer.frames_written - written} of {frames} frames")
+    return Run(frames, seen, last_time)
+
+
+def output_metadata(colorizer: Colorizer, guidance: Guidance | None = None) -> dict:
+    """What a colorized video says made it (its comment tag): version, model, engine, settings."""
+    return {
+        "version": __version__,
+        "model": colorizer.model_id,
+        "engine": colorizer.engine.name,
+        "settings": colorizer.cfg.public(),
+        **({"guidance": guidance.describe()} if guidance else {}),
+    }
+
+
+def warn_if_ended_early(
+    input: Path,
+    info: VideoInfo,
+    run: Run,
+    log: Log,
+    start: float = 0.0,
+    duration: float | None = None,
+) -> None:
+    """Say (a warning) when ``run`` stopped short of what ``input``'s header announces (:func:`ended_early`)."""
+    why = ended_early(info, run.frames, run.last_time, start, duration)
+    if why:
+        log(f"warning: {input} ended early: {why} (truncated?)")
 
 
 # ---------------------------------------------------------------- video
@@ -262,97 +436,69 @@ class Report:
 
 def colorize_video(
     input: Path,
-    output: Path,
+    output: Path | FrameTarget,
     colorizer: Colorizer,
     progress: Progress = lambda _n: None,
     log: Log = lambda _m: None,
     info: VideoInfo | None = None,
     guidance: Guidance | None = None,
-    make_writer: Callable[..., Any] | None = None,
 ) -> Report:
-    """Colorize ``input`` into ``output`` (a video file): every frame that decodes, at its own
-    timestamp; frames of damaged packets are left out and a short file is reported (warnings).
-    ``make_writer`` replaces :class:`VideoWriter` (same arguments and interface): frame outputs."""
+    """Colorize ``input`` into ``output``, a video file (or a :class:`FrameTarget`: one image a
+    frame): every frame that decodes, at its own timestamp; frames of damaged packets are left out
+    and a short file is reported (warnings)."""
     cfg = colorizer.cfg
-    source = info or probe(input)
-    if source.video_streams > 1:
-        log(f"warning: {input} has {source.video_streams} video streams; colorizing the first, the others are left out")
-    plan = field_plan(input, cfg.interlaced, log, source)
-    if (plan.keep or plan.ivtc) and guidance:
+    film = Film.open(input, colorizer, log, info)
+    if film.source.video_streams > 1:
+        n = film.source.video_streams
+        log(f"warning: {input} has {n} video streams; colorizing the first, the others are left out")
+    if (film.plan.keep or film.plan.ivtc) and guidance:
         raise BadInputError(
             f"{input}: --interlaced {cfg.interlaced} does not take guidance yet; deinterlace, or give none"
         )
-    info = plan.output_info(source)  # what the output is: inverse telecine makes 4 frames of 5
-    kept = plan.keep
-    spec = info.spec
-    rsize = render_size(info.width, info.height, cfg.render_size, colorizer.multiple)
-    smoother = film_smoother(cfg, info)
-    guider = _guider(input, guidance, rsize, info, colorizer, log) if guidance else None
-    auto_smoother = film_smoother(cfg, info) if guider and cfg.preview else None
-    sheet = (
-        PreviewSheet(cfg.preview, info.expected_frames(cfg.start, cfg.duration), info.width, info.height)
-        if cfg.preview
-        else None
-    )
-
-    fsize = render_size(info.width, max(1, info.height // 2), cfg.render_size, colorizer.multiple) if kept else rsize
-
-    def prepare() -> Iterator[Item]:
-        for frame in source_frames(input, plan, cfg.start, cfg.duration, log, source):
-            work = to_work_frame(frame, spec)
-            if kept:  # the two fields in the order they were shot, each as its own picture
-                small = [small_rgb(field(work, p), fsize) for p in ((0, 1) if kept == "tff" else (1, 0))]
-            else:
-                small = small_rgb(frame, rsize)
-            yield Item(work, small)
-
-    meta = {
-        "version": __version__,
-        "model": colorizer.model_id,
-        "engine": colorizer.engine.name,
-        "settings": cfg.public(),
-        **({"guidance": guidance.describe()} if guidance else {}),
-    }
-    decoded, last_time = 0, None
-    new_writer = make_writer or VideoWriter
-    with new_writer(output, info, cfg.encode, spec, meta, cfg.start, cfg.duration, log, fields=kept) as writer:
-        for batch in batched(prefetch(prepare(), depth=queue_depth(cfg, info)), cfg.batch_size):
-            first, decoded = decoded, decoded + len(batch)
-            last_time = batch[-1].frame.time  # on the file's clock (the writer re-times what it encodes)
-            want_auto = auto_smoother is not None and sheet is not None and sheet.wants(first, decoded)
-            if kept:  # fields: 2 pictures a frame, in shooting order; chroma woven back by line
-                uv, auto_uv = _colour_fields(colorizer, smoother, batch, spec, info, kept), None
-            else:
-                uv, auto_uv = colour_batch(
-                    colorizer, smoother, [it.small for it in batch], spec, info.width, info.height,
-                    guide=_guide_fn(guider, first) if guider else None,
-                    auto_smoother=auto_smoother, auto_out=want_auto,
-                )  # fmt: skip
-            for k, (item, planes) in enumerate(zip(batch, uv, strict=True)):
-                auto_tile = None  # the automatic colour, only for frames the sheet shows
-                if auto_uv is not None and sheet and first + k in sheet.wanted:
-                    auto_tile = sheet.tile(with_chroma(item.frame, auto_uv[k]))
-                write_chroma(item.frame, planes)
-                if sheet:
-                    sheet.offer(writer.frames_written, item.frame, auto_tile)
-                writer.write(item.frame)
-            progress(len(batch))
-        if decoded == 0:
+    expected = film.info.expected_frames(cfg.start, cfg.duration)
+    sheet = PreviewSheet(cfg.preview, expected, film.info.width, film.info.height) if cfg.preview else None
+    guider = _guider(film, guidance, colorizer, log) if guidance else None
+    smoother = film_smoother(cfg, film.info)
+    auto = film_smoother(cfg, film.info) if guider and cfg.preview else None
+    with open_writer(output, film, colorizer, guidance, log) as writer:
+        run = colour_frames(
+            film.items(cfg.start, cfg.duration, log), film, colorizer, smoother, writer,
+            guider=guider, auto=auto, sheet=sheet, progress=progress,
+        )  # fmt: skip
+        if run.frames == 0:
             raise ProcessingError(
                 f"{input}: no decodable video frames" + (" in the segment" if cfg.start or cfg.duration else "")
             )
-        if writer.frames_written != decoded:
-            raise ProcessingError(f"{input}: wrote {writer.frames_written} of {decoded} frames")
-    why = ended_early(info, decoded, last_time, cfg.start, cfg.duration)
-    if why:
-        log(f"warning: {input} ended early: {why} (truncated?)")
+    warn_if_ended_early(input, film.info, run, log, cfg.start, cfg.duration)
+    if sheet and len(sheet.rows) < len(sheet.wanted):  # chosen among frames the header counts and that never came
+        log(
+            f"warning: {input}: the preview sheet shows {len(sheet.rows)} of {len(sheet.wanted)} frames: they were chosen "
+            f"among the {expected} frames its header announces, and {run.frames} decoded "
+            f"(-o NAME.png --preview {cfg.preview} chooses again among those)"
+        )
     if guider:
         _warn_unused(guider, log)
     preview = None
     if sheet and sheet.rows:
-        preview = output.with_name(output.stem + ".preview.png")
+        base = output.preview_base if isinstance(output, FrameTarget) else output
+        preview = base.with_name(base.stem + ".preview.png")
         sheet.save(preview)
-    return Report(decoded, decoded / float(info.rate) if info.rate else 0.0, smoother.cuts, output, preview)
+    seconds = run.frames / float(film.info.rate) if film.info.rate else 0.0
+    return Report(run.frames, seconds, smoother.cuts, Path(str(output)), preview)
+
+
+def open_writer(
+    output: Path | FrameTarget, film: Film, colorizer: Colorizer, guidance: Guidance | None, log: Log
+) -> Writer:
+    """The writer for ``output``: an encoder for a video file, one image a frame for a FrameTarget."""
+    if isinstance(output, FrameTarget):
+        seq = open_sequence(film.input) if is_sequence(film.input) else None
+        return FrameWriter(output, frame_namer(output, seq), film.info.spec, log)
+    cfg = colorizer.cfg
+    meta = output_metadata(colorizer, guidance)
+    return VideoWriter(
+        output, film.info, cfg.encode, film.info.spec, meta, cfg.start, cfg.duration, log, fields=film.plan.keep
+    )
 
 
 def field_plan(input: Path, mode: str, log: Log, info: VideoInfo | None = None) -> interlace.Plan:
@@ -419,12 +565,12 @@ def source_frames(
 
 
 def _colour_fields(
-    colorizer: Colorizer, smoother: TemporalSmoother, batch: list[Item], spec: ColourSpec, info: VideoInfo, order: str
+    colorizer: Colorizer, smoother: TemporalSmoother, batch: list[Item], info: VideoInfo, order: str
 ) -> np.ndarray:
     """Chroma planes for interlaced frames coloured field by field (``--interlaced keep``)."""
     ch = (info.height + 1) // 2  # chroma rows of a frame; a field holds every other one
     per_field = colour_batch(
-        colorizer, smoother, [s for it in batch for s in it.small], spec, info.width, 2 * ((ch + 1) // 2)
+        colorizer, smoother, [s for it in batch for s in it.small], info.spec, info.width, 2 * ((ch + 1) // 2)
     )[0]
     out = np.empty((len(batch), 2, ch, (info.width + 1) // 2), per_field.dtype)
     for k in range(len(batch)):
@@ -447,12 +593,14 @@ def colour_batch(
     guide: GuideFn | None = None,
     auto_smoother: TemporalSmoother | None = None,
     auto_out: bool = False,
+    chroma: bool = True,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Render-size RGB frames -> uint8 chroma planes (N, 2, ceil(H/2), ceil(W/2)) for the output.
 
     ``guide(L, ab) -> ab`` puts user guidance on the automatic colour (before smoothing). The
     automatic colour is also smoothed by ``auto_smoother`` when given (it must see every frame),
     and its chroma is returned second when ``auto_out`` (for gray | automatic | guided previews).
+    ``chroma=False``: the smoothing only (frames coloured for what the smoother carries on): no planes.
     """
     rgb = torch.from_numpy(np.stack(smalls)).to(colorizer.device).permute(0, 3, 1, 2)
     L, ab = colorizer.predict(rgb)
@@ -463,21 +611,21 @@ def colour_batch(
         auto_uv = _chroma(L, auto, spec, width, height) if auto_out else None
     if guide is not None:
         ab = guide(L, ab.float())
-    return _chroma(L, smoother(L, ab) * strength, spec, width, height), auto_uv
+    ab = smoother(L, ab)
+    return (_chroma(L, ab * strength, spec, width, height) if chroma else np.empty(0)), auto_uv
 
 
 def _chroma(L: torch.Tensor, ab: torch.Tensor, spec: ColourSpec, width: int, height: int) -> np.ndarray:
     return upsample_chroma(rgb_to_cbcr(model_to_rgb(L, ab), spec), width, height, spec.bits).cpu().numpy()
 
 
-def _guider(
-    input: Path, guidance: Guidance, rsize: tuple[int, int], info: VideoInfo, colorizer: Colorizer, log: Log
-) -> Guider:
+def _guider(film: Film, guidance: Guidance, colorizer: Colorizer, log: Log) -> Guider:
     """Find the shots (a quick first pass), then place the references and hints on them."""
-    cfg = colorizer.cfg
-    log(f"finding the shots of {input.name} for the guidance (a quick first pass) ...")
-    shots = scan(input, rsize, cfg.start, cfg.duration)
-    return Guider(guidance, shots, rsize, colorizer.device, info.width / info.height, log=log, matrix=info.matrix)
+    cfg, info = colorizer.cfg, film.info
+    log(f"finding the shots of {film.input.name} for the guidance (a quick first pass) ...")
+    shots = scan(film.input, film.rsize, cfg.start, cfg.duration)
+    aspect = info.width / info.height
+    return Guider(guidance, shots, film.rsize, colorizer.device, aspect, log=log, matrix=info.matrix)
 
 
 def _guide_fn(guider: Guider, first: int) -> GuideFn:
@@ -520,62 +668,55 @@ def preview_only(
         raise BadInputError(f"{input}: --interlaced ivtc does not take guidance yet; give none")
     if plan.keep:  # a preview of fields: shown deinterlaced
         plan = interlace.Plan(deinterlace=plan.keep)
-    info = plan.output_info(source)
-    spec = info.spec
-    rsize = render_size(info.width, info.height, cfg.render_size, colorizer.multiple)
-    guider = _guider(input, guidance, rsize, info, colorizer, log) if guidance else None
-    wanted = set(pick_indices(n, info.expected_frames(cfg.start, cfg.duration)))
-    runs = {j for i in wanted for j in range(max(0, i - PREVIEW_WARMUP), i + 1)}
-    tw, th = tile_size(info.width, info.height)
-    rows: list[np.ndarray] = []
-    pending: list[tuple[int, av.VideoFrame | None, np.ndarray]] = []
-    smoother = auto = film_smoother(cfg, info)
-
-    def flush() -> None:
-        if not pending:
-            return
-        first = pending[0][0]
-        uv, auto_uv = colour_batch(
-            colorizer, smoother, [small for _i, _w, small in pending], spec, info.width, info.height,
-            guide=_guide_fn(guider, first) if guider else None, auto_smoother=auto if guider else None, auto_out=True,
-        )  # fmt: skip
-        for k, (_i, work, _small) in enumerate(pending):
-            if work is None:
-                continue
-            tiles = [gray_tile(work, tw, th)]
-            if auto_uv is not None:
-                tiles.append(with_chroma(work, auto_uv[k]).to_ndarray(format="rgb24", width=tw, height=th))
-            write_chroma(work, uv[k])
-            tiles.append(work.to_ndarray(format="rgb24", width=tw, height=th))
-            rows.append(side_by_side(*tiles))
-        pending.clear()
-
-    last = -2
-    for i, frame in enumerate(source_frames(input, plan, cfg.start, cfg.duration, log, source)):
-        progress(1)  # every frame is read: the guider follows them all, and the last chosen is near the end
-        small = small_rgb(frame, rsize)
-        if i not in runs:
-            flush()  # the guider sees the frames in order
-            if guider:
-                guider(i, uint8_rgb_to_L(torch.from_numpy(small).permute(2, 0, 1)[None].to(colorizer.device))[0])
-            continue
-        if i != last + 1:  # a new window: the smoother starts afresh, as the video's does at a cut
-            flush()
-            smoother, auto = (
-                film_smoother(cfg, info),
-                film_smoother(cfg, info),
-            )
-        last = i
-        pending.append((i, to_work_frame(frame, spec) if i in wanted else None, small))
-        if len(pending) == cfg.batch_size:
-            flush()
-    flush()
-    if not rows:
+    film = Film.open(input, colorizer, log, source, plan)
+    expected = film.info.expected_frames(cfg.start, cfg.duration)
+    sheet, run, guider = _preview_pass(film, colorizer, n, expected, guidance, log, progress)
+    if len(sheet.rows) < len(sheet.wanted) and 0 < run.seen < expected:
+        # The header counts more frames than decode (an AVI's null frames, a file cut short): the
+        # frames were chosen among frames that are not there. Choose among those that are.
+        log(f"note: {input.name} decoded {run.seen} of the {expected} frames its header announces: choosing again")
+        sheet, run, guider = _preview_pass(film, colorizer, n, run.seen, guidance, log, lambda _n: None)
+    if not sheet.rows:
         raise ProcessingError(f"{input}: no decodable video frames for a preview")
     if guider:
         _warn_unused(guider, log)
-    save_sheet(rows, output)
-    return Report(len(rows), 0.0, 0, output, output)
+    sheet.save(output)
+    return Report(len(sheet.rows), 0.0, 0, output, output)
+
+
+def _preview_pass(
+    film: Film,
+    colorizer: Colorizer,
+    n: int,
+    expected: int,
+    guidance: Guidance | None,
+    log: Log,
+    progress: Progress,
+) -> tuple[PreviewSheet, Run, Guider | None]:
+    """One pass over the film for a sheet of ``n`` frames chosen among ``expected``."""
+    cfg = colorizer.cfg
+    sheet = PreviewSheet(n, expected, film.info.width, film.info.height)
+    runs = {j for i in sheet.wanted for j in range(max(0, i - PREVIEW_WARMUP), i + 1)}
+    guider = _guider(film, guidance, colorizer, log) if guidance else None
+    items = _windows(film.items(cfg.start, cfg.duration, log, keep=sheet.wanted.__contains__), runs)
+    smoother = film_smoother(cfg, film.info)
+    auto = film_smoother(cfg, film.info) if guider else None
+    run = colour_frames(
+        items, film, colorizer, smoother, NoOutput(), guider=guider, auto=auto, sheet=sheet, progress=progress
+    )
+    return sheet, run, guider
+
+
+def _windows(items: Iterator[Item], runs: set[int]) -> Iterator[Item]:
+    """A preview's items: those in ``runs`` coloured, each window starting the smoothing afresh (as
+    a video's does at a cut); the frames between only followed (guides move with the motion)."""
+    last = -2
+    for item in items:
+        if item.index in runs:
+            item.fresh, last = item.index != last + 1, item.index
+        else:
+            item.follow_only = True
+        yield item
 
 
 # ---------------------------------------------------------------- still images
@@ -615,14 +756,10 @@ def colorize_image(
     input has them and the output format holds them (PNG, TIFF), else at 8 bits with a note."""
     rgb = colorize_array(load_photo(input, full_depth=True), colorizer, guidance, log)
     extras = load_extras(input)  # alpha and ICC profile: copied as they are where the output holds them
-    fmt = IMAGE_OUTPUTS[output.suffix.lower()]
-    if rgb.dtype != np.uint8 and fmt not in DEEP_IMAGE_FORMATS:
+    left, reduced = write_picture(rgb, output, extras.alpha, extras.icc)
+    if reduced:
+        fmt = IMAGE_OUTPUTS[output.suffix.lower()]
         log(f"note: {input.name} is 16-bit; {fmt} holds 8 bits, so {output.name} is 8-bit (.png or .tif keep 16)")
-        rgb = to_8bit(rgb)
-    try:
-        left = save_image(rgb, output, fmt, extras.alpha, extras.icc)
-    except OSError as e:
-        raise ProcessingError(f"{output}: cannot write image ({describe(e)})") from None
     if left:  # said, not silent: a cut-out's transparency or a wide-gamut profile is part of the picture
         log(f"note: {input.name}: {output.name} is written without {'; and without '.join(left)}")
     return Report(1, 0.0, 0, output)
@@ -652,7 +789,7 @@ def colorize(
             raise BadInputError(f"{target}: input is an image; give an image output (.png, .jpg, ...)")
         if media.kind != "video":
             raise BadInputError(f"{input}: {media.why}")
-        return colorize_frames(input, target, colorizer, progress, log, guidance)
+        return colorize_video(input, target, colorizer, progress, log, guidance=guidance)
     assert isinstance(output, Path)
     out_image = output.suffix.lower() in IMAGE_OUTPUTS
     if media.kind == "image":
@@ -666,23 +803,3 @@ def colorize(
     if out_image:
         return preview_only(input, output, colorizer, colorizer.cfg.preview or 6, guidance, log, progress)
     return colorize_video(input, output, colorizer, progress, log, guidance=guidance)
-
-
-def colorize_frames(
-    input: Path,
-    target: FrameTarget,
-    colorizer: Colorizer,
-    progress: Callable[[int], None] = lambda _n: None,
-    log: Log = lambda _m: None,
-    guidance: Guidance | None = None,
-) -> Report:
-    """A video or a sequence -> one colorized image a frame in ``target``: the video path
-    (:func:`vidcolor.pipeline.colorize_video`) with :class:`FrameWriter` in place of the encoder."""
-    seq = open_sequence(input) if is_sequence(input) else None
-    info = seq.info() if seq is not None else probe(input)
-    writer: Any = functools.partial(FrameWriter, target=target, name_for=frame_namer(target, seq))
-    report = colorize_video(
-        input, target.preview_base, colorizer, progress, log, info=info, guidance=guidance, make_writer=writer
-    )
-    report.output = Path(str(target))
-    return report

@@ -34,11 +34,11 @@ the holder, or, once the slice is finished, finds it done.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
-import math
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,27 +46,25 @@ import av
 import numpy as np
 import torch
 
-from vidcolor import __version__, pipeline
-from vidcolor.atomic import publish, remove_stale_partials, write_atomic
+from vidcolor.atomic import remove_stale_partials, write_atomic
 from vidcolor.config import ColorizeConfig, SegmentSettings
 from vidcolor.decode import VideoInfo, check_input, media_kind
-from vidcolor.encode import VideoWriter, container_format
+from vidcolor.encode import JoinWriter, VideoWriter, container_format
 from vidcolor.errors import BadInputError, BusyError, Log, ProcessingError, describe
-from vidcolor.interlace import Plan
 from vidcolor.lease import Lease, Slice, fingerprint
 from vidcolor.pipeline import (
     PREVIEW_WARMUP,
     Colorizer,
-    Item,
+    Film,
+    NoOutput,
     Report,
-    batched,
-    colour_batch,
-    ended_early,
+    Run,
+    colour_frames,
+    field_plan,
     film_smoother,
-    prefetch,
-    queue_depth,
+    output_metadata,
+    warn_if_ended_early,
 )
-from vidcolor.planes import render_size, small_rgb, to_work_frame, write_chroma
 from vidcolor.source import probe
 from vidcolor.temporal import TemporalSmoother
 
@@ -211,111 +209,6 @@ def load_state(path: Path, smoother: TemporalSmoother, device: torch.device) -> 
 # ---------------------------------------------------------------- encoding and joining
 
 
-class SegmentWriter(VideoWriter):
-    """A :class:`VideoWriter` for one segment: the same encoder and settings, video only, source
-    timestamps kept (no shift), no tags: the join adds the rest once for the whole film."""
-
-    def __enter__(self) -> SegmentWriter:
-        try:
-            self.out = av.open(str(self.tmp), "w", format=self.fmt)
-        except (av.error.FFmpegError, OSError) as e:
-            raise ProcessingError(f"{self.final}: cannot create a segment ({describe(e)})") from None
-        try:
-            self._setup_video()
-        except BaseException:
-            self._discard()
-            raise
-        return self
-
-
-class JoinWriter(VideoWriter):
-    """A :class:`VideoWriter` whose video is the segments' packets, copied: the audio, subtitles,
-    chapters and tags come from the source through the writer's own copier, as in a normal run."""
-
-    def __init__(self, final: Path, info: VideoInfo, first_segment: Path, metadata: dict, log: Log) -> None:
-        from vidcolor.config import EncodeSettings
-
-        super().__init__(final, info, EncodeSettings(), info.spec, metadata, 0.0, None, log)
-        self.template = av.open(str(first_segment))
-
-    _last_dts: int | None = None
-
-    def _setup_video(self) -> None:
-        src = self.template.streams.video[0]
-        self.stream = self.out.add_stream_from_template(src)
-        self.stream.time_base = src.time_base
-        if self.info.rotation:
-            self.stream.set_display_rotation(self.info.rotation)
-        self.pad, self.pix_fmt = False, src.codec_context.format.name if src.codec_context.format else ""
-        self.extradata = bytes(src.codec_context.extradata or b"")
-
-    def copy(self, segment: Path) -> int:
-        """Mux every video packet of ``segment`` (timestamps as they are); returns the count."""
-        n = 0
-        with av.open(str(segment)) as c:
-            src = c.streams.video[0]
-            if bytes(src.codec_context.extradata or b"") != self.extradata:
-                raise ProcessingError(f"{segment.name}: encoded with other codec parameters than the first segment")
-            for pkt in _with_dts(p for p in c.demux(src) if p.size and (p.dts is not None or p.pts is not None)):
-                if self._last_dts is not None and pkt.dts <= self._last_dts:  # never behind the last segment
-                    pkt.dts = min(pkt.pts if pkt.pts is not None else math.inf, self._last_dts + 1)
-                self._last_dts = pkt.dts
-                if self._offset is None:
-                    self._offset = 0
-                    if self._audio:
-                        self._audio.begin(0.0)
-                t = float((pkt.dts if pkt.dts is not None else pkt.pts) * pkt.time_base)
-                if self._audio:
-                    self._audio.drain(t)
-                pkt.stream = self.stream
-                self.out.mux(pkt)
-                n += 1
-        self.frames_written += n
-        return n
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        self.template.close()
-        if exc_type is not None:
-            self._discard()
-            return
-        try:
-            if self._audio:
-                self._audio.drain(math.inf)
-            self.out.close()
-            publish(self.tmp, self.final)
-        except (av.error.FFmpegError, OSError) as e:
-            self._discard()
-            raise ProcessingError(f"{self.final}: joining the segments failed ({describe(e)})") from None
-        except BaseException:
-            self._discard()
-            raise
-
-
-def _with_dts(packets: Iterator[av.Packet]) -> Iterator[av.Packet]:
-    """``packets`` (each with a pts or a dts) with a decoding time on each: Matroska and WebM store
-    none for the first packets of a stream with B-frames (their dts would come before the first
-    pts), and a muxer given packets without one guesses, wrongly at a joint. Those get the dts
-    before the first known one, a frame duration apart (what the encoder gave them)."""
-    head: list[av.Packet] = []  # leading packets without a dts
-    last: int | None = None  # the last dts given out
-    for pkt in packets:
-        if pkt.dts is None and last is None:
-            head.append(pkt)
-            continue
-        if pkt.dts is None:  # a gap later on: right after the previous one
-            pkt.dts = min(pkt.pts, last + 1)
-        step = pkt.duration or 1
-        for i, h in enumerate(reversed(head), 1):
-            h.dts = min(h.pts, pkt.dts - i * step)
-        yield from head
-        head, last = [], pkt.dts
-        yield pkt
-    base = min((h.pts for h in head), default=0)  # no known dts at all (a segment of a frame or two)
-    for i, h in enumerate(head):
-        h.dts = base - len(head) + 1 + i
-        yield h
-
-
 # ---------------------------------------------------------------- running
 
 
@@ -354,8 +247,8 @@ def colorize_in_segments(
         done = [k for k in mine if work.done(k)]
         if done:
             log(f"resuming: {len(done)} of the {len(mine)} segments of part {part} are done; doing the rest")
-        fields = pipeline.field_plan(input, cfg.interlaced, log, info)  # deinterlace, or nothing
-        frames_done, cuts = _run_part(input, info, fields, work, plan, mine, colorizer, progress, log)
+        film = Film.open(input, colorizer, log, info)  # deinterlaced, or the frames as they are
+        frames_done, cuts = _run_part(film, work, plan, mine, colorizer, progress, log)
     if not all_done(work, plan):
         if not mine:  # more parts than segments: a short film, or a long --segment-seconds
             log(f"part {part} of {input.name} has no segment (the film has {len(plan)}); nothing to do")
@@ -378,7 +271,7 @@ def obstacle(input: Path, cfg: ColorizeConfig, guidance: object | None = None) -
         return "--reference/--hints"
     if cfg.start or cfg.duration is not None or cfg.preview:
         return "--start, --duration or --preview"
-    fields = pipeline.field_plan(input, cfg.interlaced, lambda _m: None)
+    fields = field_plan(input, cfg.interlaced, lambda _m: None)
     if fields.keep or fields.ivtc:
         return f"--interlaced {cfg.interlaced} (deinterlacing is taken; off uses the frames as they are)"
     return None
@@ -402,20 +295,10 @@ def _ident(input: Path, colorizer: Colorizer, segment_seconds: float) -> dict:
 
 
 def _run_part(
-    input: Path,
-    info: VideoInfo,
-    fields: Plan,
-    work: WorkFolder,
-    plan: list[Segment],
-    mine: range,
-    colorizer: Colorizer,
-    progress: Progress,
-    log: Log,
+    film: Film, work: WorkFolder, plan: list[Segment], mine: range, colorizer: Colorizer, progress: Progress, log: Log
 ) -> tuple[int, int]:
     """Colorize the unfinished segments of ``mine`` in order; (frames, cuts) of the whole part."""
-    cfg = colorizer.cfg
-    rsize = render_size(info.width, info.height, cfg.render_size, colorizer.multiple)
-    smoother = film_smoother(cfg, info)
+    smoother = film_smoother(colorizer.cfg, film.info)
     live = -1  # the segment whose end state the smoother holds now
     total = cuts = 0
     for k in mine:
@@ -427,11 +310,11 @@ def _run_part(
         for p in (work.media(k), work.state(k), work.record(k)):
             remove_stale_partials(p)  # under this slice's lease: only a dead run's
         if live != k - 1 and k > 0:
-            smoother = film_smoother(cfg, info)
+            smoother = film_smoother(colorizer.cfg, film.info)
             if not (k - 1 in mine and load_state(work.state(k - 1), smoother, colorizer.device)):
-                _warm_up(input, info, fields, plan[k - 1], plan[k], colorizer, smoother, rsize, log)
+                _warm_up(film, plan[k - 1], plan[k], colorizer, smoother, log)
         smoother.cuts = 0
-        n, last = _colour_segment(input, info, fields, work, plan[k], colorizer, smoother, rsize, progress, log)
+        n, last = _colour_segment(film, work, plan[k], colorizer, smoother, progress, log)
         save_state(work.state(k), smoother)
         rec = {"frames": n, "cuts": smoother.cuts, "last": last}
         write_atomic(work.record(k), lambda tmp, r=rec: tmp.write_text(json.dumps(r)))
@@ -439,75 +322,36 @@ def _run_part(
     return total, cuts
 
 
-def _items(
-    input: Path, seg: Segment, info: VideoInfo, fields: Plan, rsize: tuple[int, int], log: Log
-) -> Iterator[Item]:
-    start, duration = seg.window()
-    for frame in pipeline.source_frames(input, fields, start, duration, log, info):
-        yield Item(to_work_frame(frame, info.spec), small_rgb(frame, rsize))
-
-
 def _colour_segment(
-    input: Path,
-    info: VideoInfo,
-    fields: Plan,
+    film: Film,
     work: WorkFolder,
     seg: Segment,
     colorizer: Colorizer,
     smoother: TemporalSmoother,
-    rsize: tuple[int, int],
     progress: Progress,
     log: Log,
 ) -> tuple[int, float | None]:
-    """Colorize and encode one segment into its file, as :func:`vidcolor.pipeline.colorize_video`
-    does the film (the same stages and batches); returns its frame count and its last frame's time
-    (the file's clock)."""
-    cfg = colorizer.cfg
-    decoded, last = 0, None
-    writer = SegmentWriter(work.media(seg.index), info, cfg.encode, info.spec, {}, 0.0, None, log)
-    items = prefetch(_items(input, seg, info, fields, rsize, log), depth=queue_depth(cfg, info))
+    """Colorize and encode one segment into its file through the film's frame loop; returns its
+    frame count and its last frame's time (the file's clock)."""
+    items = film.items(*seg.window(), log)
     first = next(items, None)
     if first is None:  # nothing decodes here (damaged data): an empty segment, recorded as such
         return 0, None
-    with writer:
-        for batch in batched(_chain(first, items), cfg.batch_size):
-            last = batch[-1].frame.time  # before the writer re-times it
-            uv, _ = colour_batch(colorizer, smoother, [it.small for it in batch], info.spec, info.width, info.height)
-            for item, planes in zip(batch, uv, strict=True):
-                write_chroma(item.frame, planes)
-                writer.write(item.frame)
-            decoded += len(batch)
-            progress(len(batch))
-    if writer.frames_written != decoded:
-        raise ProcessingError(f"{input}: segment {seg.index}: wrote {writer.frames_written} of {decoded} frames")
-    return decoded, last
-
-
-def _chain(first: Item, rest: Iterator[Item]) -> Iterator[Item]:
-    yield first
-    yield from rest
+    cfg = colorizer.cfg
+    with VideoWriter(work.media(seg.index), film.info, cfg.encode, film.info.spec, {}, log=log, video_only=True) as w:
+        run = colour_frames(itertools.chain([first], items), film, colorizer, smoother, w, progress=progress)
+    return run.frames, run.last_time
 
 
 def _warm_up(
-    input: Path,
-    info: VideoInfo,
-    fields: Plan,
-    prev: Segment,
-    seg: Segment,
-    colorizer: Colorizer,
-    smoother: TemporalSmoother,
-    rsize: tuple[int, int],
-    log: Log,
+    film: Film, prev: Segment, seg: Segment, colorizer: Colorizer, smoother: TemporalSmoother, log: Log
 ) -> None:
     """Bring a fresh smoother near the state an uninterrupted run has at ``seg``'s start: run it
     over the last :data:`WARMUP` frames of ``prev`` (their colour is thrown away)."""
-    rate = float(info.rate) if info.rate else 25.0
+    rate = float(film.info.rate) if film.info.rate else 25.0
     start = max(prev.start, seg.start - (WARMUP + 0.5) / rate)
-    window = pipeline.source_frames(input, fields, start, seg.start + EPS - start, log, info)
-    smalls = [small_rgb(f, rsize) for f in window]
-    for batch in batched(smalls[-WARMUP:], colorizer.cfg.batch_size):
-        rgb = torch.from_numpy(np.stack(batch)).to(colorizer.device).permute(0, 3, 1, 2)
-        smoother(*colorizer.predict(rgb))
+    window = list(film.items(start, seg.start + EPS - start, log, keep=lambda _i: False))[-WARMUP:]
+    colour_frames(window, film, colorizer, smoother, NoOutput())
 
 
 def _join(
@@ -525,12 +369,7 @@ def _join(
         if not all_done(work, plan):  # joined (and cleaned up) by another worker meanwhile
             log(f"{output.name}: already joined by another worker")
             return None
-        meta = {
-            "version": __version__,
-            "model": colorizer.model_id,
-            "engine": colorizer.engine.name,
-            "settings": colorizer.cfg.public(),
-        }
+        meta = output_metadata(colorizer)
         records = [work.done(s.index) or {} for s in plan]
         with_frames = [s.index for s, r in zip(plan, records, strict=True) if r.get("frames", 0) > 0]
         if not with_frames:
@@ -544,8 +383,6 @@ def _join(
             raise ProcessingError(f"{output}: joined {writer.frames_written} of {frames_total} frames")
     shutil.rmtree(work.dir, ignore_errors=True)
     lasts = [r["last"] for r in records if r.get("last") is not None]
-    why = ended_early(info, frames_total, max(lasts) if lasts else None)
-    if why:
-        log(f"warning: {input} ended early: {why} (truncated?)")
+    warn_if_ended_early(input, info, Run(frames_total, frames_total, max(lasts) if lasts else None), log)
     cuts = sum(r.get("cuts", 0) for r in records)
     return Report(frames_total, frames_total / float(info.rate) if info.rate else 0.0, cuts, output)

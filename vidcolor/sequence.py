@@ -34,10 +34,10 @@ from typing import TYPE_CHECKING
 import av
 import numpy as np
 
-from vidcolor.config import ColorizeConfig, EncodeSettings
-from vidcolor.decode import VideoInfo, image_names, load_extras, load_photo, media_kind, to_8bit
+from vidcolor.config import ColorizeConfig
+from vidcolor.decode import VideoInfo, image_names, load_extras, load_photo, media_kind
 from vidcolor.errors import BadInputError, Log, ProcessingError, describe
-from vidcolor.formats import DEEP_IMAGE_FORMATS, IMAGE_OUTPUTS
+from vidcolor.formats import IMAGE_OUTPUTS
 from vidcolor.planes import MATRICES, ColourSpec, colour_spec_for, plane
 
 if TYPE_CHECKING:
@@ -409,25 +409,12 @@ def to_rgb(frame: av.VideoFrame, spec: ColourSpec) -> np.ndarray:
 
 
 class FrameWriter:
-    """The pipeline's writer for frame outputs (VideoWriter's interface): each colorized working
-    frame becomes one image, written atomically, at the working depth (16-bit PNG/TIFF for a deep
-    input; formats of 8 bits get 8, with a note). ``final`` is where the preview sheet goes beside."""
+    """A writer for frame outputs (the pipeline's :class:`~vidcolor.pipeline.Writer`, as
+    :class:`~vidcolor.encode.VideoWriter` is): each colorized working frame becomes one image,
+    written atomically, at the working depth (16-bit PNG/TIFF for a deep input; formats of 8 bits
+    get 8, with a note)."""
 
-    def __init__(
-        self,
-        final: Path,
-        info: VideoInfo,
-        settings: EncodeSettings,
-        spec: ColourSpec,
-        metadata: dict,
-        start: float = 0.0,
-        duration: float | None = None,
-        log: Log = lambda _m: None,
-        *,
-        target: FrameTarget,
-        name_for: Namer,
-        **_video_only: object,  # what only an encoder takes (interlaced ``fields``: frames are written as they are)
-    ) -> None:
+    def __init__(self, target: FrameTarget, name_for: Namer, spec: ColourSpec, log: Log = lambda _m: None) -> None:
         self.target, self.name_for, self.spec, self.log = target, name_for, spec, log
         self.frames_written = 0
         self._noted = False
@@ -443,18 +430,12 @@ class FrameWriter:
         return None
 
     def write(self, frame: av.VideoFrame) -> None:
-        from vidcolor.encode import save_image
+        from vidcolor.encode import write_picture
 
         path = self.target.folder / self.name_for(self.frames_written, frame.pts)
-        fmt = IMAGE_OUTPUTS[path.suffix.lower()]
-        rgb = to_rgb(frame, self.spec)
-        if rgb.dtype != np.uint8 and fmt not in DEEP_IMAGE_FORMATS:
-            if not self._noted:
-                self.log(f"note: the frames are {self.spec.bits}-bit; {fmt} holds 8 bits, so they are written at 8")
-                self._noted = True
-            rgb = to_8bit(rgb)
-        try:
-            save_image(rgb, path, fmt)
-        except OSError as e:
-            raise ProcessingError(f"{path}: cannot write image ({describe(e)})") from None
+        _left, reduced = write_picture(to_rgb(frame, self.spec), path)
+        if reduced and not self._noted:
+            fmt = IMAGE_OUTPUTS[path.suffix.lower()]
+            self.log(f"note: the frames are {self.spec.bits}-bit; {fmt} holds 8 bits, so they are written at 8")
+            self._noted = True
         self.frames_written += 1
