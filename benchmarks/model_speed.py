@@ -15,8 +15,9 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from bench_timing import machine, timeit
+from vidcolor.config import GeneratorConfig
 from vidcolor.engines import cpu_has_fast_bf16, create_engine, engine_unavailable
-from vidcolor.model import GeneratorConfig, build_generator, count_parameters
+from vidcolor.model import build_generator, count_parameters
 from vidcolor.modelfile import read_info
 from vidcolor.pipeline import ColorizeConfig, default_model_path
 

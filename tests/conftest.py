@@ -64,7 +64,8 @@ def tiny_model(tmp_path_factory) -> Path:
     """A small generator file whose output is clearly coloured (its head is biased to orange)."""
     import torch
 
-    from vidcolor.model import Generator, GeneratorConfig
+    from vidcolor.config import GeneratorConfig
+    from vidcolor.model import Generator
     from vidcolor.modelfile import save_generator
 
     torch.manual_seed(0)

@@ -64,8 +64,9 @@ def test_training_config_takes_the_same_device_names():
 
 
 def test_one_precision_map_for_engines_and_training():
+    from vidcolor.config import GeneratorConfig
     from vidcolor.engines.eager import EagerEngine
-    from vidcolor.model import GeneratorConfig, build_generator
+    from vidcolor.model import build_generator
     from vidcolor.train.loop import pick_precision
 
     g = build_generator(GeneratorConfig(base=4, depth=3, max_channels=16))

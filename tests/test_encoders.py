@@ -13,9 +13,10 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
+from vidcolor.config import GeneratorConfig
 from vidcolor.encoders import StaticSameConv2d, create_encoder, encoder_state, list_encoders, package_weights_file
 from vidcolor.errors import BadInputError, ModelFileError
-from vidcolor.model import EncoderUNet, GeneratorConfig, build_generator
+from vidcolor.model import EncoderUNet, build_generator
 from vidcolor.modelfile import load_generator, save_generator
 from vidcolor.train.config import TrainConfig, build_config
 from vidcolor.train.loop import load_encoder, train

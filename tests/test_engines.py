@@ -6,6 +6,7 @@ import torch
 from typer.testing import CliRunner
 
 from vidcolor.cli import app
+from vidcolor.config import GeneratorConfig
 from vidcolor.engines import (
     FallbackEngine,
     auto_choices,
@@ -16,7 +17,7 @@ from vidcolor.engines import (
 )
 from vidcolor.engines.cache import set_cache_dir
 from vidcolor.errors import BadInputError
-from vidcolor.model import ColorNet, Generator, GeneratorConfig, build_generator
+from vidcolor.model import ColorNet, Generator, build_generator
 
 # Tolerance on ab (normalised to [-1,1]; 1/110 is one Lab unit) per precision.
 TOL = {"fp32": 1e-4, "bf16": 0.05, "fp16": 0.02}

@@ -3,9 +3,10 @@ import copy
 import pytest
 import torch
 
+from vidcolor.config import GeneratorConfig
 from vidcolor.engines import create_engine, engine_unavailable
 from vidcolor.engines.cache import set_cache_dir
-from vidcolor.model import Generator, GeneratorConfig
+from vidcolor.model import Generator
 
 TOL = {"fp32": 1e-3, "bf16": 0.05, "fp16": 0.02}  # fp32: TF32 convolutions (cuDNN's default) on CUDA
 

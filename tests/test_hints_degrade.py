@@ -6,7 +6,8 @@ import pytest
 import torch
 from test_train import TINY, quiet, tiny_config
 
-from vidcolor.model import Generator, GeneratorConfig, make_hint
+from vidcolor.config import GeneratorConfig
+from vidcolor.model import Generator, make_hint
 from vidcolor.modelfile import load_generator, save_generator
 from vidcolor.train.degrade import degrade
 from vidcolor.train.hints import random_point_hints, simulate_hints

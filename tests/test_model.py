@@ -3,8 +3,9 @@ import pickle
 import pytest
 import torch
 
+from vidcolor.config import GeneratorConfig
 from vidcolor.errors import ModelFileError
-from vidcolor.model import Generator, GeneratorConfig, PatchDiscriminator
+from vidcolor.model import Generator, PatchDiscriminator
 from vidcolor.modelfile import load_generator, read_info, save_generator
 
 TINY = GeneratorConfig(base=4, depth=3, max_channels=16)

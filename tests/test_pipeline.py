@@ -215,6 +215,7 @@ def test_interrupt_removes_the_temporary_file(tmp_path, tiny_model, sig, code):
     deadline = time.time() + 60
     while time.time() < deadline and not any("partial" in p.name for p in tmp_path.iterdir()):
         time.sleep(0.05)
+    assert proc.poll() is None and any("partial" in p.name for p in tmp_path.iterdir()), "no output started in 60 s"
     time.sleep(0.3)
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)

@@ -1,22 +1,24 @@
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 import pytest
 import torch
 from safetensors.torch import load_file
 
-from make_media import gradient_frame, write_video
+from make_media import gradient_frame, write_image, write_video
+from vidcolor.config import GeneratorConfig
 from vidcolor.errors import BadInputError
-from vidcolor.model import GeneratorConfig
 from vidcolor.modelfile import load_generator
 from vidcolor.train.bundle import bundle
 from vidcolor.train.config import TrainConfig
-from vidcolor.train.loop import resume_config, train
+from vidcolor.train.loop import build_state, resume_config, train, train_step
 
 TINY = GeneratorConfig(base=4, depth=3, max_channels=16)
 
@@ -318,3 +320,80 @@ def test_weight_average_is_kept_saved_and_is_what_best_holds(image_folder, tmp_p
     torch.testing.assert_close(best[key], state["G_ema"][key])
     train(tiny_config(image_folder, tmp_path / "plain", steps=2, ema_decay=0.0), log=quiet, progress=False)
     assert "G_ema" not in torch.load(tmp_path / "plain" / "last.pt", weights_only=True)
+
+
+# What last.pt holds, spelled out: renaming or dropping one breaks the resume of every run already saved.
+CHECKPOINT_KEYS = {
+    "step",
+    "best_val_l1",
+    "config",
+    "G",
+    "G_ema",
+    "D",
+    "opt_g",
+    "opt_d",
+    "sched_g",
+    "sched_d",
+    "scaler",
+    "rng",
+}
+
+
+def test_run_state_holds_what_last_pt_holds(tmp_path):
+    cpu = torch.device("cpu")
+    state = build_state(tiny_config(tmp_path, tmp_path / "run", device="cpu"), cpu, None, quiet)
+    saved = state.state_dict()
+    assert set(saved) == CHECKPOINT_KEYS
+    plain = build_state(tiny_config(tmp_path, tmp_path / "run", ema_decay=0.0), cpu, None, quiet)
+    assert set(plain.state_dict()) == CHECKPOINT_KEYS - {"G_ema"}
+    # A checkpoint from before the weight average existed starts the average from G.
+    before_ema = {k: v for k, v in saved.items() if k != "G_ema"}
+    before_ema["G"] = {k: v + 1 if v.is_floating_point() else v for k, v in saved["G"].items()}
+    state.load_state_dict(before_ema)
+    for key, value in state.G_ema.state_dict().items():
+        assert torch.equal(value, before_ema["G"][key]), key
+
+
+def test_train_step_is_one_d_step_and_one_g_step(tmp_path):
+    torch.manual_seed(0)
+    state = build_state(tiny_config(tmp_path, tmp_path / "run"), torch.device("cpu"), None, quiet)
+    L, ab = torch.rand(2, 1, 32, 32) * 2 - 1, torch.rand(2, 2, 32, 32) * 2 - 1
+    d_before = [p.clone() for p in state.D.parameters()]
+    assert set(train_step(state, L, ab, None, False, 100.0, nullcontext)) == {"l1"}
+    assert all(torch.equal(a, b) for a, b in zip(d_before, state.D.parameters(), strict=True))  # D untouched
+    losses = train_step(state, L, ab, None, True, 100.0, nullcontext)
+    assert set(losses) == {"l1", "g_gan", "d"} and all(isinstance(v, float) for v in losses.values())
+    assert not all(torch.equal(a, b) for a, b in zip(d_before, state.D.parameters(), strict=True))
+    assert all(p.requires_grad for p in state.D.parameters())  # D frozen only for G's adversarial loss
+
+
+# A run's last.pt as the loop of December 2026 (commit b45b328, before RunState) saved it: 4 pictures,
+# a base-2 U-Net, 6 steps (2 of pre-training), weight average on, stopped after step 4. Made by
+# tests/data/make_old_checkpoint.py with that commit's code (its docstring has the exact commands).
+OLD_CHECKPOINT = Path(__file__).parent / "data" / "last_pt_v2026_12.pt"
+
+
+def test_a_december_2026_checkpoint_resumes(tmp_path, monkeypatch):
+    old = torch.load(OLD_CHECKPOINT, weights_only=True)
+    assert old["step"] == 4 and old["config"]["steps"] == 6
+    monkeypatch.chdir(tmp_path)  # its config names "data" and "run", relative to the folder it ran in
+    (tmp_path / "data").mkdir()
+    for i in range(4):  # the pictures it trained on (make_old_checkpoint.write_data)
+        write_image(tmp_path / "data" / f"img{i}.png", gradient_frame(48 + 8 * i, 40, t=i))
+    (tmp_path / "run").mkdir()
+    shutil.copyfile(OLD_CHECKPOINT, tmp_path / "run" / "last.pt")
+    logs: list[str] = []
+    result = train(resume_config("run"), resume=True, log=logs.append, progress=False)
+    assert f"resumed {Path('run') / 'last.pt'} at step 4" in logs
+    assert result.step == 6
+    new = torch.load(tmp_path / "run" / "last.pt", weights_only=True)
+    assert new["step"] == 6
+    assert list(new) == list(old)  # the same keys, in the same order
+    for key in ("G", "G_ema", "D", "opt_g", "opt_d", "sched_g", "sched_d", "scaler"):
+        assert set(new[key]) == set(old[key]), key
+    assert set(new["rng"]) - {"cuda"} == set(old["rng"])  # made on a machine without CUDA
+    assert set(new["G"]) == set(new["G_ema"])
+    assert not torch.equal(new["G"]["head.weight"], old["G"]["head.weight"])  # it trained on
+    rows = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert [(r["kind"], r["step"]) for r in rows] == [("train", 5), ("train", 6), ("val", 6)]
+    assert rows[0]["phase"] == "gan" and rows[0]["d"] is not None

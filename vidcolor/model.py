@@ -13,67 +13,11 @@ Two architectures, chosen by ``GeneratorConfig.arch`` through :func:`build_gener
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-
-@dataclass(frozen=True)
-class GeneratorConfig:
-    """Architecture of the U-Net generator; stored beside the weights so a file describes itself.
-
-    Attributes:
-        base: channels at full resolution (level 0).
-        depth: number of 2x down-samplings; the input is padded to a multiple of ``2**depth``.
-        max_channels: cap on channels at the deepest levels.
-        blocks: 3x3 conv blocks per level on the way down and up (>= 1).
-        norm: "batch" (folded into the convs at inference) or "none".
-    """
-
-    base: int = 16
-    depth: int = 6
-    max_channels: int = 256
-    blocks: int = 1
-    norm: str = "batch"
-    arch: str = "unet-v1"
-    encoder: str = ""  # encoder-unet-v1 only: the backbone's name (vidcolor.encoders)
-    hints: bool = False  # unet-v1 only: also takes colour hints (hint a, hint b, mask) beside L
-
-    def __post_init__(self) -> None:
-        if self.base < 1 or self.depth < 1 or self.max_channels < 1 or self.blocks < 1:
-            raise ValueError(f"generator sizes must be positive: {self}")
-        if self.norm not in ("batch", "none"):
-            raise ValueError(f"norm must be 'batch' or 'none', got {self.norm!r}")
-        if self.arch not in ARCHITECTURES:
-            raise ValueError(
-                f"unknown generator architecture {self.arch!r} (this version knows {', '.join(ARCHITECTURES)})"
-            )
-        if (self.arch == "encoder-unet-v1") != bool(self.encoder):
-            raise ValueError(f"arch {self.arch!r} and encoder {self.encoder!r} do not go together")
-        if self.hints and self.arch != "unet-v1":
-            raise ValueError(f"colour hints are built for unet-v1 only, not {self.arch!r}")
-
-    @property
-    def multiple(self) -> int:
-        """Input sizes are padded up to a multiple of this."""
-        return 2**self.depth
-
-    def channels(self, level: int) -> int:
-        return min(self.base * 2**level, self.max_channels)
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> GeneratorConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise ValueError(f"unknown generator config keys: {sorted(unknown)}")
-        return cls(**d)
+from vidcolor.config import GeneratorConfig
 
 
 def _norm(ch: int, kind: str) -> nn.Module:
@@ -232,6 +176,7 @@ class EncoderUNet(ColorNet):
         return self
 
 
+# the names vidcolor.config.GENERATOR_ARCHS lists (GeneratorConfig checks them without torch)
 ARCHITECTURES: dict[str, type[ColorNet]] = {"unet-v1": Generator, "encoder-unet-v1": EncoderUNet}
 
 

@@ -18,8 +18,9 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, safe_open, save_file
 
 from vidcolor.atomic import write_atomic
+from vidcolor.config import GeneratorConfig
 from vidcolor.errors import BadInputError, ModelFileError, describe
-from vidcolor.model import ColorNet, GeneratorConfig, build_generator
+from vidcolor.model import ColorNet, build_generator
 
 FORMAT = "vidcolor-generator/1"
 

@@ -408,16 +408,10 @@ def output_metadata(colorizer: Colorizer, guidance: Guidance | None = None) -> d
     }
 
 
-def warn_if_ended_early(
-    input: Path,
-    info: VideoInfo,
-    run: Run,
-    log: Log,
-    start: float = 0.0,
-    duration: float | None = None,
-) -> None:
-    """Say (a warning) when ``run`` stopped short of what ``input``'s header announces (:func:`ended_early`)."""
-    why = ended_early(info, run.frames, run.last_time, start, duration)
+def warn_if_ended_early(input: Path, info: VideoInfo, run: Run, cfg: ColorizeConfig, log: Log) -> None:
+    """Say (a warning) when ``run`` stopped short of what ``input``'s header announces for the
+    window ``cfg`` asks for (:func:`ended_early`)."""
+    why = ended_early(info, run.frames, run.last_time, cfg.start, cfg.duration)
     if why:
         log(f"warning: {input} ended early: {why} (truncated?)")
 
@@ -440,14 +434,13 @@ def colorize_video(
     colorizer: Colorizer,
     progress: Progress = lambda _n: None,
     log: Log = lambda _m: None,
-    info: VideoInfo | None = None,
     guidance: Guidance | None = None,
 ) -> Report:
     """Colorize ``input`` into ``output``, a video file (or a :class:`FrameTarget`: one image a
     frame): every frame that decodes, at its own timestamp; frames of damaged packets are left out
     and a short file is reported (warnings)."""
     cfg = colorizer.cfg
-    film = Film.open(input, colorizer, log, info)
+    film = Film.open(input, colorizer, log)
     if film.source.video_streams > 1:
         n = film.source.video_streams
         log(f"warning: {input} has {n} video streams; colorizing the first, the others are left out")
@@ -469,7 +462,7 @@ def colorize_video(
             raise ProcessingError(
                 f"{input}: no decodable video frames" + (" in the segment" if cfg.start or cfg.duration else "")
             )
-    warn_if_ended_early(input, film.info, run, log, cfg.start, cfg.duration)
+    warn_if_ended_early(input, film.info, run, cfg, log)
     if sheet and len(sheet.rows) < len(sheet.wanted):  # chosen among frames the header counts and that never came
         log(
             f"warning: {input}: the preview sheet shows {len(sheet.rows)} of {len(sheet.wanted)} frames: they were chosen "

@@ -383,6 +383,7 @@ def _join(
             raise ProcessingError(f"{output}: joined {writer.frames_written} of {frames_total} frames")
     shutil.rmtree(work.dir, ignore_errors=True)
     lasts = [r["last"] for r in records if r.get("last") is not None]
-    warn_if_ended_early(input, info, Run(frames_total, frames_total, max(lasts) if lasts else None), log)
+    run = Run(frames_total, frames_total, max(lasts) if lasts else None)
+    warn_if_ended_early(input, info, run, colorizer.cfg, log)  # no window: segments take none
     cuts = sum(r.get("cuts", 0) for r in records)
     return Report(frames_total, frames_total / float(info.rate) if info.rate else 0.0, cuts, output)

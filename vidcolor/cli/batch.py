@@ -2,40 +2,26 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from vidcolor.cli.app import Debug, Quiet, app, handle_errors, logger
-from vidcolor.cli.options import (
-    BatchSizeOpt,
-    CacheDirOpt,
-    CodecOpt,
-    CrfOpt,
-    D,
-    DeviceOpt,
-    E,
-    EngineOpt,
-    ExactSizeOpt,
-    InterlacedOpt,
-    ModelOpt,
-    PixFmtOpt,
-    PrecisionOpt,
-    PresetOpt,
-    RenderSizeOpt,
-    SmoothingOpt,
-    StrengthOpt,
-    colorize_config,
-)
+from vidcolor.cli.options import colorize_options
+from vidcolor.cli.progress import batch_progress
+from vidcolor.config import ColorizeConfig
 from vidcolor.errors import BadInputError
 
 
 @app.command("batch", help="Colorize many files: folders (recursive), files or a list; resumable, shardable.")
 @handle_errors
+@colorize_options(
+    "model", "render_size", "batch_size", "smoothing", "strength", "engine", "precision", "cache_dir", "device",
+    "codec", "crf", "preset", "exact_size", "pix_fmt", "interlaced",
+)  # fmt: skip
 def batch_cmd(
+    *,  # keyword-only: typer passes every option by name, and ``cfg`` (the options it makes) has no default
     inputs: Annotated[list[Path] | None, typer.Argument(help="Folders (searched recursively) and files.")] = None,
     out_dir: Annotated[Path, typer.Option("--output", "-o", help="Output folder (mirrors the inputs' layout).")] = Path(
         "colorized"
@@ -54,21 +40,7 @@ def batch_cmd(
         str, typer.Option(help="K/N: process only shard K of N (for job arrays on several machines).")
     ] = "0/1",
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would be done; write nothing.")] = False,
-    model: ModelOpt = None,
-    render_size: RenderSizeOpt = D.render_size,
-    batch_size: BatchSizeOpt = D.batch_size,
-    smoothing: SmoothingOpt = D.smoothing,
-    strength: StrengthOpt = D.strength,
-    engine: EngineOpt = D.engine,
-    precision: PrecisionOpt = D.precision,
-    cache_dir: CacheDirOpt = None,
-    device: DeviceOpt = D.device,
-    codec: CodecOpt = E.codec,
-    crf: CrfOpt = E.crf,
-    preset: PresetOpt = E.preset,
-    exact_size: ExactSizeOpt = E.exact_size,
-    pix_fmt: PixFmtOpt = E.pix_fmt,
-    interlaced: InterlacedOpt = D.interlaced,
+    cfg: ColorizeConfig,
     strict: Annotated[
         bool,
         typer.Option(
@@ -88,7 +60,6 @@ def batch_cmd(
     if not inputs and from_list is None:
         raise BadInputError("no inputs: give folders/files or --from-list FILE")
     part = Slice.parse(shard)
-    cfg = colorize_config(locals())
     log = logger(quiet)
     jobs = discover(inputs or [], from_list, exclude=out_dir)
     with batch_progress(enabled=not quiet and not dry_run, total=sum(part.owns(j.rel) for j in jobs)) as hooks:
@@ -98,76 +69,6 @@ def batch_cmd(
         batch_summary(report, dry_run, strict)
     if report.failed or (strict and report.salvaged):
         raise typer.Exit(1)
-
-
-@contextlib.contextmanager
-def batch_progress(enabled: bool, total: int) -> Iterator[Any]:
-    """Three bars on stderr: files, all frames still to do (its ETA is the batch's: a long film
-    weighs what it takes), and the current file's frames. Rates are over the last minute.
-
-    Yields ``(on_file, on_plan)`` for :func:`vidcolor.batch.run_batch` (None when disabled)."""
-    if not enabled:
-        yield None
-        return
-    import threading
-
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    from vidcolor.decode import header_frames
-    from vidcolor.source import probe
-
-    with Progress(
-        TextColumn("{task.description}", markup=False),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=Console(stderr=True),
-        speed_estimate_period=60.0,
-    ) as bar:  # fmt: skip  (descriptions are file names: "[x]" in one is text, not rich markup)
-        files = bar.add_task("files", total=total)
-        overall = bar.add_task("all frames", total=None)
-        current = bar.add_task("", total=None, visible=False)
-
-        def on_plan(jobs: list[Any]) -> None:
-            """Count the frames to do from the containers' headers, in the background."""
-
-            def count() -> None:
-                n = sum(1 if job.kind == "image" else header_frames(job.input) for job in jobs)
-                bar.update(overall, total=n)
-
-            threading.Thread(target=count, name="vidcolor-count", daemon=True).start()
-
-        running = [False]  # a file counts on the files bar once it is finished, not when it starts
-
-        def on_file(job: Any, runs: bool) -> Callable[[int], None]:
-            if running[0]:
-                bar.advance(files)
-            running[0] = runs
-            if not runs:
-                bar.advance(files)
-                return lambda _n: None
-            frames = 1 if job.kind == "image" else (probe(job.input).frames or None)  # errors: the file fails
-            bar.update(current, description=job.rel[-40:], total=frames, completed=0, visible=True)
-
-            def advance(n: int) -> None:
-                bar.advance(current, n)
-                bar.advance(overall, n)
-
-            return advance
-
-        yield on_file, on_plan
-        if running[0]:
-            bar.advance(files)
-        bar.update(overall, total=bar.tasks[overall].completed)  # headers can be off by a frame or two
 
 
 def batch_summary(report: Any, dry_run: bool, strict: bool = False) -> None:

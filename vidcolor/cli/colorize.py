@@ -8,39 +8,18 @@ from typing import Annotated
 import typer
 
 from vidcolor.cli.app import DEFAULT_COMMAND, Debug, Quiet, app, handle_errors, logger
-from vidcolor.cli.options import (
-    BatchSizeOpt,
-    CacheDirOpt,
-    CodecOpt,
-    CrfOpt,
-    D,
-    DeviceOpt,
-    DurationOpt,
-    E,
-    EngineOpt,
-    ExactSizeOpt,
-    FpsOpt,
-    HintsOpt,
-    InterlacedOpt,
-    ModelOpt,
-    PixFmtOpt,
-    PrecisionOpt,
-    PresetOpt,
-    PreviewOpt,
-    ReferenceOpt,
-    RenderSizeOpt,
-    S,
-    SmoothingOpt,
-    StartOpt,
-    StrengthOpt,
-    colorize_config,
-)
+from vidcolor.cli.options import HintsOpt, ReferenceOpt, SegmentSecondsOpt, colorize_options
 from vidcolor.cli.progress import progress_bar
+from vidcolor.config import ColorizeConfig, SegmentSettings
 from vidcolor.errors import BadInputError
 
 
 @app.command(DEFAULT_COMMAND, help="Colorize a video or image (the default command: vidcolor INPUT -o OUTPUT).")
 @handle_errors
+@colorize_options(
+    "model", "render_size", "batch_size", "smoothing", "strength", "start", "duration", "preview", "engine",
+    "precision", "cache_dir", "device", "codec", "crf", "preset", "exact_size", "pix_fmt", "interlaced", "fps",
+)  # fmt: skip
 def colorize_cmd(
     input: Annotated[
         Path,
@@ -58,25 +37,7 @@ def colorize_cmd(
             "DIR/ (or an existing folder) or out_%06d.png writes one image a frame.",
         ),
     ],
-    model: ModelOpt = None,
-    render_size: RenderSizeOpt = D.render_size,
-    batch_size: BatchSizeOpt = D.batch_size,
-    smoothing: SmoothingOpt = D.smoothing,
-    strength: StrengthOpt = D.strength,
-    start: StartOpt = D.start,
-    duration: DurationOpt = D.duration,
-    preview: PreviewOpt = D.preview,
-    engine: EngineOpt = D.engine,
-    precision: PrecisionOpt = D.precision,
-    cache_dir: CacheDirOpt = None,
-    device: DeviceOpt = D.device,
-    codec: CodecOpt = E.codec,
-    crf: CrfOpt = E.crf,
-    preset: PresetOpt = E.preset,
-    exact_size: ExactSizeOpt = E.exact_size,
-    pix_fmt: PixFmtOpt = E.pix_fmt,
-    interlaced: InterlacedOpt = D.interlaced,
-    fps: FpsOpt = D.fps,
+    cfg: ColorizeConfig,
     resume: Annotated[
         bool,
         typer.Option(
@@ -91,9 +52,7 @@ def colorize_cmd(
             help="K/N: colorize only part K of N of the film (give every worker the same -o; the last to finish joins OUT). Implies --resume.",
         ),
     ] = None,
-    segment_seconds: Annotated[
-        float, typer.Option("--segment-seconds", help="Length of a segment for --resume/--segments, seconds.", min=0.01)
-    ] = S.segment_seconds,
+    segment_seconds: SegmentSecondsOpt = SegmentSettings().segment_seconds,
     reference: ReferenceOpt = None,
     hints: HintsOpt = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace OUTPUT if it exists.")] = False,
@@ -114,7 +73,6 @@ def colorize_cmd(
         check_frame_target(input, target, overwrite)
     else:
         check_output(input, output, overwrite)
-    cfg = colorize_config(locals())
     if is_sequence(input):
         set_fps(input, cfg.fps)
     part = None

@@ -10,27 +10,17 @@ from typing import Annotated
 import typer
 
 from vidcolor.cli.app import Debug, Quiet, app, handle_errors, logger
-from vidcolor.cli.options import (
-    BatchSizeOpt,
-    D,
-    DeviceOpt,
-    DurationOpt,
-    EngineOpt,
-    ModelOpt,
-    PrecisionOpt,
-    RenderSizeOpt,
-    SmoothingOpt,
-    StartOpt,
-    StrengthOpt,
-    colorize_config,
-)
+from vidcolor.cli.options import DeviceOpt, colorize_options
 from vidcolor.cli.progress import progress_bar
+from vidcolor.config import ColorizeConfig
 from vidcolor.errors import BadInputError
 
 
 @app.command("eval", help="Measure colorization against colour ground truth (videos/images), beside the gray baseline.")
 @handle_errors
+@colorize_options("model", "render_size", "batch_size", "smoothing", "strength", "engine", "precision", "device")
 def eval_cmd(
+    *,  # keyword-only: typer passes every option by name, and ``cfg`` (the options it makes) has no default
     truth: Annotated[list[Path], typer.Argument(help="Colour videos and images (the ground truth).")],
     json_path: Annotated[Path | None, typer.Option("--json", help="Write all figures as JSON here.")] = None,
     sheet: Annotated[
@@ -50,14 +40,7 @@ def eval_cmd(
         ),
     ] = 0,
     seed: Annotated[int, typer.Option(help="Seed of the random hint points.")] = 0,
-    model: ModelOpt = None,
-    render_size: RenderSizeOpt = D.render_size,
-    batch_size: BatchSizeOpt = D.batch_size,
-    smoothing: SmoothingOpt = D.smoothing,
-    strength: StrengthOpt = D.strength,
-    engine: EngineOpt = D.engine,
-    precision: PrecisionOpt = D.precision,
-    device: DeviceOpt = D.device,
+    cfg: ColorizeConfig,
     quiet: Quiet = False,
     debug: Debug = False,
 ) -> None:
@@ -75,7 +58,6 @@ def eval_cmd(
     for out in (json_path, sheet):
         if out is not None and not out.parent.is_dir():
             raise BadInputError(f"{out.parent}: output folder does not exist")
-    cfg = colorize_config(locals())
     log = logger(quiet)
     colorizer = Colorizer(cfg, log)
     rows: list = []
@@ -128,12 +110,11 @@ def eval_cmd(
 
 @app.command("keyframes", help="Write one gray PNG per shot (named by its time) to colour by hand for --reference.")
 @handle_errors
+@colorize_options("render_size", "start", "duration")
 def keyframes_cmd(
     input: Annotated[Path, typer.Argument(help="Black-and-white video.", show_default=False)],
     out_dir: Annotated[Path, typer.Option("--output", "-o", help="Folder for the keyframes (created if missing).")],
-    render_size: RenderSizeOpt = D.render_size,
-    start: StartOpt = D.start,
-    duration: DurationOpt = D.duration,
+    cfg: ColorizeConfig,
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace keyframes already in the folder (they are kept by default).")
     ] = False,
@@ -154,9 +135,9 @@ def keyframes_cmd(
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise BadInputError(f"{out_dir}: cannot create the folder ({e.strerror})") from None
-    size = size_for(info.width, info.height, render_size, 1)
-    with progress_bar(input, colorize_config(locals()), enabled=not quiet, label="keyframes") as advance:
-        written, kept = write_keyframes(input, out_dir, size, start, duration, advance, overwrite)
+    size = size_for(info.width, info.height, cfg.render_size, 1)
+    with progress_bar(input, cfg, enabled=not quiet, label="keyframes") as advance:
+        written, kept = write_keyframes(input, out_dir, size, cfg.start, cfg.duration, advance, overwrite)
     if not written and not kept:
         raise BadInputError(f"{input}: no decodable video frames")
     if kept and not quiet:
@@ -175,7 +156,7 @@ def keyframes_cmd(
 @app.command("engines", help="List inference engines: available here or not, and why.")
 @handle_errors
 def engines_cmd(
-    device: DeviceOpt = D.device,
+    device: DeviceOpt = ColorizeConfig().device,
     debug: Debug = False,
 ) -> None:
     from rich.console import Console

@@ -60,8 +60,9 @@ for name, frac in (("all", 1.0), ("half", 0.5), ("quarter", 0.25)):
 import torch  # noqa: E402
 from safetensors.torch import save_file  # noqa: E402
 
+from vidcolor.config import GeneratorConfig  # noqa: E402
 from vidcolor.encoders import encoder_state  # noqa: E402
-from vidcolor.model import GeneratorConfig, build_generator  # noqa: E402
+from vidcolor.model import build_generator  # noqa: E402
 
 G = build_generator(GeneratorConfig(arch="encoder-unet-v1", encoder="efficientnet-lite0", depth=5))
 state = encoder_state("efficientnet-lite0", G.encoder, "pretrained")
