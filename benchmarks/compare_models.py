@@ -20,8 +20,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from vidcolor.colorizer import Colorizer
+from vidcolor.config import ColorizeConfig
 from vidcolor.evaluate import evaluate_item, summarize
-from vidcolor.pipeline import ColorizeConfig, Colorizer
 
 
 def _mean(results: list, method: str, key: str) -> float:

@@ -17,10 +17,11 @@ import numpy as np
 import torch
 
 from bench_timing import machine, timeit
+from vidcolor.colorizer import default_model_path
+from vidcolor.config import ColorizeConfig
 from vidcolor.device import pick_device
 from vidcolor.engines import create_engine, engine_unavailable
 from vidcolor.modelfile import load_generator
-from vidcolor.pipeline import ColorizeConfig, default_model_path
 from vidcolor.planes import ColourSpec, render_size, rgb_to_cbcr, small_rgb, upsample_chroma
 from vidcolor.source import frames, probe
 

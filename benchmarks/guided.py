@@ -22,8 +22,10 @@ import numpy as np
 from pipeline import make_clip
 
 from bench_timing import machine
+from vidcolor.colorizer import Colorizer
+from vidcolor.config import ColorizeConfig
 from vidcolor.guidance import Guidance
-from vidcolor.pipeline import ColorizeConfig, Colorizer, colorize_array, colorize_video
+from vidcolor.pipeline import colorize_array, colorize_video
 from vidcolor.planes import render_size
 from vidcolor.shots import write_keyframes
 from vidcolor.source import probe

@@ -20,9 +20,10 @@ from pathlib import Path
 import numpy as np
 
 import vidcolor.guidance as guidance
+from vidcolor.colorizer import Colorizer
+from vidcolor.config import ColorizeConfig
 from vidcolor.decode import is_image
 from vidcolor.evaluate import GuideMode, evaluate_item
-from vidcolor.pipeline import ColorizeConfig, Colorizer
 from vidcolor.propagate import PropagationConfig
 from vidcolor.train.split import read_split
 

@@ -21,11 +21,11 @@ import torch
 import torch.nn.functional as F
 
 from vidcolor.color import lab_to_rgb, rgb_to_lab, rgb_to_model
-from vidcolor.decode import is_image
+from vidcolor.config import ColorizeConfig
+from vidcolor.decode import is_image, load_photo
 from vidcolor.evaluate import _frames
 from vidcolor.metrics import psnr
 from vidcolor.modelfile import load_generator
-from vidcolor.pipeline import ColorizeConfig, load_photo
 from vidcolor.planes import render_size
 from vidcolor.train.hints import random_point_hints
 from vidcolor.train.split import read_split

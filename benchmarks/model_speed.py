@@ -15,11 +15,11 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from bench_timing import machine, timeit
-from vidcolor.config import GeneratorConfig
+from vidcolor.colorizer import default_model_path
+from vidcolor.config import ColorizeConfig, GeneratorConfig
 from vidcolor.engines import cpu_has_fast_bf16, create_engine, engine_unavailable
 from vidcolor.model import build_generator, count_parameters
 from vidcolor.modelfile import read_info
-from vidcolor.pipeline import ColorizeConfig, default_model_path
 
 CANDIDATES = [
     GeneratorConfig(base=8, depth=6, max_channels=256),  # the bundled model's (chosen by eval, RESULTS.md)

@@ -30,8 +30,11 @@ import torch
 from PIL import Image
 
 from bench_timing import machine
+from vidcolor.colorizer import Colorizer
+from vidcolor.config import ColorizeConfig
 from vidcolor.encode import VideoWriter
-from vidcolor.pipeline import ColorizeConfig, Colorizer, colorize_image, colorize_video, colour_batch
+from vidcolor.film import colour_batch
+from vidcolor.pipeline import colorize_image, colorize_video
 from vidcolor.planes import ColourSpec, render_size, small_rgb, to_work_frame, write_chroma
 from vidcolor.source import frames, probe
 from vidcolor.temporal import TemporalSmoother

@@ -15,9 +15,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from vidcolor.decode import media_kind
+from vidcolor.colorizer import Colorizer
+from vidcolor.config import ColorizeConfig
+from vidcolor.decode import load_photo, media_kind
 from vidcolor.evaluate import _frames, _gray_rgb
-from vidcolor.pipeline import ColorizeConfig, Colorizer, colorize_array, load_photo
+from vidcolor.pipeline import colorize_array
 from vidcolor.preview import save_sheet
 
 

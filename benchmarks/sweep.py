@@ -12,8 +12,9 @@ import argparse
 import time
 from pathlib import Path
 
+from vidcolor.colorizer import Colorizer
+from vidcolor.config import ColorizeConfig
 from vidcolor.evaluate import evaluate_item, summarize
-from vidcolor.pipeline import ColorizeConfig, Colorizer
 
 GRID = [{"smoothing": s} for s in (0.0, 0.25, 0.5, 0.75, 0.9, 0.95)] + [{"render_size": r} for r in (160, 256)]
 

@@ -5,8 +5,8 @@ from typer.testing import CliRunner
 
 from make_media import gradient_frame, read_frames, write_video
 from vidcolor.cli import app
+from vidcolor.colorizer import default_model_path
 from vidcolor.modelfile import load_generator, read_info
-from vidcolor.pipeline import default_model_path
 
 
 def test_default_model_is_bundled_small_and_documented():

@@ -63,8 +63,8 @@ def test_auto_engine_with_a_precision_keeps_the_eager_fp32_last_resort(monkeypat
     import torch
 
     import vidcolor.engines
+    from vidcolor.colorizer import engine_choices
     from vidcolor.engines import engine_precisions
-    from vidcolor.pipeline import engine_choices
 
     monkeypatch.setattr(vidcolor.engines, "cpu_has_fast_bf16", lambda: fast_bf16)
     cpu = torch.device("cpu")

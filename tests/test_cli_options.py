@@ -216,8 +216,8 @@ def _every_colorize_option(command: str, tmp_path: Path) -> tuple[list[str], Col
 
 
 def test_colorize_passes_every_option_to_its_config(tmp_path, monkeypatch):
+    import vidcolor.colorizer
     import vidcolor.engines.cache
-    import vidcolor.pipeline
 
     seen, cache = [], []
 
@@ -228,7 +228,7 @@ def test_colorize_passes_every_option_to_its_config(tmp_path, monkeypatch):
         seen.append(cfg)
         raise Stop
 
-    monkeypatch.setattr(vidcolor.pipeline, "Colorizer", colorizer)
+    monkeypatch.setattr(vidcolor.colorizer, "Colorizer", colorizer)
     monkeypatch.setattr(vidcolor.engines.cache, "set_cache_dir", cache.append)
     args, want = _every_colorize_option("colorize", tmp_path)
     r = runner.invoke(app, [str(tmp_path / "in.mp4"), "-o", str(tmp_path / "o.mp4"), *args, "--cache-dir", "c"])

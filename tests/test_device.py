@@ -3,11 +3,11 @@
 import pytest
 import torch
 
+from vidcolor.device import pick_device as colorize_pick_device
 from vidcolor.errors import BadInputError
-from vidcolor.pipeline import pick_device as pipeline_pick_device
 from vidcolor.train.loop import pick_device as train_pick_device
 
-BOTH = pytest.mark.parametrize("pick", [pipeline_pick_device, train_pick_device], ids=["colorize", "train"])
+BOTH = pytest.mark.parametrize("pick", [colorize_pick_device, train_pick_device], ids=["colorize", "train"])
 
 
 @pytest.fixture

@@ -95,8 +95,9 @@ def test_a_coloured_keyframe_guides_its_own_shot(tmp_path, tiny_model):
 def test_the_smoother_counts_its_windows_at_the_films_rate(tmp_path, tiny_model):
     """At 10 frames/s a 4-frame shot lasts 0.4 s, over the 0.3 s minimum: both its cuts reset the
     colour (the smoother counted frames as at 25 fps, where 4 frames are 0.16 s, and merged it)."""
+    from vidcolor.colorizer import Colorizer
     from vidcolor.config import ColorizeConfig
-    from vidcolor.pipeline import Colorizer, colorize
+    from vidcolor.pipeline import colorize
 
     middle = [np.roll(f, (H // 2, W // 2), (0, 1)) for f in shot(4)]
     frames = shot(10) + middle + [np.fliplr(f) for f in shot(10, phase=2.0)]

@@ -31,13 +31,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from vidcolor.atomic import remove_stale_partials
-from vidcolor.config import SegmentSettings
+from vidcolor.colorizer import Colorizer, model_id, model_path
+from vidcolor.config import ColorizeConfig, SegmentSettings
 from vidcolor.decode import media_kind
 from vidcolor.errors import BadInputError, Log, VidcolorError, describe
 from vidcolor.formats import CONTAINERS, IMAGE_OUTPUTS
 from vidcolor.guidance import Guidance, beside, is_guidance_file
 from vidcolor.lease import Lease, Slice, fingerprint
-from vidcolor.pipeline import ColorizeConfig, Colorizer, colorize, model_id, model_path
+from vidcolor.pipeline import colorize
 
 MANIFEST_GLOB = "vidcolor-manifest*.jsonl"
 

@@ -23,10 +23,11 @@ from av.video.reformatter import ColorRange
 from PIL import Image
 
 from vidcolor import metrics
-from vidcolor.decode import check_input, is_image
+from vidcolor.colorizer import Colorizer
+from vidcolor.decode import check_input, is_image, load_photo
 from vidcolor.errors import BadInputError
 from vidcolor.guidance import Guidance
-from vidcolor.pipeline import Colorizer, colorize_array, colorize_video, load_photo
+from vidcolor.pipeline import colorize_array, colorize_video
 from vidcolor.preview import save_sheet, side_by_side
 from vidcolor.source import probe
 

@@ -5,7 +5,7 @@ to the model as one picture, anything that moves is combed, and its colour is wo
 picture that never existed. So interlaced films are deinterlaced by default, one frame per frame
 (``bwdif``, FFmpeg's motion-adaptive deinterlacer, in ``send_frame`` mode: frame count, timing and
 audio stay as they are), or their fields are colorized one by one (``--interlaced keep``, which
-keeps the source's luma and field order; see :mod:`vidcolor.pipeline`).
+keeps the source's luma and field order; see :mod:`vidcolor.film`).
 
 Whether a film is interlaced: the stream's field order says so when it is tagged; many files lie
 (progressive flags on woven content, or the reverse), so the content is checked too, with FFmpeg's

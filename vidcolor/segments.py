@@ -47,24 +47,14 @@ import numpy as np
 import torch
 
 from vidcolor.atomic import remove_stale_partials, write_atomic
+from vidcolor.colorizer import Colorizer, output_metadata
 from vidcolor.config import ColorizeConfig, SegmentSettings
 from vidcolor.decode import VideoInfo, check_input, media_kind
 from vidcolor.encode import JoinWriter, VideoWriter, container_format
 from vidcolor.errors import BadInputError, BusyError, Log, ProcessingError, describe
+from vidcolor.film import Film, NoOutput, Run, colour_frames, field_plan, film_smoother, warn_if_ended_early
 from vidcolor.lease import Lease, Slice, fingerprint
-from vidcolor.pipeline import (
-    PREVIEW_WARMUP,
-    Colorizer,
-    Film,
-    NoOutput,
-    Report,
-    Run,
-    colour_frames,
-    field_plan,
-    film_smoother,
-    output_metadata,
-    warn_if_ended_early,
-)
+from vidcolor.pipeline import PREVIEW_WARMUP, Report
 from vidcolor.source import probe
 from vidcolor.temporal import TemporalSmoother
 

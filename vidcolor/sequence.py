@@ -409,7 +409,7 @@ def to_rgb(frame: av.VideoFrame, spec: ColourSpec) -> np.ndarray:
 
 
 class FrameWriter:
-    """A writer for frame outputs (the pipeline's :class:`~vidcolor.pipeline.Writer`, as
+    """A writer for frame outputs (the pipeline's :class:`~vidcolor.film.Writer`, as
     :class:`~vidcolor.encode.VideoWriter` is): each colorized working frame becomes one image,
     written atomically, at the working depth (16-bit PNG/TIFF for a deep input; formats of 8 bits
     get 8, with a note)."""

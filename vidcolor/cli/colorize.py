@@ -59,8 +59,9 @@ def colorize_cmd(
     quiet: Quiet = False,
     debug: Debug = False,
 ) -> None:
+    from vidcolor.colorizer import Colorizer
     from vidcolor.guidance import Guidance
-    from vidcolor.pipeline import Colorizer, check_output, colorize
+    from vidcolor.pipeline import check_output, colorize
     from vidcolor.sequence import check_frame_target, frame_target, is_sequence, set_fps
 
     output = Path(output_arg)

@@ -49,8 +49,8 @@ def eval_cmd(
     from rich.console import Console
     from rich.table import Table
 
+    from vidcolor.colorizer import Colorizer
     from vidcolor.evaluate import GuideMode, evaluate_item, summarize, write_sheet
-    from vidcolor.pipeline import Colorizer
 
     if reference not in (None, "first"):
         raise BadInputError(f"--reference: only 'first' (each clip's true first frame) is measured, got {reference!r}")
@@ -163,8 +163,8 @@ def engines_cmd(
     from rich.markup import escape
     from rich.table import Table
 
+    from vidcolor.device import pick_device
     from vidcolor.engines import auto_choices, describe_engines
-    from vidcolor.pipeline import pick_device
 
     dev = pick_device(device)
     table = Table(title=f"vidcolor engines on {dev}")
@@ -190,8 +190,8 @@ def export_cmd(
     debug: Debug = False,
 ) -> None:
     from vidcolor.atomic import write_atomic
+    from vidcolor.colorizer import default_model_path
     from vidcolor.modelfile import load_generator
-    from vidcolor.pipeline import default_model_path
 
     if format not in ("onnx", "tensorrt"):
         raise BadInputError(f"--format must be onnx or tensorrt, got {format!r}")
