@@ -3,10 +3,12 @@ import random
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
+from PIL import Image
 
 from make_media import gradient_frame, write_video
-from vidcolor.train.data import FrameDataset, Source, StepSampler, _crop_params, sample_video, scan, split_by_file
+from vidcolor.train.data import FrameDataset, Source, StepSampler, crop_params, sample_video, scan, split_by_file
 
 
 def test_scan_keeps_colour_sources_and_counts_the_rest(image_folder):
@@ -69,11 +71,11 @@ def test_crop_min_area_bounds_the_crop():
     rng = random.Random(0)
     for min_area in (0.08, 0.3, 1.0):
         for _ in range(200):
-            top, left, ch, cw = _crop_params(rng, 300, 400, min_area)
+            top, left, ch, cw = crop_params(rng, 300, 400, min_area)
             assert 0 <= top <= 300 - ch and 0 <= left <= 400 - cw
             assert ch * cw >= 0.95 * min_area * 300 * 400 or (ch, cw) == (300, 300)
     # A smaller minimum reaches smaller crops (more zoom variety for the same pictures).
-    small = min(math.prod(_crop_params(random.Random(i), 300, 400, 0.08)[2:]) for i in range(200))
+    small = min(math.prod(crop_params(random.Random(i), 300, 400, 0.08)[2:]) for i in range(200))
     assert small < 0.2 * 300 * 400
 
 
@@ -93,3 +95,60 @@ def test_sampler_visits_every_item_each_epoch():
     it = iter(StepSampler(12, batch_size=4, seed=0))
     seen = [i for _ in range(3) for i, _s in next(it)]
     assert sorted(seen) == list(range(12))
+
+
+def test_batches_made_on_the_device_are_the_loaders_batches(tmp_path):
+    """--preload on a GPU cuts each step's crops on the device (the CPU loader starved the GPU):
+    the same pictures, crops and flips as the CPU path, step for step and from a resumed step,
+    pixels within resampling rounding (run here on the CPU device: the code is the same)."""
+    import itertools
+
+    from vidcolor.train.device_data import DeviceBatches
+
+    rng = np.random.default_rng(0)
+
+    def picture(h: int, w: int) -> np.ndarray:
+        x = np.arange(w)[None, :, None] / 17 + np.arange(3)  # smooth, as photographs are
+        return (np.sin(x) * 100 + 120 + rng.normal(0, 5, (h, w, 3))).clip(0, 255).astype(np.uint8)
+
+    sources = [Source(Path(f"p{i}.png"), "image", [picture(200 + 17 * i, 300 - 11 * i)]) for i in range(5)]
+    sources.append(Source(Path("clip.mp4"), "video", [picture(180, 320) for _ in range(3)]))
+    ds = FrameDataset(sources, 64, train=True)
+    made = DeviceBatches(ds, torch.device("cpu"), 4, seed=3)
+    for batch, keys in itertools.islice(zip(made, StepSampler(len(ds), 4, 3), strict=False), 6):
+        loader = torch.stack([ds[k] for k in keys])
+        assert batch.shape == (4, 3, 64, 64) and batch.dtype == torch.float32
+        assert float((batch - loader).abs().mean()) < 0.5 / 255 and float((batch - loader).abs().max()) < 2 / 255
+    resumed = next(iter(DeviceBatches(ds, torch.device("cpu"), 4, seed=3, start_step=5)))
+    assert torch.equal(resumed, next(itertools.islice(iter(made), 5, None)))
+    with pytest.raises(ValueError, match="preload"):
+        DeviceBatches(FrameDataset([Source(Path("on_disk.png"), "image")], 64, train=True), torch.device("cpu"), 4, 0)
+
+
+NO_PYAV = """
+import sys
+class NoPyAV:
+    def find_spec(self, name, path=None, target=None):
+        if name == "av" or name.startswith("av."):
+            raise ImportError("PyAV is not installed")
+sys.meta_path.insert(0, NoPyAV())
+from vidcolor.train.data import scan
+report = scan([sys.argv[1]])
+print(len(report.sources), len(report.unreadable), report.unreadable[0][1] if report.unreadable else "")
+print("av" in sys.modules)
+"""
+
+
+def test_training_on_pictures_needs_no_pyav(tmp_path):
+    """A GPU image without PyAV trains on pictures (and clips packed as frames): the training data
+    path asks Pillow first; a video there is skipped with the reason (was: ImportError at start)."""
+    import subprocess
+    import sys
+
+    for i in range(2):
+        Image.fromarray(gradient_frame(64, 48, t=i)).save(tmp_path / f"p{i}.png")
+    write_video(tmp_path / "clip.mp4", [gradient_frame(64, 48, t=i / 5) for i in range(5)])
+    r = subprocess.run([sys.executable, "-c", NO_PYAV, str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    counts, imported = r.stdout.strip().splitlines()
+    assert counts.startswith("2 1 ") and "pip install av" in counts and imported == "False"

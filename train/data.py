@@ -32,7 +32,6 @@ if TYPE_CHECKING:
     import av
 
 from vidcolor.color import chroma
-from vidcolor.decode import media_kind
 
 GRAY_CHROMA = 3.0  # mean Lab chroma below which a source counts as grayscale
 DUPLICATE_DIFF = 2.0  # mean |gray difference| (0..255) on a 32x32 thumbnail below which frames are near-duplicates
@@ -140,12 +139,29 @@ def _video_errors() -> tuple[type[Exception], ...]:
     return (av.error.FFmpegError,)
 
 
+def _kind(path: Path) -> tuple[str, str]:
+    """What a training file is (:func:`vidcolor.decode.media_kind`), asking Pillow first: a still
+    picture needs no PyAV, so a machine without it (a GPU image) trains on pictures and frames
+    saved as pictures; only what Pillow cannot call a still picture goes to PyAV."""
+    try:
+        with Image.open(path) as im:  # damaged data shows when the scan decodes it: unreadable, with why
+            if not getattr(im, "is_animated", False):
+                return "image", ""
+    except (OSError, ValueError, UnidentifiedImageError, Image.DecompressionBombError):
+        pass  # media_kind says what it is, and why not when it is damaged
+    try:
+        from vidcolor.decode import media_kind  # PyAV
+    except ImportError:
+        return "other", "not a still picture Pillow reads, and PyAV (for videos) is not installed: pip install av"
+    return media_kind(path)
+
+
 def scan(paths: Sequence[str | Path], frames_per_video: int = 64, keep_side: int = 512) -> ScanReport:
     """Probe every file under ``paths``: keep colour images and videos, count the rest."""
     report = ScanReport([], [], [])
     for path in find_files(paths):
         try:
-            kind, why = media_kind(path)
+            kind, why = _kind(path)
             if kind == "image":
                 thumb = load_image(path, max_side=128)
                 if _is_gray(thumb):
@@ -228,7 +244,7 @@ class FrameDataset(torch.utils.data.Dataset):
         h, w = img.shape[-2:]
         if self.train:
             rng = random.Random(seed)
-            top, left, ch, cw = _crop_params(rng, h, w, self.min_area)
+            top, left, ch, cw = crop_params(rng, h, w, self.min_area)
             img = TF.resized_crop(img, top, left, ch, cw, [self.size, self.size], antialias=True)
             if rng.random() < 0.5:
                 img = TF.horizontal_flip(img)
@@ -240,7 +256,9 @@ class FrameDataset(torch.utils.data.Dataset):
         return img.float() / 255.0
 
 
-def _crop_params(rng: random.Random, h: int, w: int, min_area: float) -> tuple[int, int, int, int]:
+def crop_params(rng: random.Random, h: int, w: int, min_area: float) -> tuple[int, int, int, int]:
+    """(top, left, height, width) of a random resized crop of an ``h`` x ``w`` picture: area
+    ``min_area``-100 %, aspect 3:4-4:3, from ``rng`` (the centre square after 10 misses)."""
     area = h * w
     for _ in range(10):
         target = area * rng.uniform(min_area, 1.0)
