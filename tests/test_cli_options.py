@@ -26,7 +26,7 @@ CONFIG_FIELDS = {f.name: f for c in (ColorizeConfig, EncodeSettings) for f in da
 OTHER_STR = {
     "precision": "fp32", "interlaced": "keep", "engine": "torch", "device": "cpu", "codec": "libx265",
     "preset": "slow", "pix_fmt": "yuv420p10le", "encoder_bn": "frozen", "encoder": "resnet18",
-    "encoder_weights": "pretrained", "model": "m.safetensors",
+    "encoder_weights": "pretrained", "model": "m.safetensors", "confidence": "pale", "init": "default",
 }  # fmt: skip
 
 

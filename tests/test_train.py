@@ -397,3 +397,167 @@ def test_a_december_2026_checkpoint_resumes(tmp_path, monkeypatch):
     rows = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert [(r["kind"], r["step"]) for r in rows] == [("train", 5), ("train", 6), ("val", 6)]
     assert rows[0]["phase"] == "gan" and rows[0]["d"] is not None
+
+
+# ---------------------------------------------------------------- fine-tuning: --init MODEL
+
+INIT_ARCH = GeneratorConfig(base=2, depth=2, max_channels=8, hints=True)  # unlike TINY and the defaults
+
+
+@pytest.fixture
+def init_model(tmp_path) -> Path:
+    """A generator file of an architecture no default or test config has, with non-default weights
+    (batch-norm statistics included), so a run that keeps them is visibly the file's."""
+    from vidcolor.model import build_generator
+    from vidcolor.modelfile import save_generator
+
+    torch.manual_seed(7)
+    g = build_generator(INIT_ARCH)
+    with torch.no_grad():
+        for t in g.state_dict().values():
+            if t.is_floating_point():
+                t.add_(torch.rand_like(t) * 0.1)
+    path = tmp_path / "init.safetensors"
+    save_generator(path, g.eval(), {"step": 123})
+    return path
+
+
+def init_config(data: Path, out: Path, init: str | Path, **kw) -> TrainConfig:
+    """A tiny fine-tune built as the command line builds it (the architecture from the init file)."""
+    from vidcolor.train.config import build_config
+
+    small = dict(size=32, batch_size=2, workers=0, log_every=1, eval_every=2, sample_every=2, ckpt_every=1, d_base=8)
+    return build_config(None, {"data": [str(data)], "out": str(out), "init": str(init), **small, **kw})
+
+
+def test_init_run_starts_from_the_file_keeps_its_architecture_and_is_l1_only(image_folder, init_model, tmp_path):
+    cfg = init_config(image_folder, tmp_path / "run", init_model, steps=3)
+    assert cfg.generator == INIT_ARCH and cfg.init == str(init_model)
+    assert cfg.gan_start == cfg.steps and cfg.resolved().pretrain_steps == -1  # L1 only, however long
+    logs: list[str] = []
+    torch.manual_seed(0)  # as train() seeds before building
+    state = build_state(cfg, torch.device("cpu"), None, logs.append)
+    want = load_file(init_model)
+    for name, got in (("G", state.G), ("G_ema", state.G_ema)):
+        have = got.state_dict()
+        assert set(have) == set(want), name
+        for key, value in want.items():
+            assert torch.equal(have[key], value), (name, key)
+    assert any("weights from" in m and "D starts fresh" in m for m in logs), logs
+    # D is a fresh run's D: the init file holds a generator only.
+    torch.manual_seed(0)
+    fresh = build_state(
+        tiny_config(image_folder, tmp_path / "x", generator=INIT_ARCH), torch.device("cpu"), None, quiet
+    )
+    for key, value in fresh.D.state_dict().items():
+        assert torch.equal(state.D.state_dict()[key], value), key
+
+    out = tmp_path / "run"
+    train(cfg, log=quiet, progress=False)
+    rows = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    assert [r["phase"] for r in rows if r["kind"] == "train"] == ["pretrain"] * 3
+    g, info = load_generator(out / "best.safetensors")  # a normal generator file, of the init's architecture
+    assert g.config == INIT_ARCH and info["train_config"]["init"] == str(init_model)
+    assert f'init = "{init_model}"' in (out / "config.toml").read_text()
+    # Asked for, the GAN phase still comes (D from nothing).
+    assert init_config(image_folder, tmp_path / "gan", init_model, steps=4, pretrain_steps=1).gan_start == 1
+
+
+def test_resume_of_an_init_run_continues_exactly_without_the_init_file(image_folder, init_model, tmp_path):
+    straight = tmp_path / "straight"
+    train(init_config(image_folder, straight, init_model, steps=5), log=quiet, progress=False)
+    split = tmp_path / "split"
+    train(init_config(image_folder, split, init_model, steps=5), log=quiet, progress=False, stop_at=2)
+    init_model.rename(tmp_path / "moved.safetensors")  # a resume reads last.pt, not --init again
+    cfg = resume_config(split)
+    assert cfg.init == str(init_model) and cfg.pretrain_steps == -1 and cfg.generator == INIT_ARCH
+    train(cfg, resume=True, log=quiet, progress=False)
+    a = torch.load(straight / "last.pt", weights_only=True)
+    b = torch.load(split / "last.pt", weights_only=True)
+    assert a["step"] == b["step"] == 5
+    for part in ("G", "G_ema", "D"):
+        for key in a[part]:
+            torch.testing.assert_close(a[part][key], b[part][key], rtol=0, atol=0, msg=f"{part}.{key}")
+    # Lengthened, it stays a fine-tune: L1 only.
+    longer = resume_config(split, steps=7)
+    assert longer.gan_start == 7
+    train(longer, resume=True, log=quiet, progress=False)
+    rows = [json.loads(line) for line in (split / "log.jsonl").read_text().splitlines()]
+    assert {r["phase"] for r in rows if r["kind"] == "train"} == {"pretrain"}
+
+
+def test_cli_init_default_fine_tunes_the_bundled_model(tmp_path):
+    """`vidcolor train DATA --init default`: the bundled model's architecture and weights, and the
+    run's best.safetensors colours a picture through `vidcolor IN -o OUT --model`."""
+    from vidcolor.colorizer import default_model_path
+
+    data = tmp_path / "frames"
+    data.mkdir()
+    for i in range(4):
+        write_image(data / f"f{i}.png", gradient_frame(48, 40, t=i))
+    out = tmp_path / "run"
+    r = _cli(
+        "train", str(data), "--init", "default", "--out", str(out), "--steps", "2", "--size", "32",
+        "--batch-size", "2", "--workers", "0", "--device", "cpu", "--eval-every", "2", "--val-fraction", "0.25",
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "L1 only (no GAN)" in r.stderr and "weights from" in r.stderr
+    bundled, _ = load_generator(default_model_path())
+    g, info = load_generator(out / "best.safetensors")
+    assert g.config == bundled.config and info["train_config"]["init"] == "default"
+    colored = tmp_path / "colored.png"
+    r = _cli(str(data / "f0.png"), "-o", str(colored), "--model", str(out / "best.safetensors"), "--device", "cpu")
+    assert r.returncode == 0, r.stderr
+    assert colored.is_file()
+
+
+def _cli_in_process(*args: str):
+    from typer.testing import CliRunner
+
+    from vidcolor.cli import app
+
+    return CliRunner().invoke(app, list(args))
+
+
+@pytest.mark.parametrize(
+    ("option", "said"),
+    [
+        (("--base", "16"), "--base 16 does not match"),
+        (("--encoder", "resnet18"), "--encoder 'resnet18' does not match"),
+        (("--no-hints",), "--no-hints does not match"),
+        (("--encoder-weights", "pretrained"), "brings every weight"),
+    ],
+)
+def test_cli_init_refuses_generator_options_that_differ_from_the_file(option, said, image_folder, init_model, tmp_path):
+    out = tmp_path / "run"
+    r = _cli_in_process("train", str(image_folder), "--init", str(init_model), "--out", str(out), *option)
+    assert r.exit_code == 2, r.output
+    assert r.output.strip().count("\n") == 0 and said in r.output, r.output
+    assert not out.exists()  # nothing written
+
+
+def test_cli_init_accepts_generator_options_that_agree_with_the_file(init_model, tmp_path):
+    from vidcolor.train.config import build_config
+
+    given = {"init": str(init_model), "generator.base": 2, "generator.hints": True}
+    assert build_config(None, given).generator == INIT_ARCH
+    toml = tmp_path / "c.toml"
+    toml.write_text("[generator]\ndepth = 3\n")
+    with pytest.raises(BadInputError, match=r"c\.toml: \[generator\] depth = 3 does not match"):
+        build_config(toml, {"init": str(init_model)})
+
+
+@pytest.mark.parametrize("kind", ["missing", "corrupt", "foreign"])
+def test_cli_init_with_an_unusable_file_exits_2_with_one_line(kind, image_folder, tmp_path):
+    from safetensors.torch import save_file
+
+    bad = tmp_path / "model.safetensors"
+    if kind == "corrupt":
+        bad.write_bytes(b"\x00\x01 not a safetensors file")
+    elif kind == "foreign":  # safetensors, but not a vidcolor generator
+        save_file({"w": torch.zeros(2)}, str(bad))
+    out = tmp_path / "run"
+    r = _cli_in_process("train", str(image_folder), "--init", str(bad), "--out", str(out))
+    assert r.exit_code == 2, r.output
+    assert r.output.strip().count("\n") == 0 and f"error: --init {bad}" in r.output, r.output
+    assert not out.exists()

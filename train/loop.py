@@ -1,9 +1,13 @@
 """The pix2pix training loop, in one file, read top to bottom.
 
-Phase 1 (steps < cfg.pretrain_steps): the generator alone, L1 on ab.
+Phase 1 (steps < cfg.gan_start): the generator alone, L1 on ab.
 Phase 2: conditional GAN. D sees (L, ab) pairs, real and fake in one forward pass (its instance
 norm keeps them independent); loss_D = (BCE(real, 1) + BCE(fake, 0)) / 2. G minimises
 BCE(D(L, G(L)), 1) + lambda * L1.
+
+A fine-tune (``cfg.init``, ``vidcolor train DATA --init MODEL``) starts G from a generator file
+(:func:`load_init`, in :func:`build_state`) and D from nothing; unless asked for a GAN phase it is
+phase 1 throughout.
 
 Runs on CPU, one GPU, or several under ``torchrun`` (DDP; each rank gets its own slice of every
 global batch; rank 0 alone evaluates and writes). Everything needed to continue exactly is in
@@ -25,7 +29,7 @@ import math
 import os
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,12 +42,13 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 
 from vidcolor.atomic import remove_stale_partials, write_atomic
 from vidcolor.color import model_to_rgb, rgb_to_model
+from vidcolor.colorizer import model_id
 from vidcolor.device import pick_device, precision_dtype
 from vidcolor.errors import BadInputError
 from vidcolor.metrics import colorfulness, psnr
 from vidcolor.model import ColorNet, EncoderUNet, PatchDiscriminator, build_generator, count_parameters, init_weights
-from vidcolor.modelfile import save_generator
-from vidcolor.train.config import TrainConfig
+from vidcolor.modelfile import load_generator, save_generator
+from vidcolor.train.config import TrainConfig, init_path
 from vidcolor.train.data import (
     FrameDataset,
     ScanReport,
@@ -55,6 +60,7 @@ from vidcolor.train.data import (
     split_by_file,
 )
 from vidcolor.train.degrade import degrade
+from vidcolor.train.device_data import DeviceBatches
 from vidcolor.train.hints import random_point_hints, simulate_hints
 from vidcolor.train.plots import plot_losses, save_sample_grid
 from vidcolor.train.split import read_split
@@ -126,6 +132,9 @@ def _train(
     if saved is not None:
         state.load_state_dict(saved)
         log(f"resumed {out / 'last.pt'} at step {state.step}")
+    if cfg.preload and device.type == "cuda":  # its batches come channels_last (DeviceBatches): bf16 convs run faster
+        state.G.to(memory_format=torch.channels_last)
+        state.D.to(memory_format=torch.channels_last)
     if world > 1:
         state.distribute(device)
     if rank == 0:
@@ -133,7 +142,8 @@ def _train(
         log(
             f"G {count_parameters(_unwrap(state.G)) / 1e6:.2f}M params, "
             f"D {count_parameters(_unwrap(state.D)) / 1e6:.2f}M; "
-            f"device {device}, precision {amp_dtype or 'fp32'}, world {world}; GAN from step {cfg.pretrain_steps}"
+            f"device {device}, precision {amp_dtype or 'fp32'}, world {world}; "
+            + (f"GAN from step {cfg.gan_start}" if cfg.gan_start < cfg.steps else "L1 only (no GAN)")
         )
     batches = iter(make_loader(data.train_ds, cfg, device, state.step, rank, world))
     autocast = (lambda: torch.autocast(device.type, dtype=amp_dtype)) if amp_dtype else contextlib.nullcontext
@@ -148,7 +158,7 @@ def _train(
             step = state.step
             rgb = next(batches).to(device, non_blocking=True)
             L, ab, hint = prepare_batch(rgb, cfg, step, rank, world)
-            gan = step >= cfg.pretrain_steps  # L1 alone first, so D meets a generator that already colours
+            gan = step >= cfg.gan_start  # L1 alone first, so D meets a generator that already colours
             losses = train_step(state, L, ab, hint, gan, cfg.lambda_l1, autocast)
             if state.G_ema is not None:
                 update_ema(state.G_ema, _unwrap(state.G), cfg.ema_decay, step)
@@ -361,11 +371,12 @@ def build_state(
 ) -> RunState:
     """A run at step 0: initialised G, D (and G's average), their optimisers and lr schedules, on ``device``.
 
-    ``fresh``: a new run, whose encoder U-Net starts from ``cfg.encoder_weights``; a resumed run has
-    those weights in last.pt. Draws from torch's global RNG (initialisation), in a fixed order."""
+    ``fresh``: a new run, whose G starts from ``cfg.init`` (every weight) or whose encoder U-Net
+    starts from ``cfg.encoder_weights``; a resumed run has those weights in last.pt, so it reads
+    neither file again. Draws from torch's global RNG (initialisation), in a fixed order."""
     G = build_generator(cfg.generator)
     D = PatchDiscriminator(cfg.d_base, cfg.d_layers).to(device)
-    init_weights(D)
+    init_weights(D)  # D starts fresh in a fine-tune too: the init file holds a generator only
     if isinstance(G, EncoderUNet):
         init_weights(G.up)  # the encoder keeps timm's initialisation, or the weights loaded next
         init_weights(G.head)
@@ -375,6 +386,8 @@ def build_state(
         G.freeze_encoder_bn = cfg.encoder_bn_frozen
     else:
         init_weights(G)
+    if cfg.init and fresh:
+        load_init(G, cfg, log)
     G = G.to(device)
     G_ema = copy.deepcopy(G).eval().requires_grad_(False) if cfg.ema_decay > 0 else None
     opt_g = torch.optim.Adam(param_groups(G, cfg), lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2))
@@ -398,6 +411,25 @@ def load_encoder(G: EncoderUNet, cfg: TrainConfig) -> None:
         raise BadInputError(
             f"{cfg.encoder_weights}: {len(missing)} encoder tensors missing, {len(unexpected)} unexpected"
         )
+
+
+def load_init(G: ColorNet, cfg: TrainConfig, log: Logger) -> None:
+    """Put every weight of the generator file ``cfg.init`` names (batch-norm statistics too) into G.
+
+    G was built from ``cfg.generator``, which :func:`vidcolor.train.config.build_config` took from
+    that file; a config built otherwise (the Python API) with another architecture is refused here."""
+    path = init_path(cfg.init)
+    try:
+        init_G, info = load_generator(path)
+    except BadInputError as e:
+        raise BadInputError(f"--init {e}") from None
+    if init_G.config != cfg.generator:
+        raise BadInputError(
+            f"--init {cfg.init}: its generator ({init_G.config}) is not the config's ({cfg.generator}); "
+            f"take the architecture from the file (vidcolor.train.config.init_generator)"
+        )
+    G.load_state_dict(init_G.state_dict())
+    log(f"generator: weights from {path} ({model_id(path)}, its step {info.get('step', '?')}); D starts fresh")
 
 
 def param_groups(G: ColorNet, cfg: TrainConfig) -> list[dict]:
@@ -446,9 +478,14 @@ def prepare_run_folder(out: Path, cfg: TrainConfig, data: TrainData, step: int) 
 
 def make_loader(
     ds: FrameDataset, cfg: TrainConfig, device: torch.device, start_step: int, rank: int, world: int
-) -> torch.utils.data.DataLoader:
+) -> Iterable[torch.Tensor]:
     """This rank's batches, one per step from ``start_step`` on, endlessly (:class:`StepSampler`): (N, 3, size, size)
-    RGB in [0, 1], N = cfg.batch_size; a resumed run gets the very batches it would have had."""
+    RGB in [0, 1], N = cfg.batch_size; a resumed run gets the very batches it would have had.
+
+    With ``--preload`` on a GPU the pictures live on it and the batches are cut there
+    (:class:`DeviceBatches`): a loader on the host cannot keep a GPU busy."""
+    if cfg.preload and device.type == "cuda":
+        return DeviceBatches(ds, device, cfg.batch_size, cfg.seed, start_step, rank, world, channels_last=True)
     sampler = StepSampler(len(ds), cfg.batch_size, cfg.seed, start_step=start_step, rank=rank, world=world)
     return torch.utils.data.DataLoader(
         ds,

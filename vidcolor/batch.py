@@ -203,7 +203,14 @@ def read_manifests(out_dir: Path) -> dict[str, dict]:
 
 # Settings that came after the first manifests were written, with the default that reproduces the
 # older behaviour for most inputs ("encode.exact_size": a dotted path into ColorizeConfig.to_dict()).
-ADDED_LATER = {"encode.exact_size": False, "encode.pix_fmt": None, "interlaced": "auto", "fps": 24.0}
+ADDED_LATER = {
+    "encode.exact_size": False,
+    "encode.pix_fmt": None,
+    "interlaced": "auto",
+    "fps": 24.0,
+    "confidence": "off",
+    "confidence_tau": 8.0,
+}
 
 
 def settings_hash(cfg: ColorizeConfig, guidance: Guidance | None = None) -> str:

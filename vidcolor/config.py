@@ -23,6 +23,9 @@ from vidcolor.errors import BadInputError
 # what --interlaced takes (see vidcolor.interlace): auto deinterlaces what is interlaced, keep
 # colours each field, ivtc undoes 3:2 pulldown, off takes the frames as they are
 INTERLACED_MODES = ("auto", "deinterlace", "keep", "ivtc", "off")
+# what --confidence takes (see vidcolor.colorizer.confident_ab): off predicts once; flip averages the
+# prediction with that of the mirrored frame; pale also pales colour where the two disagree
+CONFIDENCE_MODES = ("off", "flip", "pale")
 # the generator architectures (vidcolor.model.ARCHITECTURES builds them)
 GENERATOR_ARCHS = ("unet-v1", "encoder-unet-v1")
 DEVICE_HELP = "auto | cpu | cuda | cuda:N (cuda: the torchrun rank's GPU, else GPU 0)."
@@ -94,6 +97,17 @@ class ColorizeConfig:
     fps: float = doc(  # numbered frames have no rate; film scans are 24
         24.0, "Frame rate of an image sequence input (numbered frames; 23.976 = 24000/1001).", min=0.001, max=1000
     )
+    confidence: str = doc(  # measured on the validation split: train/recipes/RESULTS.md, issue 24
+        "off",
+        "off | flip: average the colour of each frame and of its mirror image (2x model time) | pale: flip, and "
+        "pale the colour where the two disagree, and whole frames that disagree a lot.",
+    )
+    confidence_tau: float = doc(
+        8.0,
+        "With --confidence pale: disagreement (Lab ab units) at which colour keeps 1/e of its chroma; smaller is paler.",
+        min=0.1,
+        max=1000.0,
+    )
     encode: EncodeSettings = field(
         default_factory=EncodeSettings, metadata={"help": "How the output video is encoded."}
     )
@@ -110,10 +124,14 @@ class ColorizeConfig:
             "precision": self.precision == "auto" or self.precision in PRECISIONS,
             "interlaced": self.interlaced in INTERLACED_MODES,
             "fps": 0 < self.fps <= 1000,
+            "confidence": self.confidence in CONFIDENCE_MODES,
+            "confidence_tau": 0.1 <= self.confidence_tau <= 1000,
         }
+        choices = {"interlaced": INTERLACED_MODES, "confidence": CONFIDENCE_MODES}
         for name, ok in checks.items():
             if not ok:
-                raise BadInputError(f"invalid option --{name.replace('_', '-')} {getattr(self, name)!r}")
+                hint = f" (one of: {', '.join(choices[name])})" if name in choices else ""
+                raise BadInputError(f"invalid option --{name.replace('_', '-')} {getattr(self, name)!r}{hint}")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -205,7 +223,9 @@ class TrainConfig:
     split: str = doc("", "Split file (python -m vidcolor.train.split): train and validate on its lists, never test.")
     val_fraction: float = doc(0.1, "Fraction of files held out for validation.")
     steps: int = doc(20000, "Total optimiser steps (L1 pre-training included).", min=1)
-    pretrain_steps: int = doc(-1, "L1-only steps before the GAN starts.", min=0, shown="steps/4")  # -1: steps // 4
+    pretrain_steps: int = doc(  # -1: steps // 4; with init, all (a fine-tune is L1 only unless asked)
+        -1, "L1-only steps before the GAN starts.", min=0, shown="steps/4; with --init: all (no GAN)"
+    )
     size: int = doc(128, "Training crop size in px.", min=16)
     batch_size: int = doc(16, "Images per step (per process under torchrun).", min=1)
     lr_g: float = doc(2e-4, "Generator learning rate.")
@@ -225,7 +245,10 @@ class TrainConfig:
     )
     hint_none: float = doc(0.5, "With --hints: share of pictures trained with no hint.", min=0, max=1)
     hint_points: float = doc(8.0, "With --hints: mean number of hints of a picture that has some.", min=1)
-    preload: bool = doc(False, "Decode all training images into memory once (for fast GPUs).")
+    preload: bool = doc(
+        False,
+        "Decode all training images into memory once; on a GPU, onto it, with the crops cut there (keeps it busy).",
+    )
     crop_min_area: float = doc(0.3, "Smallest random crop, as a fraction of the picture's area.", min=0.01, max=1)
     seed: int = doc(0, "Random seed.")
     device: str = doc("auto", DEVICE_HELP)
@@ -242,6 +265,12 @@ class TrainConfig:
     val_items: int = doc(64, "Validation crops evaluated each time.")
     d_base: int = doc(64, "Discriminator channels at its first layer.")
     d_layers: int = doc(3, "Discriminator stride-2 layers after its first.")
+    init: str = doc(
+        "",
+        "Fine-tune: start G from this generator file (.safetensors from vidcolor train), or `default` for the "
+        "bundled model; its architecture, hint channels and weights (generator options that differ are refused). "
+        "D starts fresh; the run is L1 only unless --pretrain-steps is given. --resume carries on from last.pt.",
+    )
     # Encoder U-Nets only (generator.encoder set):
     encoder_weights: str = doc(
         "none",
@@ -290,24 +319,37 @@ class TrainConfig:
             "encoder_freeze_steps": self.encoder_freeze_steps >= 0,
             "encoder_bn": self.encoder_bn in ("auto", "frozen", "train"),
             "encoder_weights": bool(self.encoder_weights)
-            and (self.generator.encoder or self.encoder_weights == "none"),
+            and (self.generator.encoder or self.encoder_weights == "none")
+            and not (self.init and self.encoder_weights != "none"),
         }
         for name, ok in checks.items():
             if not ok:
                 hint = " (needs --encoder)" if name == "encoder_weights" and self.encoder_weights else ""
+                if name == "encoder_weights" and self.init:  # the init file holds the encoder's weights too
+                    hint = f" (--init {self.init} brings every weight, the encoder's too: leave it out)"
                 raise BadInputError(f"invalid training option {name}={getattr(self, name)!r}{hint}")
 
     @property
     def gan_start(self) -> int:
-        """First step of the GAN phase (steps before it are L1-only pre-training)."""
-        return self.steps // 4 if self.pretrain_steps < 0 else self.pretrain_steps
+        """First step of the GAN phase (steps before it are L1-only pre-training); ``steps``: no GAN.
+
+        A fine-tune (``init``) is L1 only unless ``pretrain_steps`` is given: a few hundred steps on a
+        few frames are too few for a discriminator that starts from nothing, and PSNR is what it gains."""
+        if self.pretrain_steps < 0:
+            return self.steps if self.init else self.steps // 4
+        return self.pretrain_steps
 
     @property
     def encoder_bn_frozen(self) -> bool:
-        return self.encoder_bn == "frozen" or (self.encoder_bn == "auto" and self.encoder_weights != "none")
+        trained = self.encoder_weights != "none" or bool(self.init)  # an init file's encoder is trained
+        return self.encoder_bn == "frozen" or (self.encoder_bn == "auto" and trained)
 
     def resolved(self) -> TrainConfig:
-        """Fix values that depend on others, so a resumed run keeps them when ``steps`` grows."""
+        """Fix values that depend on others, so a resumed run keeps them when ``steps`` grows.
+
+        A fine-tune's unset ``pretrain_steps`` stays -1, "L1 only": a resume that lengthens it stays L1 only."""
+        if self.init and self.pretrain_steps < 0:
+            return self
         return dataclasses.replace(self, pretrain_steps=self.gan_start)
 
     def to_dict(self) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from vidcolor.errors import BadInputError
 @handle_errors
 @colorize_options(
     "model", "render_size", "batch_size", "smoothing", "strength", "engine", "precision", "cache_dir", "device",
-    "codec", "crf", "preset", "exact_size", "pix_fmt", "interlaced",
+    "codec", "crf", "preset", "exact_size", "pix_fmt", "interlaced", "confidence", "confidence_tau",
 )  # fmt: skip
 def batch_cmd(
     *,  # keyword-only: typer passes every option by name, and ``cfg`` (the options it makes) has no default

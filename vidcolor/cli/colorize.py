@@ -19,6 +19,7 @@ from vidcolor.errors import BadInputError
 @colorize_options(
     "model", "render_size", "batch_size", "smoothing", "strength", "start", "duration", "preview", "engine",
     "precision", "cache_dir", "device", "codec", "crf", "preset", "exact_size", "pix_fmt", "interlaced", "fps",
+    "confidence", "confidence_tau",
 )  # fmt: skip
 def colorize_cmd(
     input: Annotated[

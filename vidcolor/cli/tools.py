@@ -18,7 +18,10 @@ from vidcolor.errors import BadInputError
 
 @app.command("eval", help="Measure colorization against colour ground truth (videos/images), beside the gray baseline.")
 @handle_errors
-@colorize_options("model", "render_size", "batch_size", "smoothing", "strength", "engine", "precision", "device")
+@colorize_options(
+    "model", "render_size", "batch_size", "smoothing", "strength", "engine", "precision", "device", "confidence",
+    "confidence_tau",
+)  # fmt: skip
 def eval_cmd(
     *,  # keyword-only: typer passes every option by name, and ``cfg`` (the options it makes) has no default
     truth: Annotated[list[Path], typer.Argument(help="Colour videos and images (the ground truth).")],

@@ -25,7 +25,7 @@ from vidcolor.errors import BadInputError
 TRAIN_FIELDS = (
     "out", "steps", "pretrain_steps", "size", "batch_size", "device", "precision", "seed", "val", "split",
     "val_fraction", "lambda_l1", "lr_g", "lr_d", "workers", "threads", "eval_every", "sample_every", "ckpt_every",
-    "log_every", "snapshot_every", "crop_min_area", "ema_decay", "generator.base", "generator.depth",
+    "log_every", "snapshot_every", "crop_min_area", "ema_decay", "init", "generator.base", "generator.depth",
     "generator.encoder", "encoder_weights", "encoder_lr_scale", "encoder_freeze_steps", "encoder_bn",
     "generator.hints", "hint_none", "hint_points", "degrade", "preload",
 )  # fmt: skip
@@ -70,11 +70,14 @@ def train_cmd(
     from vidcolor.train.loop import train
 
     o = overrides
+    log = logger(quiet)
     if resume:
         from vidcolor.train.loop import resume_config
 
         where = {k: o[k] for k in ("device", "workers", "threads", "precision")}
         cfg = resume_config(o["out"], o["steps"], **where)
+        if o["init"] is not None:
+            log(f"note: --init is not applied again on --resume: the run carries on from {cfg.out}/last.pt")
     else:
         cfg = build_config(config, {"data": [str(p) for p in data] if data else None, **o})
         if not cfg.data and not cfg.split:
@@ -84,6 +87,5 @@ def train_cmd(
         missing = [p for p in cfg.data if not Path(p).exists()]
         if missing:
             raise BadInputError(f"training data not found: {', '.join(missing)}")
-    log = logger(quiet)
     result = train(cfg, resume=resume, log=log, progress=not quiet and sys.stderr.isatty())
     log(f"done: step {result.step}, best val L1 {result.best_val_l1:.4f}; run folder {result.out}")
