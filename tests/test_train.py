@@ -430,10 +430,9 @@ def init_config(data: Path, out: Path, init: str | Path, **kw) -> TrainConfig:
     return build_config(None, {"data": [str(data)], "out": str(out), "init": str(init), **small, **kw})
 
 
-def test_init_run_starts_from_the_file_keeps_its_architecture_and_is_l1_only(image_folder, init_model, tmp_path):
-    cfg = init_config(image_folder, tmp_path / "run", init_model, steps=3)
+def test_init_run_starts_from_the_file_and_keeps_its_architecture(image_folder, init_model, tmp_path):
+    cfg = init_config(image_folder, tmp_path / "run", init_model, steps=4)
     assert cfg.generator == INIT_ARCH and cfg.init == str(init_model)
-    assert cfg.gan_start == cfg.steps and cfg.resolved().pretrain_steps == -1  # L1 only, however long
     logs: list[str] = []
     torch.manual_seed(0)  # as train() seeds before building
     state = build_state(cfg, torch.device("cpu"), None, logs.append)
@@ -455,12 +454,10 @@ def test_init_run_starts_from_the_file_keeps_its_architecture_and_is_l1_only(ima
     out = tmp_path / "run"
     train(cfg, log=quiet, progress=False)
     rows = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
-    assert [r["phase"] for r in rows if r["kind"] == "train"] == ["pretrain"] * 3
+    assert [r["phase"] for r in rows if r["kind"] == "train"] == ["pretrain", "gan", "gan", "gan"]  # as any run
     g, info = load_generator(out / "best.safetensors")  # a normal generator file, of the init's architecture
     assert g.config == INIT_ARCH and info["train_config"]["init"] == str(init_model)
     assert f'init = "{init_model}"' in (out / "config.toml").read_text()
-    # Asked for, the GAN phase still comes (D from nothing).
-    assert init_config(image_folder, tmp_path / "gan", init_model, steps=4, pretrain_steps=1).gan_start == 1
 
 
 def test_resume_of_an_init_run_continues_exactly_without_the_init_file(image_folder, init_model, tmp_path):
@@ -470,7 +467,7 @@ def test_resume_of_an_init_run_continues_exactly_without_the_init_file(image_fol
     train(init_config(image_folder, split, init_model, steps=5), log=quiet, progress=False, stop_at=2)
     init_model.rename(tmp_path / "moved.safetensors")  # a resume reads last.pt, not --init again
     cfg = resume_config(split)
-    assert cfg.init == str(init_model) and cfg.pretrain_steps == -1 and cfg.generator == INIT_ARCH
+    assert cfg.init == str(init_model) and cfg.pretrain_steps == 1 and cfg.generator == INIT_ARCH
     train(cfg, resume=True, log=quiet, progress=False)
     a = torch.load(straight / "last.pt", weights_only=True)
     b = torch.load(split / "last.pt", weights_only=True)
@@ -478,12 +475,6 @@ def test_resume_of_an_init_run_continues_exactly_without_the_init_file(image_fol
     for part in ("G", "G_ema", "D"):
         for key in a[part]:
             torch.testing.assert_close(a[part][key], b[part][key], rtol=0, atol=0, msg=f"{part}.{key}")
-    # Lengthened, it stays a fine-tune: L1 only.
-    longer = resume_config(split, steps=7)
-    assert longer.gan_start == 7
-    train(longer, resume=True, log=quiet, progress=False)
-    rows = [json.loads(line) for line in (split / "log.jsonl").read_text().splitlines()]
-    assert {r["phase"] for r in rows if r["kind"] == "train"} == {"pretrain"}
 
 
 def test_cli_init_default_fine_tunes_the_bundled_model(tmp_path):
@@ -501,7 +492,7 @@ def test_cli_init_default_fine_tunes_the_bundled_model(tmp_path):
         "--batch-size", "2", "--workers", "0", "--device", "cpu", "--eval-every", "2", "--val-fraction", "0.25",
     )  # fmt: skip
     assert r.returncode == 0, r.stderr
-    assert "L1 only (no GAN)" in r.stderr and "weights from" in r.stderr
+    assert "weights from" in r.stderr and "D starts fresh" in r.stderr
     bundled, _ = load_generator(default_model_path())
     g, info = load_generator(out / "best.safetensors")
     assert g.config == bundled.config and info["train_config"]["init"] == "default"
@@ -541,6 +532,10 @@ def test_cli_init_accepts_generator_options_that_agree_with_the_file(init_model,
 
     given = {"init": str(init_model), "generator.base": 2, "generator.hints": True}
     assert build_config(None, given).generator == INIT_ARCH
+    # An init file's encoder is a trained one: --encoder-bn auto keeps its statistics, as for --encoder-weights.
+    enc = GeneratorConfig(arch="encoder-unet-v1", encoder="resnet18", depth=5)
+    assert TrainConfig(init="m.safetensors", generator=enc).encoder_bn_frozen
+    assert not TrainConfig(generator=enc).encoder_bn_frozen
     toml = tmp_path / "c.toml"
     toml.write_text("[generator]\ndepth = 3\n")
     with pytest.raises(BadInputError, match=r"c\.toml: \[generator\] depth = 3 does not match"):

@@ -1,13 +1,12 @@
 """The pix2pix training loop, in one file, read top to bottom.
 
-Phase 1 (steps < cfg.gan_start): the generator alone, L1 on ab.
+Phase 1 (steps < cfg.pretrain_steps): the generator alone, L1 on ab.
 Phase 2: conditional GAN. D sees (L, ab) pairs, real and fake in one forward pass (its instance
 norm keeps them independent); loss_D = (BCE(real, 1) + BCE(fake, 0)) / 2. G minimises
 BCE(D(L, G(L)), 1) + lambda * L1.
 
 A fine-tune (``cfg.init``, ``vidcolor train DATA --init MODEL``) starts G from a generator file
-(:func:`load_init`, in :func:`build_state`) and D from nothing; unless asked for a GAN phase it is
-phase 1 throughout.
+(:func:`load_init`, in :func:`build_state`) and D from nothing, and runs the same two phases.
 
 Runs on CPU, one GPU, or several under ``torchrun`` (DDP; each rank gets its own slice of every
 global batch; rank 0 alone evaluates and writes). Everything needed to continue exactly is in
@@ -142,8 +141,7 @@ def _train(
         log(
             f"G {count_parameters(_unwrap(state.G)) / 1e6:.2f}M params, "
             f"D {count_parameters(_unwrap(state.D)) / 1e6:.2f}M; "
-            f"device {device}, precision {amp_dtype or 'fp32'}, world {world}; "
-            + (f"GAN from step {cfg.gan_start}" if cfg.gan_start < cfg.steps else "L1 only (no GAN)")
+            f"device {device}, precision {amp_dtype or 'fp32'}, world {world}; GAN from step {cfg.pretrain_steps}"
         )
     batches = iter(make_loader(data.train_ds, cfg, device, state.step, rank, world))
     autocast = (lambda: torch.autocast(device.type, dtype=amp_dtype)) if amp_dtype else contextlib.nullcontext
@@ -158,7 +156,7 @@ def _train(
             step = state.step
             rgb = next(batches).to(device, non_blocking=True)
             L, ab, hint = prepare_batch(rgb, cfg, step, rank, world)
-            gan = step >= cfg.gan_start  # L1 alone first, so D meets a generator that already colours
+            gan = step >= cfg.pretrain_steps  # L1 alone first, so D meets a generator that already colours
             losses = train_step(state, L, ab, hint, gan, cfg.lambda_l1, autocast)
             if state.G_ema is not None:
                 update_ema(state.G_ema, _unwrap(state.G), cfg.ema_decay, step)

@@ -223,9 +223,7 @@ class TrainConfig:
     split: str = doc("", "Split file (python -m vidcolor.train.split): train and validate on its lists, never test.")
     val_fraction: float = doc(0.1, "Fraction of files held out for validation.")
     steps: int = doc(20000, "Total optimiser steps (L1 pre-training included).", min=1)
-    pretrain_steps: int = doc(  # -1: steps // 4; with init, all (a fine-tune is L1 only unless asked)
-        -1, "L1-only steps before the GAN starts.", min=0, shown="steps/4; with --init: all (no GAN)"
-    )
+    pretrain_steps: int = doc(-1, "L1-only steps before the GAN starts.", min=0, shown="steps/4")  # -1: steps // 4
     size: int = doc(128, "Training crop size in px.", min=16)
     batch_size: int = doc(16, "Images per step (per process under torchrun).", min=1)
     lr_g: float = doc(2e-4, "Generator learning rate.")
@@ -269,7 +267,7 @@ class TrainConfig:
         "",
         "Fine-tune: start G from this generator file (.safetensors from vidcolor train), or `default` for the "
         "bundled model; its architecture, hint channels and weights (generator options that differ are refused). "
-        "D starts fresh; the run is L1 only unless --pretrain-steps is given. --resume carries on from last.pt.",
+        "D starts fresh, its GAN phase from --pretrain-steps as in any run. --resume carries on from last.pt.",
     )
     # Encoder U-Nets only (generator.encoder set):
     encoder_weights: str = doc(
@@ -331,13 +329,11 @@ class TrainConfig:
 
     @property
     def gan_start(self) -> int:
-        """First step of the GAN phase (steps before it are L1-only pre-training); ``steps``: no GAN.
+        """First step of the GAN phase (steps before it are L1-only pre-training).
 
-        A fine-tune (``init``) is L1 only unless ``pretrain_steps`` is given: a few hundred steps on a
-        few frames are too few for a discriminator that starts from nothing, and PSNR is what it gains."""
-        if self.pretrain_steps < 0:
-            return self.steps if self.init else self.steps // 4
-        return self.pretrain_steps
+        A fine-tune (``init``) too: measured on four clips, its GAN phase (D from nothing) gained
+        0.1-1.8 dB over L1 alone (train/recipes/RESULTS.md, "Issue 24: fine-tuning")."""
+        return self.steps // 4 if self.pretrain_steps < 0 else self.pretrain_steps
 
     @property
     def encoder_bn_frozen(self) -> bool:
@@ -345,11 +341,7 @@ class TrainConfig:
         return self.encoder_bn == "frozen" or (self.encoder_bn == "auto" and trained)
 
     def resolved(self) -> TrainConfig:
-        """Fix values that depend on others, so a resumed run keeps them when ``steps`` grows.
-
-        A fine-tune's unset ``pretrain_steps`` stays -1, "L1 only": a resume that lengthens it stays L1 only."""
-        if self.init and self.pretrain_steps < 0:
-            return self
+        """Fix values that depend on others, so a resumed run keeps them when ``steps`` grows."""
         return dataclasses.replace(self, pretrain_steps=self.gan_start)
 
     def to_dict(self) -> dict[str, Any]:
