@@ -16,6 +16,7 @@ import torch
 
 from vidcolor.engines import cache, module_missing, register_engine
 from vidcolor.engines.eager import Core
+from vidcolor.engines.foreign import METADATA_KEY, MULTIPLE_KEY
 from vidcolor.model import ColorNet
 
 OPSET = 18
@@ -36,7 +37,19 @@ def export_onnx(generator: ColorNet, path: str | Path) -> Path:
             core, (example,), str(path), dynamo=True, dynamic_shapes=shapes,
             input_names=["L"], output_names=["ab"], opset_version=OPSET, external_data=False,
         )  # fmt: skip
+    mark_vidcolor(path, m)
     return path
+
+
+def mark_vidcolor(path: Path, multiple: int) -> None:
+    """Say in the file's metadata that it is vidcolor's (L in, ab out) and its sizes' multiple, so
+    ``--model FILE.onnx`` recognises it (vidcolor.engines.foreign) without a --model-format."""
+    import onnx
+
+    model = onnx.load(str(path))
+    for key, value in ((METADATA_KEY, "vidcolor"), (MULTIPLE_KEY, str(multiple))):
+        model.metadata_props.add(key=key, value=value)
+    onnx.save(model, str(path))
 
 
 def cached_onnx(generator: ColorNet) -> Path:

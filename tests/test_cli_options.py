@@ -27,6 +27,7 @@ OTHER_STR = {
     "precision": "fp32", "interlaced": "keep", "engine": "torch", "device": "cpu", "codec": "libx265",
     "preset": "slow", "pix_fmt": "yuv420p10le", "encoder_bn": "frozen", "encoder": "resnet18",
     "encoder_weights": "pretrained", "model": "m.safetensors", "confidence": "pale", "init": "default",
+    "model_format": "ddcolor",
 }  # fmt: skip
 
 

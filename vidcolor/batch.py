@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from vidcolor.atomic import remove_stale_partials
-from vidcolor.colorizer import Colorizer, model_id, model_path
+from vidcolor.colorizer import Colorizer, models_id
 from vidcolor.config import ColorizeConfig, SegmentSettings
 from vidcolor.decode import media_kind
 from vidcolor.errors import BadInputError, Log, VidcolorError, describe
@@ -210,6 +210,8 @@ ADDED_LATER = {
     "fps": 24.0,
     "confidence": "off",
     "confidence_tau": 8.0,
+    "blend": (),
+    "model_format": None,
 }
 
 
@@ -348,7 +350,7 @@ def run_batch(
     if redo not in ("changed", "failed", "all"):
         raise BadInputError(f"--redo must be changed, failed or all, got {redo!r}")
     state = read_manifests(out_dir) if out_dir.is_dir() else {}
-    model = model_id(model_path(cfg))
+    model = models_id(cfg)
     steps = [
         classify(j, output_for(j, out_dir, suffix, container), state.get(j.rel), cfg, model, redo, log)
         for j in jobs

@@ -8,7 +8,10 @@ also predicts each frame's mirror image and pales colour where the two predictio
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import math
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
@@ -19,7 +22,14 @@ from vidcolor import __version__
 from vidcolor.color import AB_SCALE, rgb_to_gray_L, uint8_rgb_to_L
 from vidcolor.config import ColorizeConfig
 from vidcolor.device import pick_device  # also imported from here by the CLI
-from vidcolor.engines import FallbackEngine, auto_choices, engine_precisions, engine_unavailable
+from vidcolor.engines import (
+    Engine,
+    FallbackEngine,
+    auto_choices,
+    engine_precisions,
+    engine_unavailable,
+    module_missing,
+)
 from vidcolor.errors import BadInputError, Log, describe
 from vidcolor.guidance import Guidance
 from vidcolor.modelfile import load_generator
@@ -29,19 +39,56 @@ def default_model_path() -> Path:
     return Path(str(resources.files("vidcolor") / "weights" / "default.safetensors"))
 
 
+@dataclass(frozen=True)
+class ModelSpec:
+    """One ``--model``: its file, its weight in a blend, and (an ONNX file) the format it was given."""
+
+    path: Path
+    weight: float = 1.0
+    format: str | None = None
+
+    @property
+    def is_onnx(self) -> bool:
+        return self.path.suffix.lower() == ".onnx"
+
+
 class Colorizer:
-    """A loaded model behind an engine, on a device: numpy RGB at render size -> (L, ab) tensors."""
+    """A loaded model behind an engine, on a device: numpy RGB at render size -> (L, ab) tensors.
+
+    The model is a vidcolor generator behind the engine ``--engine`` picks, an ONNX colorizer of
+    another project (:class:`vidcolor.engines.foreign.ForeignEngine`), or a :class:`Blend` of
+    several: every one maps L to ab at the same size, so nothing downstream tells them apart."""
 
     def __init__(self, cfg: ColorizeConfig, log: Log = lambda _m: None) -> None:
         self.cfg = cfg
         self.device = pick_device(cfg.device)
-        path = model_path(cfg)
-        generator, self.model_info = load_generator(path, self.device)
-        self.multiple = generator.config.multiple
-        self.model_id = model_id(path)
-        self.engine = FallbackEngine(
-            engine_choices(cfg.engine, cfg.precision, self.device), generator, self.device, log
-        )
+        specs = model_specs(cfg)
+        self.model_id = models_id(specs)
+        self.model_info: dict = {}
+        # --engine/--precision choose how vidcolor generators run; with none among the models
+        # anything but onnxruntime fp32 is a mistake worth a line, not a silent no-op
+        self.onnx_only = all(s.is_onnx for s in specs)
+        members = [self._load(spec, log) for spec in specs]
+        self.multiple = math.lcm(*(m for _e, m in members))
+        if len(specs) == 1:
+            self.engine = members[0][0]
+        else:
+            self.engine = Blend([e for e, _m in members], [s.weight for s in specs])
+
+    def _load(self, spec: ModelSpec, log: Log) -> tuple[Engine, int]:
+        """(the engine that runs ``spec``, the multiple its sizes are best rounded to)."""
+        if spec.is_onnx:
+            engine, multiple = foreign_engine(spec, self.cfg, self.device, check_engine=self.onnx_only)
+            size = getattr(engine, "size", None)
+            if size and self.cfg.render_size < min(size):  # frames would reach it upscaled: blurrier colour
+                log(
+                    f"note: {spec.path.name} runs at {size[1]}x{size[0]}; --render-size {min(size)} gives it that detail"
+                )
+            return engine, multiple
+        generator, info = load_generator(spec.path, self.device)
+        self.model_info = self.model_info or info
+        choices = engine_choices(self.cfg.engine, self.cfg.precision, self.device)
+        return FallbackEngine(choices, generator, self.device, log), generator.config.multiple
 
     def predict(self, rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """sRGB (N,3,h,w), uint8 or float in [0,1], on the device -> normalised (L (N,1,h,w), ab (N,2,h,w)).
@@ -123,11 +170,98 @@ def engine_choices(engine: str, precision: str, device: torch.device) -> list[tu
 
 
 def model_path(cfg: ColorizeConfig) -> Path:
-    """The weights file ``cfg`` names, or the bundled default model."""
-    path = Path(cfg.model) if cfg.model else default_model_path()
-    if cfg.model is None and not path.exists():
+    """The weights file ``cfg`` names first, or the bundled default model."""
+    return model_specs(cfg)[0].path
+
+
+def model_specs(cfg: ColorizeConfig) -> list[ModelSpec]:
+    """The models ``cfg`` names (``--model`` then the blend), each ``PATH[:WEIGHT]`` or
+    ``default[:WEIGHT]``; the ONNX ones get their ``--model-format`` (one for all, or one each)."""
+    specs = [_parse_spec(s) for s in ([cfg.model] if cfg.model else ["default"] if cfg.blend else []) + list(cfg.blend)]
+    specs = specs or [ModelSpec(_default_path())]
+    formats = cfg.model_format.split(",") if cfg.model_format else []
+    onnx = [i for i, s in enumerate(specs) if s.is_onnx]
+    if formats and len(formats) not in (1, len(onnx)):
+        raise BadInputError(
+            f"--model-format {cfg.model_format}: {len(formats)} formats for {len(onnx)} ONNX models; give one for "
+            "all, or one each in their order"
+        )
+    if formats and not onnx:
+        raise BadInputError(f"--model-format {cfg.model_format}: for .onnx models, and no --model is one")
+    for k, i in enumerate(onnx):
+        specs[i] = dataclasses.replace(specs[i], format=formats[k if len(formats) > 1 else 0] if formats else None)
+    return specs
+
+
+def _parse_spec(text: str) -> ModelSpec:
+    """``PATH``, ``PATH:WEIGHT``, ``default`` or ``default:WEIGHT`` -> a ModelSpec (weight > 0)."""
+    name, sep, tail = text.rpartition(":")
+    try:
+        weight = float(tail) if sep else None
+    except ValueError:  # a ':' that is part of the file's name
+        weight = None
+    if weight is None:
+        name, weight = text, 1.0
+    if not (weight > 0 and math.isfinite(weight)):
+        raise BadInputError(f"--model {text}: the weight must be a number > 0, got {tail}")
+    return ModelSpec(_default_path() if name == "default" else Path(name), weight)
+
+
+def _default_path() -> Path:
+    path = default_model_path()
+    if not path.exists():
         raise BadInputError(f"no bundled default model at {path}; pass --model PATH (weights from vidcolor train)")
     return path
+
+
+def foreign_engine(
+    spec: ModelSpec, cfg: ColorizeConfig, device: torch.device, check_engine: bool = True
+) -> tuple[Engine, int]:
+    """The ONNX Runtime adapter for an ONNX file and its multiple; with ``check_engine``, the
+    engine options must allow it (in a blend with vidcolor generators they are theirs)."""
+    wrong = cfg.engine not in ("auto", "onnxruntime") or cfg.precision not in ("auto", "fp32")
+    if check_engine and wrong:
+        raise BadInputError(
+            f"--model {spec.path.name}: an ONNX model runs on onnxruntime fp32, not --engine {cfg.engine} "
+            f"--precision {cfg.precision}; leave them out"
+        )
+    reason = module_missing("onnxruntime", "onnx") or module_missing("onnx", "onnx")
+    if reason:
+        raise BadInputError(f"--model {spec.path.name}: an ONNX model needs ONNX Runtime ({reason})")
+    if not spec.path.is_file():
+        raise BadInputError(f"--model {spec.path}: no such file")
+    from vidcolor.engines.foreign import ForeignEngine
+
+    engine = ForeignEngine(spec.path, spec.format, device)
+    return engine, engine.multiple
+
+
+class Blend:
+    """Several engines as one: their ab averaged per pixel by weight (normalised ab (N,2,H,W) float32)."""
+
+    def __init__(self, engines: list[Engine], weights: list[float]) -> None:
+        total = sum(weights)
+        self.engines, self.weights = engines, [w / total for w in weights]
+
+    @property
+    def name(self) -> str:
+        parts = zip(self.engines, self.weights, strict=True)
+        return "blend of " + ", ".join(f"{e.name} x{w:.3g}" for e, w in parts)  # type: ignore[attr-defined]
+
+    def __call__(self, L: torch.Tensor) -> torch.Tensor:
+        ab = self.engines[0](L).float() * self.weights[0]
+        for engine, w in zip(self.engines[1:], self.weights[1:], strict=True):
+            ab += engine(L).float() * w
+        return ab
+
+
+def models_id(specs: list[ModelSpec] | ColorizeConfig) -> str:
+    """What outputs and batch manifests record as the model: :func:`model_id` of one file, or of
+    each file of a blend with its weight (``a.onnx:1f2e..*0.5+default.safetensors:9a8b..*0.5``)."""
+    specs = model_specs(specs) if isinstance(specs, ColorizeConfig) else specs
+    if len(specs) == 1:
+        return model_id(specs[0].path)
+    return "+".join(f"{model_id(s.path)}*{s.weight:g}" for s in specs)
 
 
 def model_id(path: Path) -> str:

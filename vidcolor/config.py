@@ -26,6 +26,8 @@ INTERLACED_MODES = ("auto", "deinterlace", "keep", "ivtc", "off")
 # what --confidence takes (see vidcolor.colorizer.confident_ab): off predicts once; flip averages the
 # prediction with that of the mirrored frame; pale also pales colour where the two disagree
 CONFIDENCE_MODES = ("off", "flip", "pale")
+# what --model-format takes: the conventions of ONNX colorizers (vidcolor.engines.foreign.PRESETS)
+MODEL_FORMATS = ("vidcolor", "ddcolor", "deoldify")
 # the generator architectures (vidcolor.model.ARCHITECTURES builds them)
 GENERATOR_ARCHS = ("unet-v1", "encoder-unet-v1")
 DEVICE_HELP = "auto | cpu | cuda | cuda:N (cuda: the torchrun rank's GPU, else GPU 0)."
@@ -76,7 +78,20 @@ class EncodeSettings:
 class ColorizeConfig:
     """Everything that decides what a colorized output looks like; saved into every output."""
 
-    model: str | None = doc(None, "Generator weights (.safetensors from vidcolor train).", shown="bundled model")
+    model: str | None = doc(
+        None,
+        "Generator weights (.safetensors from vidcolor train), `default` (the bundled model) or an ONNX colorizer "
+        "(.onnx: see --model-format); PATH:WEIGHT, and given more than once, blends the models' colour by weight.",
+        shown="bundled model",
+    )
+    # the further --model values of a blend (vidcolor.colorizer.model_specs), each PATH[:WEIGHT]
+    blend: tuple[str, ...] = doc((), "Models blended with --model (give --model again), each PATH[:WEIGHT].")
+    model_format: str | None = doc(  # vidcolor.engines.foreign.PRESETS
+        None,
+        "vidcolor | ddcolor | deoldify: what an .onnx --model expects and gives; one for every .onnx model, or one "
+        "each, comma-separated, in their order.",
+        shown="vidcolor's own exports by their metadata, else FILE.onnx.json",
+    )
     # 192 by the sweep in train/recipes/RESULTS.md
     render_size: int = doc(192, "Short side the model sees, px (rounded to the model's multiple).", min=16, max=4096)
     batch_size: int = doc(8, "Frames per model call.", min=1, max=1024)
@@ -126,8 +141,9 @@ class ColorizeConfig:
             "fps": 0 < self.fps <= 1000,
             "confidence": self.confidence in CONFIDENCE_MODES,
             "confidence_tau": 0.1 <= self.confidence_tau <= 1000,
+            "model_format": self.model_format is None or set(self.model_format.split(",")) <= set(MODEL_FORMATS),
         }
-        choices = {"interlaced": INTERLACED_MODES, "confidence": CONFIDENCE_MODES}
+        choices = {"interlaced": INTERLACED_MODES, "confidence": CONFIDENCE_MODES, "model_format": MODEL_FORMATS}
         for name, ok in checks.items():
             if not ok:
                 hint = f" (one of: {', '.join(choices[name])})" if name in choices else ""
@@ -139,7 +155,12 @@ class ColorizeConfig:
     def public(self) -> dict[str, Any]:
         """The settings as written into outputs: the model by its file name (its digest is in the
         model id beside it), never a folder of the machine that made the file."""
-        return {**self.to_dict(), "model": Path(self.model).name if self.model else None}
+        d = {**self.to_dict(), "model": Path(self.model).name if self.model else None}
+        d["blend"] = [Path(m).name for m in self.blend]
+        for name in ("blend", "model_format"):  # added later: absent at their defaults, so resumes stay valid
+            if not d[name]:
+                d.pop(name)
+        return d
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from vidcolor.errors import BadInputError
 @app.command("batch", help="Colorize many files: folders (recursive), files or a list; resumable, shardable.")
 @handle_errors
 @colorize_options(
-    "model", "render_size", "batch_size", "smoothing", "strength", "engine", "precision", "cache_dir", "device",
+    "model", "model_format", "render_size", "batch_size", "smoothing", "strength", "engine", "precision", "cache_dir", "device",
     "codec", "crf", "preset", "exact_size", "pix_fmt", "interlaced", "confidence", "confidence_tau",
 )  # fmt: skip
 def batch_cmd(

@@ -17,7 +17,7 @@ from vidcolor.errors import BadInputError
 @app.command(DEFAULT_COMMAND, help="Colorize a video or image (the default command: vidcolor INPUT -o OUTPUT).")
 @handle_errors
 @colorize_options(
-    "model", "render_size", "batch_size", "smoothing", "strength", "start", "duration", "preview", "engine",
+    "model", "model_format", "render_size", "batch_size", "smoothing", "strength", "start", "duration", "preview", "engine",
     "precision", "cache_dir", "device", "codec", "crf", "preset", "exact_size", "pix_fmt", "interlaced", "fps",
     "confidence", "confidence_tau",
 )  # fmt: skip

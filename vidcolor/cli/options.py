@@ -31,7 +31,7 @@ def colorize_option(name: str) -> inspect.Parameter:
     if name == "cache_dir":
         return CACHE_DIR
     owner = EncodeSettings if name in ENCODE_FIELDS else ColorizeConfig
-    return field_option(owner, name, kind=Path if name == "model" else None)
+    return field_option(owner, name, kind=list[str] if name == "model" else None)  # --model again: a blend
 
 
 DeviceOpt = colorize_option("device").annotation
@@ -62,8 +62,12 @@ def colorize_config(*, cache_dir: Path | None = None, **options: Any) -> Coloriz
 
         set_cache_dir(cache_dir)
     encode = {k: options.pop(k) for k in ENCODE_FIELDS & options.keys()}
-    if options.get("model") is not None:
-        options["model"] = str(options["model"])
+    models = options.get("model")
+    if isinstance(models, list | tuple):  # --model given again and again: the first, then the blend
+        options["model"] = str(models[0]) if models else None
+        options["blend"] = tuple(str(m) for m in models[1:])
+    elif models is not None:
+        options["model"] = str(models)
     return ColorizeConfig(**options, encode=EncodeSettings(**encode))
 
 

@@ -19,7 +19,7 @@ from vidcolor.errors import BadInputError
 @app.command("eval", help="Measure colorization against colour ground truth (videos/images), beside the gray baseline.")
 @handle_errors
 @colorize_options(
-    "model", "render_size", "batch_size", "smoothing", "strength", "engine", "precision", "device", "confidence",
+    "model", "model_format", "render_size", "batch_size", "smoothing", "strength", "engine", "precision", "device", "confidence",
     "confidence_tau",
 )  # fmt: skip
 def eval_cmd(
