@@ -36,6 +36,8 @@ LAYOUTS = ("NCHW", "NHWC")
 STANDARD_DOMAINS = frozenset({"", "ai.onnx", "ai.onnx.ml", "com.microsoft"})
 METADATA_KEY = "vidcolor.convention"  # in vidcolor's own exports (vidcolor.engines.onnx.mark_vidcolor)
 MULTIPLE_KEY = "vidcolor.multiple"  # ... with the multiple its sizes must be
+# |ab| / 110 beyond which no sRGB colour lies (sRGB's extremes are within about ±128 Lab units)
+AB_LIMIT = 1.5
 
 
 @dataclass(frozen=True)
@@ -318,6 +320,7 @@ class ForeignEngine:
                 f"{self.info.path}: the dry run failed ({str(e).strip().splitlines()[0][:160]})"
             ) from None
         self._check_output(tuple(out.shape), "gives", n)
+        self._to_ab(torch.from_numpy(out).to(self.device))  # refuses NaN and infinities
 
     def __call__(self, L: torch.Tensor) -> torch.Tensor:
         if L.ndim != 4 or L.shape[1] != 1:
@@ -341,7 +344,7 @@ class ForeignEngine:
         if self.batch and n < self.batch:  # a fixed batch larger than what is left: fill with copies
             L = torch.cat([L, L[-1:].expand(self.batch - n, -1, -1, -1)])
         out = self.session.run([self.info.output_name], {self.info.input_name: self._model_input(L)})[0]
-        return self._to_ab(torch.from_numpy(out).to(self.device)[:n], L[:n])
+        return self._to_ab(torch.from_numpy(out).to(self.device)[:n])
 
     def _model_input(self, L: torch.Tensor) -> np.ndarray:
         """Normalised L (N,1,h,w) -> the file's input, float32 numpy in its layout and range."""
@@ -355,11 +358,14 @@ class ForeignEngine:
             x = x.permute(0, 2, 3, 1)
         return np.ascontiguousarray(x.to("cpu", torch.float32).numpy())
 
-    def _to_ab(self, out: torch.Tensor, L: torch.Tensor) -> torch.Tensor:
-        """The file's output (n,C,h',w') -> normalised ab (n,2,h',w') float32."""
+    def _to_ab(self, out: torch.Tensor) -> torch.Tensor:
+        """The file's output (n,C,h',w') -> normalised ab (n,2,h',w') float32, within ±:data:`AB_LIMIT`."""
         out = out.float().permute(0, 3, 1, 2) if self.conv.layout == "NHWC" else out.float()
+        if not torch.isfinite(out).all():  # NaN would reach the video as garbage chroma: stop instead
+            raise ModelFileError(f"{self.info.path}: the model gave NaN or infinite values; no frame written with them")
         if self.conv.output == "ab":
-            return out * (self.conv.ab_scale / AB_SCALE)
+            # a wrong scale (a convention that does not fit the file) must not overflow what follows
+            return (out * (self.conv.ab_scale / AB_SCALE)).clamp(-AB_LIMIT, AB_LIMIT)
         lo, hi = self.conv.output_range
         rgb = ((out - lo) / (hi - lo)).clamp(0.0, 1.0)
         return rgb_to_lab(rgb)[:, 1:] / AB_SCALE  # only its chroma: L comes from the picture itself

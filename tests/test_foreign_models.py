@@ -263,6 +263,8 @@ def _external_data_file(path: Path, location: str) -> Path:
         ("wrong-channels-found", "output gives 3 channels"),
         ("bad-format", "invalid option --model-format"),
         ("wrong-engine", "runs on onnxruntime"),
+        ("nan", "NaN or infinite values"),
+        ("not-onnx", "not a readable ONNX file"),
     ],
 )
 def test_refusals_are_one_line_and_exit_2(tmp_path, case, needle):
@@ -284,6 +286,15 @@ def test_refusals_are_one_line_and_exit_2(tmp_path, case, needle):
     elif case == "bad-format":
         ddcolor_file(m)
         extra = ["--model-format", "pix2pix"]
+    elif case == "nan":  # zeros / 0: a broken export's NaN must not reach the chroma planes
+        ddcolor_file(m, ab=(0.0, 0.0))
+        model = onnx.load(str(m))
+        model.graph.initializer.append(numpy_helper.from_array(np.zeros((1,), np.float32), "zero"))
+        model.graph.node[0].output[0] = "c"
+        model.graph.node.append(helper.make_node("Div", ["c", "zero"], ["ab"]))
+        onnx.save(model, str(m))
+    elif case == "not-onnx":
+        m.write_text("this is not a model")
     else:
         ddcolor_file(m)
         extra += ["--engine", "eager"]

@@ -30,7 +30,7 @@ from vidcolor.engines import (
     engine_unavailable,
     module_missing,
 )
-from vidcolor.errors import BadInputError, Log, describe
+from vidcolor.errors import BadInputError, Log, ModelFileError, describe
 from vidcolor.guidance import Guidance
 from vidcolor.modelfile import load_generator
 
@@ -63,6 +63,9 @@ class Colorizer:
         self.cfg = cfg
         self.device = pick_device(cfg.device)
         specs = model_specs(cfg)
+        for spec in specs:  # before hashing them for the model id: one clear line for a wrong path
+            if not spec.path.is_file():
+                raise ModelFileError(f"{spec.path}: model file not found")
         self.model_id = models_id(specs)
         self.model_info: dict = {}
         # --engine/--precision choose how vidcolor generators run; with none among the models
