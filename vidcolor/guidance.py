@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import glob
 import hashlib
+import io
 import json
 import math
 import re
@@ -103,15 +104,30 @@ class Hints:
     rgba: np.ndarray | None = field(default=None, repr=False)  # (H, W, 4) uint8 strokes
 
 
+def reference_rgb(data: bytes, name: str) -> np.ndarray:
+    """An uploaded colour picture (the file's bytes) -> (H, W, 3) uint8 RGB, checked as
+    :func:`load_reference` checks a file (readable, not tiny, not gray); ``name`` is for messages."""
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            im.load()
+            rgb = np.array(ImageOps.exif_transpose(im).convert("RGB"))
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError, SyntaxError, ValueError) as e:
+        raise BadInputError(f"{name}: not a readable image ({describe(e)})") from None
+    _check_reference(rgb, name)
+    return rgb
+
+
+def _check_reference(rgb: np.ndarray, where: str) -> None:
+    if min(rgb.shape[:2]) < MIN_SIZE:
+        raise BadInputError(f"{where}: {rgb.shape[1]}x{rgb.shape[0]} px is too small to match (at least {MIN_SIZE} px)")
+    if _is_gray(rgb):
+        raise BadInputError(f"{where}: the image has no colour (gray); colour it first")
+
+
 def load_reference(path: Path, t: float | None, option: str = "--reference") -> Reference:
     with _open_image(path, option) as im:
         rgb = np.array(im.convert("RGB"))
-    if min(rgb.shape[:2]) < MIN_SIZE:
-        raise BadInputError(
-            f"{option} {path}: {rgb.shape[1]}x{rgb.shape[0]} px is too small to match (at least {MIN_SIZE} px)"
-        )
-    if _is_gray(rgb):
-        raise BadInputError(f"{option} {path}: the image has no colour (gray); colour it first")
+    _check_reference(rgb, f"{option} {path}")
     return Reference(path, t, rgb)
 
 

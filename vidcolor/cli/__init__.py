@@ -8,7 +8,7 @@ import importlib
 
 from vidcolor.cli.app import app, main
 
-for _family in ("colorize", "batch", "tools", "model", "train"):
+for _family in ("colorize", "batch", "tools", "studio", "model", "train"):
     importlib.import_module(f"vidcolor.cli.{_family}")
 
 __all__ = ["app", "main"]

@@ -61,7 +61,7 @@ def colorize_cmd(
     debug: Debug = False,
 ) -> None:
     from vidcolor.colorizer import Colorizer
-    from vidcolor.guidance import Guidance
+    from vidcolor.guidance import Guidance, beside
     from vidcolor.pipeline import check_output, colorize
     from vidcolor.sequence import check_frame_target, frame_target, is_sequence, set_fps
 
@@ -84,6 +84,12 @@ def colorize_cmd(
 
         part = Slice.parse(segments or "0/1", "--segments")
     log = logger(quiet)
+    if not reference and not hints and not is_sequence(input):
+        # the batch convention (what `vidcolor studio` saves): film.ref/, film.hints.json beside
+        # the film guide it here too; --reference/--hints given on the line replace them
+        reference, hints = beside(input)
+        if reference or hints:
+            log(f"using the guidance beside {input.name}: {', '.join(Path(p).name for p in reference + hints)}")
     guidance = Guidance.load(reference or [], hints or [], log)
     colorizer = Colorizer(cfg, log)
     with progress_bar(input, cfg, enabled=not quiet, parts=part.count if part else 1) as advance:

@@ -1,0 +1,66 @@
+"""``vidcolor studio FILM``: the local guidance page (:mod:`vidcolor.studio`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from vidcolor.cli.app import Debug, Quiet, app, handle_errors, logger
+from vidcolor.cli.options import colorize_options
+from vidcolor.config import ColorizeConfig
+from vidcolor.errors import BadInputError
+
+INSTALL = "vidcolor studio needs Flask: pip install 'vidcolor[studio]'"
+
+
+@app.command("studio", help="A local web page to give each shot hints and a reference, and save them beside FILM.")
+@handle_errors
+@colorize_options("model", "model_format", "render_size", "strength", "engine", "precision", "device")
+def studio_cmd(
+    film: Annotated[Path, typer.Argument(help="Black-and-white video.", show_default=False)],
+    cfg: ColorizeConfig,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Where the page's Render button writes the colorized film.")
+    ] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Let Render replace OUT if it exists.")] = False,
+    port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1 (0: a free one).", min=0, max=65535)] = 0,
+    open_page: Annotated[bool, typer.Option("--open", help="Open the page in the default browser.")] = False,
+    quiet: Quiet = False,
+    debug: Debug = False,
+) -> None:
+    try:
+        import flask  # noqa: F401  (an optional dependency: say how to get it, not a traceback)
+    except ImportError:
+        raise BadInputError(INSTALL) from None
+    from vidcolor.colorizer import Colorizer
+    from vidcolor.decode import is_image
+    from vidcolor.studio.server import Server
+    from vidcolor.studio.session import Studio
+
+    if not film.is_file():
+        raise BadInputError(f"{film}: not found")
+    if is_image(film):
+        raise BadInputError(f"{film}: the studio is for videos; colour a still with --hints/--reference")
+    if output is not None:
+        from vidcolor.pipeline import check_output
+
+        check_output(film, output, overwrite)  # before the shot pass; a second Render replaces its own output
+    log = logger(quiet)
+    log(f"finding the shots of {film.name} ...")
+    studio = Studio(film, Colorizer(cfg, log), log, render_to=output)
+    try:
+        server = Server(studio, port)
+    except OSError as e:
+        raise BadInputError(f"--port {port}: cannot listen on 127.0.0.1 ({e.strerror})") from None
+    typer.echo(server.url)  # stdout, always: the one line a user (or a script) needs
+    log(f"{len(studio.shots)} shots; Ctrl-C or Quit on the page stops the studio")
+    if open_page:
+        import webbrowser
+
+        webbrowser.open(server.url)
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        log("stopped")
