@@ -231,9 +231,7 @@ def foreign_engine(
     reason = module_missing("onnxruntime", "onnx") or module_missing("onnx", "onnx")
     if reason:
         raise BadInputError(f"--model {spec.path.name}: an ONNX model needs ONNX Runtime ({reason})")
-    if not spec.path.is_file():
-        raise BadInputError(f"--model {spec.path}: no such file")
-    from vidcolor.engines.foreign import ForeignEngine
+    from vidcolor.engines.foreign import ForeignEngine  # the file exists: Colorizer checked every model first
 
     engine = ForeignEngine(spec.path, spec.format, device)
     return engine, engine.multiple
