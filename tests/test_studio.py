@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -99,7 +100,7 @@ def test_hint_colours_the_preview_then_save_and_the_cli_uses_it(film: Path, tiny
     auto = png(client.get("/api/shots/0/colour.png", query_string=q))
     x, y = 0.5, 0.5
     r = client.post("/api/shots/0/hints", query_string=q, json={"x": x, "y": y, "rgb": BLUE})
-    assert r.status_code == 200 and r.get_json() == {"index": 0}
+    assert r.status_code == 200 and r.get_json() == {"index": 0, "rgb": BLUE}
     guided = png(client.get("/api/shots/0/colour.png", query_string=q))
     assert dist(near(guided, x, y), BLUE) < dist(near(auto, x, y), BLUE) - 20
     # luma kept: the hint changes colour, not the picture
@@ -270,7 +271,9 @@ def _chromium() -> str | None:
 
 @pytest.mark.skipif(_chromium() is None, reason="no Chromium installed (Debian: apt-get install chromium)")
 def test_browser_click_adds_a_hint_and_the_preview_changes(film: Path, tiny_model: Path) -> None:
-    import threading
+    """In a real browser: a click adds a hint at the automatic colour; picking its colour changes the
+    preview; dragging its dot moves it; a dropped picture becomes the reference; the shot preview shows."""
+    import base64
 
     playwright = pytest.importorskip("playwright.sync_api", reason="needs playwright (pip install playwright)")
     from vidcolor.studio.server import Server
@@ -278,19 +281,54 @@ def test_browser_click_adds_a_hint_and_the_preview_changes(film: Path, tiny_mode
     studio = Studio(film, Colorizer(ColorizeConfig(model=str(tiny_model), device="cpu")))
     server = Server(studio)
     threading.Thread(target=server.run, daemon=True).start()
+    src = "document.getElementById('colour').src"
     try:
         with playwright.sync_playwright() as p:
             browser = p.chromium.launch(executable_path=_chromium())
-            page = browser.new_page()
+            page = browser.new_page(viewport={"width": 1200, "height": 800})
             page.goto(server.url)
             page.wait_for_selector("#strip img")
             page.wait_for_function("document.getElementById('colour').complete")
-            before = page.eval_on_selector("#colour", "img => img.src")
-            page.click("#colour", position={"x": 5, "y": 5})
-            page.wait_for_function(f"document.getElementById('colour').src !== {before!r}")
+            before = page.evaluate(src)
+            box = page.locator("#colour").bounding_box()
+            page.mouse.click(box["x"] + box["width"] * 0.25, box["y"] + box["height"] * 0.5)
             page.wait_for_selector("#hints li")
+            page.wait_for_function(f"{src} !== {before!r}")
+            ((x, y, rgb),) = studio.shots[0].hints
+            assert abs(x - 0.25) < 0.02 and abs(y - 0.5) < 0.02
+
+            before = page.evaluate(src)
+            page.locator("#hints input[type=color]").fill("#1e3ce6")  # the picker, as a user sets it
+            page.wait_for_function(f"{src} !== {before!r}")
+            page.wait_for_function("document.getElementById('colour').complete")
+            assert studio.shots[0].hints[0][2] == (0x1E, 0x3C, 0xE6)
+
+            dot = page.locator(".dot").bounding_box()
+            page.mouse.move(dot["x"] + dot["width"] / 2, dot["y"] + dot["height"] / 2)
+            page.mouse.down()
+            page.mouse.move(box["x"] + box["width"] * 0.75, box["y"] + box["height"] * 0.25, steps=5)
+            page.mouse.up()
+            page.wait_for_function("document.querySelector('#hints li').textContent.includes('(0.75, 0.25)')")
+            ((x, y, rgb),) = studio.shots[0].hints
+            assert abs(x - 0.75) < 0.02 and abs(y - 0.25) < 0.02 and rgb == (0x1E, 0x3C, 0xE6)
+
+            buf = io.BytesIO()
+            Image.fromarray(gradient_frame(64, 48)).save(buf, format="PNG")
+            drop = page.evaluate_handle(
+                """(b64) => { const dt = new DataTransfer();
+                  const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+                  dt.items.add(new File([bytes], "ref.png", { type: "image/png" })); return dt; }""",
+                base64.b64encode(buf.getvalue()).decode(),
+            )
+            page.dispatch_event("#main", "drop", {"dataTransfer": drop})
+            page.wait_for_selector("#ref-img:not([hidden])")
+            assert studio.shots[0].reference is not None
+
+            page.click("#preview")
+            page.wait_for_selector("#shot-preview:not([hidden])")
+            assert page.evaluate("document.getElementById('shot-preview').naturalWidth") == 3 * 64 + 2 * 4
+            assert page.inner_text("#error") == ""
             browser.close()
-        assert len(studio.shots[0].hints) == 1
     finally:
         server.stop()
 
@@ -325,3 +363,119 @@ def test_two_shots_each_get_hints_and_the_cli_uses_each_on_its_own_shot(tmp_path
             dist(near(guided[frame].astype(np.float64), x, y), rgb)
             < dist(near(auto[frame].astype(np.float64), x, y), rgb) - 20
         ), n
+
+
+def test_a_hint_without_a_colour_starts_at_the_automatic_colour_there(film: Path, tiny_model: Path) -> None:
+    studio, client = open_studio(film, tiny_model)
+    q = {"token": TOKEN}
+    auto = png(client.get("/api/shots/0/colour.png", query_string=q))
+    r = client.post("/api/shots/0/hints", query_string=q, json={"x": 0.25, "y": 0.75})
+    assert r.status_code == 200
+    rgb = r.get_json()["rgb"]
+    assert dist(near(auto, 0.25, 0.75), rgb) < 3  # what the page showed there: its picker starts at it
+    assert studio.shots[0].hints == [(0.25, 0.75, tuple(rgb))]
+    bad = client.post("/api/shots/0/hints", query_string=q, json={"x": "left", "y": 0.5})
+    assert bad.status_code == 400 and "x" in bad.get_json()["error"]
+
+
+def test_shot_preview_carries_the_guidance_across_the_shot(tmp_path: Path, tiny_model: Path) -> None:
+    from test_guidance import luma_gray, two_shots
+
+    a, b = two_shots()
+    film = write_video(tmp_path / "reel.mkv", [luma_gray(f) for f in a + b], fps=12, codec="ffv1")
+    studio, client = open_studio(film, tiny_model)
+    q = {"token": TOKEN}
+    green = [30, 200, 40]
+    client.post("/api/shots/1/hints", query_string=q, json={"x": 0.5, "y": 0.5, "rgb": green})
+    sheet = png(client.get("/api/shots/1/preview.png", query_string=q))
+    # 4 frames of shot 1 (96x64 each), gray | automatic | guided, 4 px apart
+    assert sheet.shape == (4 * 64 + 3 * 4, 3 * 96 + 2 * 4, 3)
+    for row in range(4):
+        gray, auto, guided = (sheet[row * 68 : row * 68 + 64, col * 100 : col * 100 + 96] for col in range(3))
+        assert np.ptp(gray, axis=-1).max() <= 2  # the film, gray
+        assert dist(near(guided, 0.5, 0.5), green) < dist(near(auto, 0.5, 0.5), green) - 20, row
+        # the frames are the shot's own (the stripes), not shot 0's gradient
+        assert abs(gray.mean() - luma_gray(b[0]).mean()) < 20
+    # shot 0 has no guidance: gray | colour
+    assert png(client.get("/api/shots/0/preview.png", query_string=q)).shape[1] == 2 * 96 + 4
+    assert client.get("/api/shots/2/preview.png", query_string=q).status_code == 404
+    assert studio.describe()["shots"][0]["end"] == studio.shots[1].t
+
+
+def test_smoothing_and_the_command_line_the_page_shows(film: Path, tiny_model: Path) -> None:
+    studio, client = open_studio(film, tiny_model)
+    q = {"token": TOKEN}
+    assert client.get("/api/shots", query_string=q).get_json()["command"] == "vidcolor film.mp4 -o OUT"
+    assert client.put("/api/smoothing", query_string=q, json={"smoothing": 0.5}).status_code == 200
+    client.put("/api/strength", query_string=q, json={"strength": 1.25})
+    doc = client.get("/api/shots", query_string=q).get_json()
+    assert doc["smoothing"] == 0.5 and studio.colorizer.cfg.smoothing == 0.5
+    assert doc["command"] == "vidcolor film.mp4 -o OUT --strength 1.25 --smoothing 0.5"
+    for bad in (1.5, -0.1, "0.5", True):
+        assert client.put("/api/smoothing", query_string=q, json={"smoothing": bad}).status_code == 400
+
+
+def _gated(studio: Studio) -> threading.Event:
+    """Make the studio's model wait at its first frame until the returned event is set."""
+    gate = threading.Event()
+    predict = studio.colorizer.predict
+
+    def slow(rgb):
+        gate.wait(30)
+        return predict(rgb)
+
+    studio.colorizer.predict = slow  # the render's copy of the colorizer shares it
+    return gate
+
+
+@pytest.mark.parametrize("how", ["cancel", "close"])
+def test_a_cancelled_render_leaves_nothing(film: Path, tiny_model: Path, tmp_path: Path, how: str) -> None:
+    out = tmp_path / "out.mp4"
+    out.write_bytes(b"the user's older render")
+    studio = Studio(film, Colorizer(ColorizeConfig(model=str(tiny_model), device="cpu")), render_to=out)
+    gate = _gated(studio)
+    studio.start_render()
+    assert studio.render["state"] == "running"
+    if how == "cancel":  # the page's button
+        create_app(studio, TOKEN).test_client().post("/api/render/cancel", query_string={"token": TOKEN})
+        gate.set()
+        studio.wait_render(30)
+    else:  # Quit or Ctrl-C while it runs: close() waits for the render to remove its temporary file
+        threading.Timer(0.3, gate.set).start()
+        studio.close()
+    assert studio.render["state"] == "cancelled", studio.render
+    assert "cancelled" in str(studio.render["message"])
+    assert out.read_bytes() == b"the user's older render"
+    assert sorted(f.name for f in tmp_path.iterdir() if f.name.startswith(".")) == []
+
+
+def test_keyframes_are_held_at_most_1280_wide(tmp_path: Path, tiny_model: Path) -> None:
+    film = write_video(tmp_path / "big.mp4", [gradient_frame(1600, 900, t=i / 2, colour=False) for i in range(2)])
+    _studio, client = open_studio(film, tiny_model)
+    q = {"token": TOKEN}
+    assert png(client.get("/api/shots/0/gray.png", query_string=q)).shape == (720, 1280, 3)
+    assert png(client.get("/api/shots/0/colour.png", query_string=q)).shape == (720, 1280, 3)
+
+
+def test_other_guidance_files_are_listed_and_kept(film: Path, tiny_model: Path) -> None:
+    from make_media import write_image
+
+    write_image(film.with_name("film.hints.png"), np.zeros((48, 64, 3), np.uint8))
+    ref_dir = film.with_name("film.ref")
+    ref_dir.mkdir()
+    write_image(ref_dir / "sky.png", gradient_frame(64, 48))  # not pinned to a time: every shot may use it
+    studio, client = open_studio(film, tiny_model)
+    others = client.get("/api/shots", query_string={"token": TOKEN}).get_json()["others"]
+    assert others == ["film.hints.png", "film.ref/sky.png"]
+    client.post("/api/shots/0/hints", query_string={"token": TOKEN}, json={"x": 0.5, "y": 0.5, "rgb": BLUE})
+    studio.save()
+    assert (ref_dir / "sky.png").is_file() and film.with_name("film.hints.png").is_file()
+
+
+def test_a_broken_hints_file_is_one_line_and_left_as_it_was(film: Path, tiny_model: Path) -> None:
+    broken = film.with_name("film.hints.json")
+    broken.write_text('[{"x": 0.5, "y": ')
+    res = CliRunner().invoke(app, ["studio", str(film), "--model", str(tiny_model), "--device", "cpu"])
+    assert res.exit_code == 2, res.output
+    assert "film.hints.json" in res.output and "Traceback" not in res.output
+    assert broken.read_text() == '[{"x": 0.5, "y": '  # never replaced by an empty save

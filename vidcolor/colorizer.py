@@ -8,6 +8,7 @@ also predicts each frame's mirror image and pales colour where the two predictio
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import hashlib
 import math
@@ -92,6 +93,16 @@ class Colorizer:
         self.model_info = self.model_info or info
         choices = engine_choices(self.cfg.engine, self.cfg.precision, self.device)
         return FallbackEngine(choices, generator, self.device, log), generator.config.multiple
+
+    def with_config(self, cfg: ColorizeConfig) -> Colorizer:
+        """This loaded model with settings that do not choose it (strength, smoothing, a segment...)
+        changed: no second load. The engine is shared."""
+        for name in ("model", "model_format", "engine", "precision", "device", "render_size", "confidence"):
+            if getattr(cfg, name) != getattr(self.cfg, name):
+                raise ValueError(f"with_config cannot change {name}: load another Colorizer")
+        twin = copy.copy(self)
+        twin.cfg = cfg
+        return twin
 
     def predict(self, rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """sRGB (N,3,h,w), uint8 or float in [0,1], on the device -> normalised (L (N,1,h,w), ab (N,2,h,w)).

@@ -168,12 +168,26 @@ def preview_only(
     log: Log = lambda _m: None,
     progress: Progress = lambda _n: None,
 ) -> Report:
-    """A PNG sheet of ``n`` evenly spaced frames (gray | colour, or gray | automatic | guided),
-    without writing a video, showing what the video would show: the same temporal smoothing (the
-    model also runs on the ``PREVIEW_WARMUP`` frames before each chosen one, so what the smoother
-    would carry in is there; exact when a cut or the film's start lies in that window) and the
-    same colour matrix. With guidance every frame's lightness is still read (guides move with the
-    motion)."""
+    """:func:`preview_sheet` written to ``output`` as a PNG, without writing a video."""
+    sheet = preview_sheet(input, colorizer, n, guidance, log, progress)
+    sheet.save(output)
+    return Report(len(sheet.rows), 0.0, 0, output, output)
+
+
+def preview_sheet(
+    input: Path,
+    colorizer: Colorizer,
+    n: int,
+    guidance: Guidance | None = None,
+    log: Log = lambda _m: None,
+    progress: Progress = lambda _n: None,
+) -> PreviewSheet:
+    """A sheet of ``n`` evenly spaced frames of ``[cfg.start, cfg.start + cfg.duration)`` (gray |
+    colour, or gray | automatic | guided) showing what the video would show: the same temporal
+    smoothing (the model also runs on the ``PREVIEW_WARMUP`` frames before each chosen one, so what
+    the smoother would carry in is there; exact when a cut or the segment's start lies in that
+    window) and the same colour matrix. With guidance every frame's lightness is still read (guides
+    move with the motion)."""
     cfg = colorizer.cfg
     source = probe(input)
     plan = field_plan(input, cfg.interlaced, log, source)
@@ -193,8 +207,7 @@ def preview_only(
         raise ProcessingError(f"{input}: no decodable video frames for a preview")
     if guider:
         _warn_unused(guider, log)
-    sheet.save(output)
-    return Report(len(sheet.rows), 0.0, 0, output, output)
+    return sheet
 
 
 def _preview_pass(

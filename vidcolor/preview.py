@@ -52,6 +52,10 @@ class PreviewSheet:
         tiles = [self.gray(frame), *([middle] if middle is not None else []), self.tile(frame)]
         self.rows.append(side_by_side(*tiles))
 
+    def image(self) -> np.ndarray:
+        """The rows stacked: (H, W, 3) uint8."""
+        return stack_rows(self.rows)
+
     def save(self, path: Path) -> None:
         save_sheet(self.rows, path)
 
@@ -79,10 +83,8 @@ def side_by_side(*tiles: np.ndarray, gap: int = 4) -> np.ndarray:
     return row
 
 
-def save_sheet(rows: list[np.ndarray], path: Path, gap: int = 4) -> None:
-    """Stack rows vertically and write a PNG atomically (temporary name, then rename)."""
-    if not rows:
-        return
+def stack_rows(rows: list[np.ndarray], gap: int = 4) -> np.ndarray:
+    """HxWx3 uint8 rows top to bottom, ``gap`` white pixels apart (at least one row)."""
     width = max(r.shape[1] for r in rows)
     height = sum(r.shape[0] for r in rows) + gap * (len(rows) - 1)
     sheet = np.full((height, width, 3), 255, np.uint8)
@@ -90,4 +92,10 @@ def save_sheet(rows: list[np.ndarray], path: Path, gap: int = 4) -> None:
     for r in rows:
         sheet[y : y + r.shape[0], : r.shape[1]] = r
         y += r.shape[0] + gap
-    save_image(sheet, path)
+    return sheet
+
+
+def save_sheet(rows: list[np.ndarray], path: Path) -> None:
+    """Stack rows vertically and write a PNG atomically (temporary name, then rename)."""
+    if rows:
+        save_image(stack_rows(rows), path)

@@ -64,3 +64,7 @@ def studio_cmd(
         server.run()
     except KeyboardInterrupt:
         log("stopped")
+    finally:
+        if studio.render["state"] == "running":
+            log("cancelling the render ...")
+        studio.close()  # a render still running is cancelled and its temporary file removed

@@ -90,6 +90,14 @@ def create_app(studio: Studio, token: str, quit: Callable[[], None] = lambda: No
     def colour(n: int) -> Response:
         return _png(studio.colour_png(n))
 
+    @app.get("/api/shots/<int:n>/reference.png")
+    def reference(n: int) -> Response:
+        return _png(studio.reference_png(n))
+
+    @app.get("/api/shots/<int:n>/preview.png")
+    def shot_preview(n: int) -> Response:
+        return _png(studio.shot_preview_png(n))
+
     def body() -> dict:
         doc = request.get_json(silent=True)
         if not isinstance(doc, dict):
@@ -99,8 +107,9 @@ def create_app(studio: Studio, token: str, quit: Callable[[], None] = lambda: No
     @app.post("/api/shots/<int:n>/hints")
     def add_hint(n: int) -> Response:
         doc = body()
-        i = studio.add_hint(n, doc.get("x"), doc.get("y"), doc.get("rgb"))
-        return jsonify(index=i)
+        # no rgb: the hint starts at the automatic colour there (the page then opens its picker)
+        i, rgb = studio.add_hint(n, doc.get("x"), doc.get("y"), doc.get("rgb"))
+        return jsonify(index=i, rgb=list(rgb))
 
     @app.put("/api/shots/<int:n>/hints/<int:i>")
     def set_hint(n: int, i: int) -> Response:
@@ -133,6 +142,11 @@ def create_app(studio: Studio, token: str, quit: Callable[[], None] = lambda: No
         studio.set_strength(body().get("strength"))
         return jsonify(ok=True)
 
+    @app.put("/api/smoothing")
+    def smoothing() -> Response:
+        studio.set_smoothing(body().get("smoothing"))
+        return jsonify(ok=True)
+
     @app.post("/api/save")
     def save() -> Response:
         written = studio.save()
@@ -142,6 +156,11 @@ def create_app(studio: Studio, token: str, quit: Callable[[], None] = lambda: No
     def render() -> Response:
         studio.start_render()
         return jsonify(studio.render)
+
+    @app.post("/api/render/cancel")
+    def cancel_render() -> Response:
+        studio.cancel_render()
+        return jsonify(ok=True)
 
     @app.get("/api/render")
     def render_state() -> Response:

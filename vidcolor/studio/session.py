@@ -12,27 +12,37 @@ import dataclasses
 import io
 import json
 import re
+import shlex
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from av.video.reformatter import Interpolation
 from PIL import Image
 
 from vidcolor.atomic import write_atomic
 from vidcolor.colorizer import Colorizer
-from vidcolor.errors import BadInputError, Log, describe
+from vidcolor.config import ColorizeConfig
+from vidcolor.errors import BadInputError, Log, ProcessingError, describe
 from vidcolor.guidance import Guidance, Hints, Reference, beside, load_hints, load_references, reference_rgb
-from vidcolor.pipeline import colorize, colorize_array
+from vidcolor.pipeline import colorize, colorize_array, preview_sheet
 from vidcolor.planes import render_size
+from vidcolor.preview import stack_rows
 from vidcolor.shots import ShotMap, keyframe_name, shot_frames
 from vidcolor.source import probe
 
 MAX_UPLOAD = 20 * 1024 * 1024  # bytes: a colour reference is a still, not a scan archive
+KEYFRAME_SIDE = 1280  # longest side a keyframe is held and shown at: enough to place a hint on a face
+SHOT_PREVIEW_FRAMES = 4  # "preview the shot": this many frames spread over it
 # what save writes into film.ref/ (and so may replace or remove there): keyframe_name()'s pattern
 OWN_REF = re.compile(r"^shot\d{4}_t\d+\.\d{3}s\.png$")
 
 Rgb = tuple[int, int, int]
+
+
+class Cancelled(ProcessingError):
+    """The page cancelled a render (or the studio stopped during one)."""
 
 
 @dataclass
@@ -41,9 +51,15 @@ class Shot:
 
     start: int  # index of its first frame
     t: float  # seconds from the file's start
-    gray: np.ndarray = field(repr=False)  # (H, W) uint8, the first frame at full size
+    gray_png: bytes = field(repr=False)  # the first frame, gray, at most KEYFRAME_SIDE: PNG (small in memory)
     hints: list[tuple[float, float, Rgb]] = field(default_factory=list)  # (x, y in [0,1], rgb 0..255)
     reference: np.ndarray | None = field(default=None, repr=False)  # (h, w, 3) uint8
+    automatic: tuple[float, np.ndarray] | None = field(default=None, repr=False)  # (strength, colour) cache
+
+    @property
+    def gray(self) -> np.ndarray:
+        """(H, W) uint8."""
+        return np.asarray(Image.open(io.BytesIO(self.gray_png)))
 
 
 def png_bytes(rgb: np.ndarray) -> bytes:
@@ -51,6 +67,12 @@ def png_bytes(rgb: np.ndarray) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(rgb).save(buf, format="PNG", compress_level=1)
     return buf.getvalue()
+
+
+def keyframe_size(width: int, height: int) -> tuple[int, int]:
+    """(w, h) a keyframe is held at: the frame's size, scaled down to KEYFRAME_SIDE on its longest side."""
+    k = min(1.0, KEYFRAME_SIDE / max(width, height))
+    return max(1, round(width * k)), max(1, round(height * k))
 
 
 def _hint(x: object, y: object, rgb: object) -> tuple[float, float, Rgb]:
@@ -76,17 +98,21 @@ class Studio:
         self.colorizer = colorizer
         self.render_to = render_to  # the output "Render" writes (given on the command line), or None
         self.render: dict[str, object] = {"state": "idle", "done": 0, "total": 0, "message": ""}
+        self._render_thread: threading.Thread | None = None
+        self._cancel = threading.Event()
         self.lock = threading.Lock()
         self.hints_path = self.film.with_name(self.film.stem + ".hints.json")
         self.ref_dir = self.film.with_name(self.film.stem + ".ref")
         info = probe(self.film)
         size = render_size(info.width, info.height, colorizer.cfg.render_size, 1)
+        kw, kh = keyframe_size(info.width, info.height)
         self.shots: list[Shot] = []
         times: list[float] = []
         for _i, t, new, frame in shot_frames(self.film, size):
             times.append(t)
             if new:
-                self.shots.append(Shot(len(times) - 1, t, frame.to_ndarray(format="gray")))
+                gray = frame.to_ndarray(format="gray", width=kw, height=kh, interpolation=Interpolation.AREA)
+                self.shots.append(Shot(len(times) - 1, t, png_bytes(gray)))
         if not self.shots:
             raise BadInputError(f"{film}: no decodable video frames")
         self.map = ShotMap(np.asarray(times, np.float64), [s.start for s in self.shots])
@@ -100,15 +126,22 @@ class Studio:
         return self.shots[n]
 
     def describe(self) -> dict[str, object]:
-        """For the page: every shot's time, hints and whether it has a reference; the strength."""
+        """For the page: every shot's time, hints and whether it has a reference; the sliders; the
+        guidance files beside the film that the studio does not edit (the command line uses them too);
+        the command line that renders what the page shows."""
         with self.lock:
+            cfg = self.colorizer.cfg
             return {
                 "film": self.film.name,
-                "strength": self.colorizer.cfg.strength,
+                "strength": cfg.strength,
+                "smoothing": cfg.smoothing,
+                "command": self.command(),
+                "others": self.other_guidance(),
                 "shots": [
                     {
                         "shot": i,
                         "t": s.t,
+                        "end": self.end_of(i),
                         "hints": [{"x": x, "y": y, "rgb": list(rgb)} for x, y, rgb in s.hints],
                         "reference": s.reference is not None,
                     }
@@ -116,12 +149,49 @@ class Studio:
                 ],
             }
 
-    def add_hint(self, n: int, x: object, y: object, rgb: object) -> int:
-        """Add a hint to shot ``n``; returns its index."""
+    def end_of(self, n: int) -> float | None:
+        """Where shot ``n`` ends (the next one's start), None for the last."""
+        return self.shots[n + 1].t if n + 1 < len(self.shots) else None
+
+    def command(self) -> str:
+        """``vidcolor FILM -o OUT`` with the page's sliders where they differ from the defaults: the
+        saved files hold the guidance, not the sliders."""
+        cfg, default = self.colorizer.cfg, ColorizeConfig()
+        words = [
+            "vidcolor",
+            shlex.quote(self.film.name),
+            "-o",
+            shlex.quote(self.render_to.name if self.render_to else "OUT"),
+        ]
+        for name in ("strength", "smoothing"):
+            if getattr(cfg, name) != getattr(default, name):
+                words += [f"--{name}", f"{getattr(cfg, name):g}"]
+        return " ".join(words)
+
+    def other_guidance(self) -> list[str]:
+        """Guidance files beside the film that the page does not edit but the command line reads
+        (:func:`vidcolor.guidance.beside`): unpinned or hand-named references, painted hints."""
+        refs, hints = beside(self.film)
+        names = [Path(h).name for h in hints if Path(h) != self.hints_path]
+        for r in map(Path, refs):
+            if r == self.ref_dir:
+                names += [
+                    f"{r.name}/{f.name}" for f in sorted(r.iterdir()) if f.is_file() and not OWN_REF.match(f.name)
+                ]
+            else:
+                names.append(r.name)
+        return names
+
+    def add_hint(self, n: int, x: object, y: object, rgb: object = None) -> tuple[int, Rgb]:
+        """Add a hint to shot ``n``; without ``rgb`` it takes the automatic colour there (the page
+        then opens a picker that starts at it). Returns its index and colour."""
+        if rgb is None:
+            _hint(x, y, [0, 0, 0])  # x and y checked before the model runs
+            rgb = list(self.automatic_at(n, float(x), float(y)))  # type: ignore[arg-type]
         h = _hint(x, y, rgb)
         with self.lock:
             self.shot(n).hints.append(h)
-            return len(self.shot(n).hints) - 1
+            return len(self.shot(n).hints) - 1, h[2]
 
     def set_hint(self, n: int, i: int, x: object, y: object, rgb: object) -> None:
         h = _hint(x, y, rgb)
@@ -156,13 +226,20 @@ class Studio:
         with self.lock:
             self.colorizer.cfg = dataclasses.replace(self.colorizer.cfg, strength=float(value))
 
+    def set_smoothing(self, value: object) -> None:
+        """Temporal smoothing 0..1 (as ``--smoothing``): what "preview the shot" and Render use."""
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+            raise BadInputError(f"smoothing must be a number in [0, 1], got {value!r}")
+        with self.lock:
+            self.colorizer.cfg = dataclasses.replace(self.colorizer.cfg, smoothing=float(value))
+
     # ------------------------------------------------------------ pictures
 
     def gray_png(self, n: int) -> bytes:
         return png_bytes(self.shot(n).gray)
 
     def colour(self, n: int) -> np.ndarray:
-        """Shot ``n``'s keyframe colorized with its hints and reference: (H, W, 3) uint8, full size.
+        """Shot ``n``'s keyframe colorized with its hints and reference: (H, W, 3) uint8 at keyframe size.
         The still-image path (:func:`vidcolor.pipeline.colorize_array`), as a photo with guidance."""
         with self.lock:
             s = self.shot(n)
@@ -174,6 +251,55 @@ class Studio:
 
     def colour_png(self, n: int) -> bytes:
         return png_bytes(self.colour(n))
+
+    def automatic(self, n: int) -> np.ndarray:
+        """Shot ``n``'s keyframe in the model's own colour, no guidance: (H, W, 3) uint8, cached
+        until the strength changes."""
+        with self.lock:
+            s = self.shot(n)
+            strength = self.colorizer.cfg.strength
+            if s.automatic is None or s.automatic[0] != strength:
+                s.automatic = (strength, colorize_array(np.repeat(s.gray[..., None], 3, -1), self.colorizer))
+            return s.automatic[1]
+
+    def automatic_at(self, n: int, x: float, y: float, r: int = 2) -> Rgb:
+        """The automatic colour at (x, y) in [0, 1]: the mean of the (2r+1)^2 pixels around it."""
+        rgb = self.automatic(n)
+        h, w = rgb.shape[:2]
+        cx, cy = round(x * (w - 1)), round(y * (h - 1))
+        patch = rgb[max(0, cy - r) : cy + r + 1, max(0, cx - r) : cx + r + 1].reshape(-1, 3).mean(0)
+        r_, g_, b_ = (int(v) for v in np.rint(patch))
+        return r_, g_, b_
+
+    def reference_png(self, n: int) -> bytes:
+        s = self.shot(n)
+        if s.reference is None:
+            raise KeyError("reference")
+        return png_bytes(s.reference)
+
+    def shot_guidance(self, n: int) -> Guidance:
+        """Shot ``n``'s hints and reference as the film's guidance: pinned to its start, as saved."""
+        with self.lock:
+            s = self.shot(n)
+            refs = () if s.reference is None else (Reference(Path("reference"), s.t, s.reference),)
+            points = tuple((s.t, x, y, rgb) for x, y, rgb in s.hints)
+            return Guidance(refs, (Hints(Path("hints"), s.t, points),) if points else ())
+
+    def shot_preview(self, n: int, frames: int = SHOT_PREVIEW_FRAMES) -> np.ndarray:
+        """``frames`` frames spread over shot ``n`` (gray | automatic | guided, or gray | colour),
+        through the film's own loop: the guidance carried along the shot by the motion and the
+        temporal smoothing as Render would do them. (H, W, 3) uint8."""
+        guidance = self.shot_guidance(n)
+        end = self.end_of(n)
+        with self.lock:
+            cfg = dataclasses.replace(
+                self.colorizer.cfg, start=self.shots[n].t, duration=None if end is None else end - self.shots[n].t
+            )
+        colorizer = self.colorizer.with_config(cfg)
+        return stack_rows(preview_sheet(self.film, colorizer, frames, guidance or None).rows)
+
+    def shot_preview_png(self, n: int) -> bytes:
+        return png_bytes(self.shot_preview(n))
 
     # ------------------------------------------------------------ the batch convention
 
@@ -218,23 +344,44 @@ class Studio:
         if self.render["state"] == "running":
             raise BadInputError("a render is already running")
         self.save()
-        # its own colorizer: the page may change the strength (the shared config) while it runs
-        colorizer = Colorizer(self.colorizer.cfg)
+        # its own config: the page may move the sliders (the shared config) while it runs
+        colorizer = self.colorizer.with_config(self.colorizer.cfg)
         guidance = Guidance.load(*beside(self.film))
         self.render = {"state": "running", "done": 0, "total": len(self.map.times), "message": ""}
+        self._cancel.clear()
         out = self.render_to
 
         def advance(n: int) -> None:
+            if self._cancel.is_set():  # raised inside the loop: the writer removes its temporary file
+                raise Cancelled(f"{out.name}: render cancelled; nothing was written")
             self.render["done"] = int(self.render["done"]) + n
 
         def run() -> None:
             try:
                 colorize(self.film, out, colorizer, progress=advance, guidance=guidance or None)
                 self.render.update(state="done", message=f"wrote {out.name}")
+            except Cancelled as e:
+                self.render.update(state="cancelled", message=str(e))
             except Exception as e:  # shown on the page; the studio goes on
                 self.render.update(state="failed", message=describe(e))
 
-        threading.Thread(target=run, daemon=True).start()
+        # not a daemon: the interpreter waits for it, so quitting never leaves a half-written file
+        self._render_thread = threading.Thread(target=run, name="vidcolor-render")
+        self._render_thread.start()
+
+    def cancel_render(self) -> None:
+        """Stop a running render at its next frame; OUT is left as it was."""
+        self._cancel.set()
+
+    def wait_render(self, timeout: float | None = None) -> None:
+        """Wait for a render (if any) to end: done, failed or cancelled, its temporary file gone."""
+        if self._render_thread is not None:
+            self._render_thread.join(timeout)
+
+    def close(self) -> None:
+        """Cancel a running render and wait until its temporary file is gone."""
+        self.cancel_render()
+        self.wait_render()
 
     def _load(self, log: Log) -> None:
         """Read what a previous save (or the user) left beside the film back onto the shots.

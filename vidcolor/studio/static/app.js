@@ -7,7 +7,7 @@ let state = null, shot = 0, version = 0;
 
 async function api(method, path, body) {
   const opts = { method, headers: { "X-Studio-Token": token } };
-  if (body instanceof FormData) opts.body = body;
+  if (body instanceof FormData || body instanceof Blob) opts.body = body;
   else if (body !== undefined) { opts.body = JSON.stringify(body); opts.headers["Content-Type"] = "application/json"; }
   const r = await fetch(path + q, opts);
   const doc = await r.json().catch(() => ({}));
@@ -18,11 +18,14 @@ async function api(method, path, body) {
 const fail = (e) => { $("error").textContent = e.message; };
 const hex = (rgb) => "#" + rgb.map((c) => c.toString(16).padStart(2, "0")).join("");
 const rgbOf = (h) => [1, 3, 5].map((i) => parseInt(h.slice(i, i + 2), 16));
+const clamp01 = (v) => Math.min(1, Math.max(0, v));
+const hintUrl = (i) => `/api/shots/${shot}/hints/${i}`;
 
 async function load() {
   state = await api("GET", "/api/shots");
   $("film").textContent = state.film;
   $("strength").value = state.strength; $("strength-v").textContent = state.strength;
+  $("smoothing").value = state.smoothing; $("smoothing-v").textContent = state.smoothing;
   const strip = $("strip"); strip.textContent = "";
   state.shots.forEach((s) => {
     const img = document.createElement("img");
@@ -38,64 +41,110 @@ function select(n) {
   shot = n;
   [...$("strip").children].forEach((im, i) => im.classList.toggle("sel", i === n));
   $("gray").src = `/api/shots/${n}/gray.png${q}`;
+  $("shot-preview").removeAttribute("src"); $("shot-preview").hidden = true;
   refresh();
 }
 
-async function refresh() {
+// Redraw the selected shot: its colour preview, hint dots and list, reference, the files and command.
+async function refresh(openPicker) {
   state = await api("GET", "/api/shots");
   const s = state.shots[shot];
   const t0 = performance.now();
   const img = $("colour");
   img.onload = () => { $("status").textContent = `preview ${Math.round(performance.now() - t0)} ms`; };
   img.src = `/api/shots/${shot}/colour.png${q}&v=${++version}`;
+  const end = s.end === null ? "the end" : `${s.end.toFixed(2)} s`;
+  $("shot-info").textContent = `shot ${s.shot + 1} of ${state.shots.length}: ${s.t.toFixed(2)} s to ${end}`;
   const list = $("hints"); list.textContent = "";
   [...document.querySelectorAll(".dot")].forEach((d) => d.remove());
   s.hints.forEach((h, i) => {
     const li = document.createElement("li");
     const colour = document.createElement("input"); colour.type = "color"; colour.value = hex(h.rgb);
-    colour.onchange = () => api("PUT", `/api/shots/${shot}/hints/${i}`, { x: h.x, y: h.y, rgb: rgbOf(colour.value) }).then(refresh, fail);
+    colour.onchange = () => {
+      $("last").value = colour.value;  // shift-click adds the next hint in it
+      api("PUT", hintUrl(i), { x: h.x, y: h.y, rgb: rgbOf(colour.value) }).then(() => refresh(), fail);
+    };
     li.appendChild(colour);
     li.appendChild(document.createTextNode(`(${h.x.toFixed(2)}, ${h.y.toFixed(2)}) `));
     const del = document.createElement("button"); del.textContent = "delete";
-    del.onclick = () => api("DELETE", `/api/shots/${shot}/hints/${i}`).then(refresh, fail);
+    del.onclick = () => api("DELETE", hintUrl(i)).then(() => refresh(), fail);
     li.appendChild(del); list.appendChild(li);
-    const dot = document.createElement("div"); dot.className = "dot";
-    dot.style.left = `${h.x * 100}%`; dot.style.top = `${h.y * 100}%`; dot.style.background = hex(h.rgb);
-    $("wrap").appendChild(dot);
+    $("wrap").appendChild(dot(h, i, colour));
+    if (openPicker === i) { colour.focus(); try { colour.showPicker(); } catch (_e) { /* needs a user gesture in some browsers */ } }
   });
-  $("ref-state").textContent = s.reference ? "this shot has a reference" : "no reference";
+  $("ref-state").textContent = s.reference ? "this shot's reference:" : "no reference: drop a picture on the shot or choose one";
+  $("ref-img").hidden = !s.reference;
+  if (s.reference) $("ref-img").src = `/api/shots/${shot}/reference.png${q}&v=${version}`;
+  $("others").textContent = state.others.length
+    ? "Also beside the film, used by the command line but not shown here: " + state.others.join(", ") : "";
+  $("command").textContent = state.command;
 }
 
-// the colour under a point of the colorized keyframe: where the picker starts
-function colourAt(img, x, y) {
-  const c = document.createElement("canvas"); c.width = img.naturalWidth; c.height = img.naturalHeight;
-  const g = c.getContext("2d"); g.drawImage(img, 0, 0);
-  const d = g.getImageData(Math.min(c.width - 1, Math.floor(x * c.width)), Math.min(c.height - 1, Math.floor(y * c.height)), 1, 1).data;
-  return [d[0], d[1], d[2]];
+// A hint's dot on the colour preview: drag it to move the hint; a click without a move opens its colour.
+function dot(h, i, colour) {
+  const d = document.createElement("div"); d.className = "dot"; d.dataset.i = i;
+  d.style.left = `${h.x * 100}%`; d.style.top = `${h.y * 100}%`; d.style.background = hex(h.rgb);
+  let moved = false;
+  d.addEventListener("pointerdown", (ev) => { ev.preventDefault(); ev.stopPropagation(); d.setPointerCapture(ev.pointerId); moved = false; });
+  d.addEventListener("pointermove", (ev) => {
+    if (!d.hasPointerCapture(ev.pointerId)) return;
+    const r = $("colour").getBoundingClientRect();
+    d.style.left = `${clamp01((ev.clientX - r.left) / r.width) * 100}%`;
+    d.style.top = `${clamp01((ev.clientY - r.top) / r.height) * 100}%`;
+    moved = true;
+  });
+  d.addEventListener("pointerup", (ev) => {
+    d.releasePointerCapture(ev.pointerId);
+    if (!moved) { colour.click(); return; }
+    const x = parseFloat(d.style.left) / 100, y = parseFloat(d.style.top) / 100;
+    api("PUT", hintUrl(i), { x, y, rgb: h.rgb }).then(() => refresh(), fail);
+  });
+  return d;
 }
 
+// Click: a hint that starts at the automatic colour there, and its picker opens.
+// Shift-click: a hint in the last colour picked.
 $("colour").addEventListener("click", (ev) => {
   const r = ev.target.getBoundingClientRect();
-  const x = Math.min(1, Math.max(0, (ev.clientX - r.left) / r.width));
-  const y = Math.min(1, Math.max(0, (ev.clientY - r.top) / r.height));
-  const picked = rgbOf($("picker").value);
-  api("POST", `/api/shots/${shot}/hints`, { x, y, rgb: picked }).then(refresh, fail);
+  const body = { x: clamp01((ev.clientX - r.left) / r.width), y: clamp01((ev.clientY - r.top) / r.height) };
+  if (ev.shiftKey) body.rgb = rgbOf($("last").value);
+  api("POST", `/api/shots/${shot}/hints`, body).then((d) => refresh(d.index), fail);
 });
-$("colour").addEventListener("contextmenu", (ev) => {  // right click: take the colour there into the picker
-  ev.preventDefault();
-  const r = ev.target.getBoundingClientRect();
-  $("picker").value = hex(colourAt(ev.target, (ev.clientX - r.left) / r.width, (ev.clientY - r.top) / r.height));
-});
-$("strength").addEventListener("change", (ev) => {
-  $("strength-v").textContent = ev.target.value;
-  api("PUT", "/api/strength", { strength: parseFloat(ev.target.value) }).then(refresh, fail);
-});
+
+function slider(id, path) {
+  $(id).addEventListener("input", (ev) => { $(id + "-v").textContent = ev.target.value; });
+  $(id).addEventListener("change", (ev) => {
+    api("PUT", path, { [id]: parseFloat(ev.target.value) }).then(() => refresh(), fail);
+  });
+}
+slider("strength", "/api/strength");
+slider("smoothing", "/api/smoothing");
+
+function upload(file) {
+  const form = new FormData(); form.append("file", file);
+  return api("POST", `/api/shots/${shot}/reference`, form).then(() => refresh(), fail);
+}
 $("ref").addEventListener("change", (ev) => {
   const f = ev.target.files[0]; if (!f) return;
-  const form = new FormData(); form.append("file", f);
-  api("POST", `/api/shots/${shot}/reference`, form).then(refresh, fail).finally(() => { ev.target.value = ""; });
+  upload(f).finally(() => { ev.target.value = ""; });
 });
-$("ref-del").onclick = () => api("DELETE", `/api/shots/${shot}/reference`).then(refresh, fail);
+// a picture dropped anywhere on the shot becomes its reference
+$("main").addEventListener("dragover", (ev) => { ev.preventDefault(); $("main").classList.add("drop"); });
+$("main").addEventListener("dragleave", () => $("main").classList.remove("drop"));
+$("main").addEventListener("drop", (ev) => {
+  ev.preventDefault(); $("main").classList.remove("drop");
+  const f = ev.dataTransfer.files[0];
+  if (f) upload(f); else fail(new Error("drop a picture file (from the file manager)"));
+});
+$("ref-del").onclick = () => api("DELETE", `/api/shots/${shot}/reference`).then(() => refresh(), fail);
+
+$("preview").onclick = () => {  // frames across the shot, through the film's loop: takes seconds
+  const img = $("shot-preview"), t0 = performance.now();
+  $("status").textContent = "colouring frames across the shot ...";
+  img.onload = () => { img.hidden = false; $("status").textContent = `shot preview ${((performance.now() - t0) / 1000).toFixed(1)} s`; };
+  img.onerror = () => fail(new Error("the shot preview failed"));
+  img.src = `/api/shots/${shot}/preview.png${q}&v=${++version}`;
+};
 $("save").onclick = () => api("POST", "/api/save").then((d) => {
   $("status").textContent = "saved " + (d.written.join(", ") || "(no guidance)");
 }, fail);
@@ -103,9 +152,11 @@ async function poll() {  // the background render's progress, every half second 
   const r = await api("GET", "/api/render");
   $("progress").max = r.total || 1; $("progress").value = r.done;
   $("status").textContent = r.state === "running" ? `rendering ${r.done}/${r.total}` : r.message;
+  $("cancel").hidden = r.state !== "running";
   if (r.state === "running") setTimeout(() => poll().catch(fail), 500);
 }
 $("render").onclick = () => api("POST", "/api/render").then(poll, fail);
+$("cancel").onclick = () => api("POST", "/api/render/cancel").catch(fail);
 $("quit").onclick = () => api("POST", "/api/quit").then(() => { document.body.textContent = "studio stopped"; }, fail);
 // (the server writes the token into index.html for its stylesheet and script)
-load().catch(fail);
+load().then(() => api("GET", "/api/render")).then((r) => { if (r.state === "running") poll(); }).catch(fail);
