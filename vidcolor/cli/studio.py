@@ -68,3 +68,5 @@ def studio_cmd(
         if studio.render["state"] == "running":
             log("cancelling the render ...")
         studio.close()  # a render still running is cancelled and its temporary file removed
+        if studio.render["state"] == "cancelled":
+            log(str(studio.render["message"]))

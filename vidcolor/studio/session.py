@@ -45,6 +45,55 @@ class Cancelled(ProcessingError):
     """The page cancelled a render (or the studio stopped during one)."""
 
 
+class Renderer:
+    """One film colorized in a background thread at a time, with progress and cancelling."""
+
+    def __init__(self) -> None:
+        self.state: dict[str, object] = {"state": "idle", "done": 0, "total": 0, "message": ""}
+        self._thread: threading.Thread | None = None
+        self._cancel = threading.Event()
+        self._lock = threading.Lock()
+
+    @property
+    def running(self) -> bool:
+        return self.state["state"] == "running"
+
+    def start(self, film: Path, out: Path, colorizer: Colorizer, guidance: Guidance, total: int) -> None:
+        """Colorize ``film`` into ``out`` (:func:`vidcolor.pipeline.colorize`); ``total`` frames expected."""
+        with self._lock:  # two clicks on Render: one render
+            if self.running:
+                raise BadInputError("a render is already running")
+            self.state = {"state": "running", "done": 0, "total": total, "message": ""}
+        self._cancel.clear()
+
+        def advance(n: int) -> None:
+            if self._cancel.is_set():  # raised inside the loop: the writer removes its temporary file
+                raise Cancelled(f"{out.name}: render cancelled; nothing was written")
+            self.state["done"] = int(self.state["done"]) + n
+
+        def run() -> None:
+            try:
+                colorize(film, out, colorizer, progress=advance, guidance=guidance or None)
+                self.state.update(state="done", message=f"wrote {out.name}")
+            except Cancelled as e:
+                self.state.update(state="cancelled", message=str(e))
+            except Exception as e:  # shown on the page; the studio goes on
+                self.state.update(state="failed", message=describe(e))
+
+        # not a daemon: the interpreter waits for it, so quitting never leaves a half-written file
+        self._thread = threading.Thread(target=run, name="vidcolor-render")
+        self._thread.start()
+
+    def cancel(self) -> None:
+        """Stop a running render at its next frame; the output is left as it was."""
+        self._cancel.set()
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Until the render (if any) has ended: done, failed or cancelled, its temporary file gone."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+
 @dataclass
 class Shot:
     """One shot: where it starts, its gray keyframe, and what the user gave it."""
@@ -97,9 +146,7 @@ class Studio:
         self.film = film.resolve()
         self.colorizer = colorizer
         self.render_to = render_to  # the output "Render" writes (given on the command line), or None
-        self.render: dict[str, object] = {"state": "idle", "done": 0, "total": 0, "message": ""}
-        self._render_thread: threading.Thread | None = None
-        self._cancel = threading.Event()
+        self.renderer = Renderer()
         self.lock = threading.Lock()
         self.hints_path = self.film.with_name(self.film.stem + ".hints.json")
         self.ref_dir = self.film.with_name(self.film.stem + ".ref")
@@ -241,13 +288,10 @@ class Studio:
     def colour(self, n: int) -> np.ndarray:
         """Shot ``n``'s keyframe colorized with its hints and reference: (H, W, 3) uint8 at keyframe size.
         The still-image path (:func:`vidcolor.pipeline.colorize_array`), as a photo with guidance."""
-        with self.lock:
-            s = self.shot(n)
-            refs = () if s.reference is None else (Reference(Path("reference"), None, s.reference),)
-            points = tuple((0.0, x, y, rgb) for x, y, rgb in s.hints)
-            hints = (Hints(Path("hints"), 0.0, points),) if points else ()
-            gray3 = np.repeat(s.gray[..., None], 3, -1)
-            return colorize_array(gray3, self.colorizer, Guidance(refs, hints))
+        guidance = self.shot_guidance(n)
+        with self.lock:  # one preview at a time: the model is shared, the sliders are read once
+            gray3 = np.repeat(self.shot(n).gray[..., None], 3, -1)
+            return colorize_array(gray3, self.colorizer, guidance)
 
     def colour_png(self, n: int) -> bytes:
         return png_bytes(self.colour(n))
@@ -337,51 +381,33 @@ class Studio:
         return written
 
     def start_render(self) -> None:
-        """Save, then colorize the whole film into ``render_to`` in a background thread, as
-        ``vidcolor FILM -o OUT`` would with the saved guidance; :attr:`render` says how far it is."""
+        """Save, then colorize the whole film into ``render_to`` in the background, as ``vidcolor
+        FILM -o OUT`` would with the saved guidance; :attr:`render` says how far it is."""
         if self.render_to is None:
             raise BadInputError("no output to render to: start the studio with -o OUT")
-        if self.render["state"] == "running":
+        if self.renderer.running:
             raise BadInputError("a render is already running")
         self.save()
         # its own config: the page may move the sliders (the shared config) while it runs
         colorizer = self.colorizer.with_config(self.colorizer.cfg)
         guidance = Guidance.load(*beside(self.film))
-        self.render = {"state": "running", "done": 0, "total": len(self.map.times), "message": ""}
-        self._cancel.clear()
-        out = self.render_to
+        self.renderer.start(self.film, self.render_to, colorizer, guidance, len(self.map.times))
 
-        def advance(n: int) -> None:
-            if self._cancel.is_set():  # raised inside the loop: the writer removes its temporary file
-                raise Cancelled(f"{out.name}: render cancelled; nothing was written")
-            self.render["done"] = int(self.render["done"]) + n
-
-        def run() -> None:
-            try:
-                colorize(self.film, out, colorizer, progress=advance, guidance=guidance or None)
-                self.render.update(state="done", message=f"wrote {out.name}")
-            except Cancelled as e:
-                self.render.update(state="cancelled", message=str(e))
-            except Exception as e:  # shown on the page; the studio goes on
-                self.render.update(state="failed", message=describe(e))
-
-        # not a daemon: the interpreter waits for it, so quitting never leaves a half-written file
-        self._render_thread = threading.Thread(target=run, name="vidcolor-render")
-        self._render_thread.start()
+    @property
+    def render(self) -> dict[str, object]:
+        """The render's state, done and total frames, and a message, for the page."""
+        return self.renderer.state
 
     def cancel_render(self) -> None:
-        """Stop a running render at its next frame; OUT is left as it was."""
-        self._cancel.set()
+        self.renderer.cancel()
 
     def wait_render(self, timeout: float | None = None) -> None:
-        """Wait for a render (if any) to end: done, failed or cancelled, its temporary file gone."""
-        if self._render_thread is not None:
-            self._render_thread.join(timeout)
+        self.renderer.wait(timeout)
 
     def close(self) -> None:
         """Cancel a running render and wait until its temporary file is gone."""
-        self.cancel_render()
-        self.wait_render()
+        self.renderer.cancel()
+        self.renderer.wait()
 
     def _load(self, log: Log) -> None:
         """Read what a previous save (or the user) left beside the film back onto the shots.
