@@ -458,18 +458,31 @@ def test_keyframes_are_held_at_most_1280_wide(tmp_path: Path, tiny_model: Path) 
 
 
 def test_other_guidance_files_are_listed_and_kept(film: Path, tiny_model: Path) -> None:
+    """Files the page does not edit are listed (the command line uses them) and never removed:
+    painted hints, a reference without a time, one named by the user, gray keyframes not coloured yet;
+    hints past the film's end are saved back."""
     from make_media import write_image
 
     write_image(film.with_name("film.hints.png"), np.zeros((48, 64, 3), np.uint8))
     ref_dir = film.with_name("film.ref")
     ref_dir.mkdir()
     write_image(ref_dir / "sky.png", gradient_frame(64, 48))  # not pinned to a time: every shot may use it
+    write_image(ref_dir / "mine_t0.0s.png", gradient_frame(64, 48))  # pinned, the user's naming
+    write_image(ref_dir / "shot0000_t0.000s.png", gradient_frame(64, 48, colour=False))  # exported, still gray
+    late = {"x": 0.5, "y": 0.5, "rgb": [1, 2, 3], "t": 99.0}
+    film.with_name("film.hints.json").write_text(json.dumps([late]))
     studio, client = open_studio(film, tiny_model)
-    others = client.get("/api/shots", query_string={"token": TOKEN}).get_json()["others"]
-    assert others == ["film.hints.png", "film.ref/sky.png"]
+    doc = client.get("/api/shots", query_string={"token": TOKEN}).get_json()
+    assert doc["others"] == [
+        "film.hints.png", "film.ref/mine_t0.0s.png", "film.ref/shot0000_t0.000s.png", "film.ref/sky.png"
+    ]  # fmt: skip
+    assert doc["shots"][0]["reference"] is False and doc["shots"][0]["hints"] == []
     client.post("/api/shots/0/hints", query_string={"token": TOKEN}, json={"x": 0.5, "y": 0.5, "rgb": BLUE})
     studio.save()
-    assert (ref_dir / "sky.png").is_file() and film.with_name("film.hints.png").is_file()
+    assert sorted(f.name for f in ref_dir.iterdir()) == ["mine_t0.0s.png", "shot0000_t0.000s.png", "sky.png"]
+    assert film.with_name("film.hints.png").is_file()
+    saved = json.loads(film.with_name("film.hints.json").read_text())
+    assert saved == [{"x": 0.5, "y": 0.5, "rgb": BLUE, "t": 0.0}, late]
 
 
 def test_a_broken_hints_file_is_one_line_and_left_as_it_was(film: Path, tiny_model: Path) -> None:
@@ -479,3 +492,32 @@ def test_a_broken_hints_file_is_one_line_and_left_as_it_was(film: Path, tiny_mod
     assert res.exit_code == 2, res.output
     assert "film.hints.json" in res.output and "Traceback" not in res.output
     assert broken.read_text() == '[{"x": 0.5, "y": '  # never replaced by an empty save
+
+
+def test_the_readme_walkthrough_on_the_bundled_example(tmp_path: Path, tiny_model: Path) -> None:
+    """The issue's "done when": the example film, hints on two shots, Save, and `vidcolor FILM -o OUT`
+    uses each shot's hints (the first 2.5 s: both shots, against the same run without them)."""
+    example = Path(__file__).resolve().parents[1] / "examples" / "bikes_gray.mp4"
+    film = tmp_path / "bikes_gray.mp4"
+    film.write_bytes(example.read_bytes())
+    plain = tmp_path / "plain" / "bikes_gray.mp4"
+    plain.parent.mkdir()
+    plain.write_bytes(example.read_bytes())
+    studio, client = open_studio(film, tiny_model)
+    q = {"token": TOKEN}
+    shots = client.get("/api/shots", query_string=q).get_json()["shots"]
+    assert len(shots) >= 2 and shots[1]["t"] < 2.0
+    spots = {0: (0.5, 0.6, BLUE), 1: (0.1, 0.25, [220, 40, 30])}  # mid-grays: a hint cannot colour black
+    for n, (x, y, rgb) in spots.items():
+        client.post(f"/api/shots/{n}/hints", query_string=q, json={"x": x, "y": y, "rgb": rgb})
+    assert client.post("/api/save", query_string=q).get_json() == {"written": ["bikes_gray.hints.json"]}
+    common = ["--model", str(tiny_model), "--device", "cpu", "--duration", "2.5", "-q"]
+    for src, out in ((plain, tmp_path / "plain.mp4"), (film, tmp_path / "guided.mp4")):
+        res = CliRunner().invoke(app, [str(src), "-o", str(out), *common])
+        assert res.exit_code == 0, res.output
+    auto, guided = (read_frames(tmp_path / f"{k}.mp4") for k in ("plain", "guided"))
+    for n in (0, 1):
+        frame = studio.shots[n].start
+        x, y, rgb = spots[n]
+        a, g = (near(v[frame].astype(np.float64), x, y) for v in (auto, guided))
+        assert dist(g, rgb) < dist(a, rgb) - 20, (n, a, g)

@@ -24,6 +24,7 @@ from PIL import Image
 from vidcolor.atomic import write_atomic
 from vidcolor.colorizer import Colorizer
 from vidcolor.config import ColorizeConfig
+from vidcolor.decode import media_kind
 from vidcolor.errors import BadInputError, Log, ProcessingError, describe
 from vidcolor.guidance import Guidance, Hints, Reference, beside, load_hints, load_references, reference_rgb
 from vidcolor.pipeline import colorize, colorize_array, preview_sheet
@@ -35,7 +36,7 @@ from vidcolor.source import probe
 MAX_UPLOAD = 20 * 1024 * 1024  # bytes: a colour reference is a still, not a scan archive
 KEYFRAME_SIDE = 1280  # longest side a keyframe is held and shown at: enough to place a hint on a face
 SHOT_PREVIEW_FRAMES = 4  # "preview the shot": this many frames spread over it
-# what save writes into film.ref/ (and so may replace or remove there): keyframe_name()'s pattern
+# the references the page edits: keyframe_name()'s pattern (what save writes, what `vidcolor keyframes` exports)
 OWN_REF = re.compile(r"^shot\d{4}_t\d+\.\d{3}s\.png$")
 
 Rgb = tuple[int, int, int]
@@ -147,6 +148,8 @@ class Studio:
         self.colorizer = colorizer
         self.render_to = render_to  # the output "Render" writes (given on the command line), or None
         self.renderer = Renderer()
+        self.own_refs: set[str] = set()  # film.ref/ files the studio loaded or wrote: the only ones it may remove
+        self.unplaced: list[dict] = []  # hints of film.hints.json past the film's end: saved back as they were
         self.lock = threading.Lock()
         self.hints_path = self.film.with_name(self.film.stem + ".hints.json")
         self.ref_dir = self.film.with_name(self.film.stem + ".ref")
@@ -223,7 +226,9 @@ class Studio:
         for r in map(Path, refs):
             if r == self.ref_dir:
                 names += [
-                    f"{r.name}/{f.name}" for f in sorted(r.iterdir()) if f.is_file() and not OWN_REF.match(f.name)
+                    f"{r.name}/{f.name}"
+                    for f in sorted(r.iterdir())
+                    if f.name not in self.own_refs and not f.name.startswith(".") and media_kind(f).kind == "image"
                 ]
             else:
                 names.append(r.name)
@@ -360,6 +365,7 @@ class Studio:
         hold a reference are removed, other files in ``film.ref/`` are left alone. Returns what was written."""
         with self.lock:
             points = [{"x": x, "y": y, "rgb": list(rgb), "t": s.t} for s in self.shots for x, y, rgb in s.hints]
+            points += self.unplaced
             refs = {keyframe_name(i, s.t): s.reference for i, s in enumerate(self.shots) if s.reference is not None}
         written = []
         if points:
@@ -372,11 +378,13 @@ class Studio:
             self.ref_dir.mkdir(exist_ok=True)
         if self.ref_dir.is_dir():
             for f in self.ref_dir.iterdir():
-                if OWN_REF.match(f.name) and f.name not in refs:
+                if f.name in self.own_refs and f.name not in refs:
                     f.unlink()
+                    self.own_refs.discard(f.name)
         for name, rgb in refs.items():
             data = png_bytes(rgb)
             write_atomic(self.ref_dir / name, lambda tmp, data=data: tmp.write_bytes(data))
+            self.own_refs.add(name)
             written.append(self.ref_dir / name)
         return written
 
@@ -410,13 +418,16 @@ class Studio:
         self.renderer.wait()
 
     def _load(self, log: Log) -> None:
-        """Read what a previous save (or the user) left beside the film back onto the shots.
-        References not pinned to a time are left in the folder (the command line still uses them)."""
+        """Read what a previous save (or the user) left beside the film back onto the shots: the
+        hints, and the references of the studio's own naming (``shotNNNN_tT.png``, also what
+        ``vidcolor keyframes`` names them). Other references stay files the page lists and the
+        command line uses; hints past the film's end are kept for the next save, not shown."""
         if self.hints_path.is_file():
             for t, x, y, rgb in load_hints(str(self.hints_path)).points:
                 i = self.map.frame_at(t)
                 if i is None:
-                    log(f"warning: {self.hints_path.name}: a hint at {t:g} s is past the end; not shown")
+                    log(f"warning: {self.hints_path.name}: a hint at {t:g} s is past the film's end: kept, not shown")
+                    self.unplaced.append({"x": x, "y": y, "rgb": list(rgb), "t": t})
                     continue
                 self.shots[self.map.shot_of(i)].hints.append((x, y, rgb))
         if self.ref_dir.is_dir():
@@ -427,5 +438,6 @@ class Studio:
                 refs = []
             for r in refs:
                 i = None if r.t is None else self.map.frame_at(r.t)
-                if i is not None:
+                if i is not None and OWN_REF.match(r.path.name):
                     self.shots[self.map.shot_of(i)].reference = r.rgb
+                    self.own_refs.add(r.path.name)
