@@ -521,3 +521,21 @@ def test_the_readme_walkthrough_on_the_bundled_example(tmp_path: Path, tiny_mode
         x, y, rgb = spots[n]
         a, g = (near(v[frame].astype(np.float64), x, y) for v in (auto, guided))
         assert dist(g, rgb) < dist(a, rgb) - 20, (n, a, g)
+
+
+def test_ctrl_c_stops_the_studio_command(film: Path, tiny_model: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "vidcolor", "studio", str(film), "--model", str(tiny_model), "--device", "cpu"]
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        url = p.stdout.readline().strip()  # the one line on stdout: the server is listening
+        assert url.startswith("http://127.0.0.1:") and "?token=" in url
+        p.send_signal(signal.SIGINT)
+        _out, err = p.communicate(timeout=60)
+    finally:
+        p.kill()
+    assert p.returncode == 0, err
+    assert err.strip().splitlines()[-1] == "stopped" and "Traceback" not in err

@@ -17,7 +17,7 @@ INSTALL = "vidcolor studio needs Flask: pip install 'vidcolor[studio]'"
 
 @app.command("studio", help="A local web page to give each shot hints and a reference, and save them beside FILM.")
 @handle_errors
-@colorize_options("model", "model_format", "render_size", "strength", "engine", "precision", "device")
+@colorize_options("model", "model_format", "render_size", "strength", "smoothing", "engine", "precision", "device")
 def studio_cmd(
     film: Annotated[Path, typer.Argument(help="Black-and-white video.", show_default=False)],
     cfg: ColorizeConfig,
@@ -54,19 +54,20 @@ def studio_cmd(
         server = Server(studio, port)
     except OSError as e:
         raise BadInputError(f"--port {port}: cannot listen on 127.0.0.1 ({e.strerror})") from None
-    typer.echo(server.url)  # stdout, always: the one line a user (or a script) needs
-    log(f"{len(studio.shots)} shots; Ctrl-C or Quit on the page stops the studio")
-    if open_page:
-        import webbrowser
-
-        webbrowser.open(server.url)
     try:
-        server.run()
-    except KeyboardInterrupt:
-        log("stopped")
+        typer.echo(server.url)  # stdout, always: the one line a user (or a script) needs
+        log(f"{len(studio.shots)} shots; Ctrl-C or Quit on the page stops the studio")
+        if open_page:
+            import webbrowser
+
+            webbrowser.open(server.url)
+        server.run()  # returns on Quit, and on Ctrl-C (Werkzeug's serve_forever catches it)
+    except KeyboardInterrupt:  # Ctrl-C before the server loop started: the same stop
+        pass
     finally:
         if studio.render["state"] == "running":
             log("cancelling the render ...")
         studio.close()  # a render still running is cancelled and its temporary file removed
         if studio.render["state"] == "cancelled":
             log(str(studio.render["message"]))
+    log("stopped")
