@@ -539,3 +539,24 @@ def test_ctrl_c_stops_the_studio_command(film: Path, tiny_model: Path) -> None:
         p.kill()
     assert p.returncode == 0, err
     assert err.strip().splitlines()[-1] == "stopped" and "Traceback" not in err
+
+
+def test_a_folder_of_frames_is_a_film_too(tmp_path: Path, tiny_model: Path) -> None:
+    """Scans as numbered frames: the studio opens the folder, saves beside it (``scans.hints.json``),
+    and `vidcolor scans/ -o OUT` uses it (was: 'not found', and the CLI ignored guidance beside a folder)."""
+    from make_media import write_image
+
+    scans = tmp_path / "scans [1950]"
+    scans.mkdir()
+    for i in range(6):
+        write_image(scans / f"f_{i:04d}.png", gradient_frame(64, 48, t=i / 6, colour=False))
+    res = CliRunner().invoke(app, ["studio", str(tmp_path / "nothing"), "--model", str(tiny_model)])
+    assert res.exit_code == 2 and "not found" in res.output
+    _studio, client = open_studio(scans, tiny_model)
+    q = {"token": TOKEN}
+    client.post("/api/shots/0/hints", query_string=q, json={"x": 0.5, "y": 0.5, "rgb": BLUE})
+    assert client.post("/api/save", query_string=q).get_json() == {"written": ["scans [1950].hints.json"]}
+    out = tmp_path / "out.mkv"
+    res = CliRunner().invoke(app, [str(scans), "-o", str(out), "--model", str(tiny_model), "--device", "cpu"])
+    assert res.exit_code == 0, res.output
+    assert "using the guidance beside scans [1950]: scans [1950].hints.json" in res.output

@@ -84,7 +84,7 @@ def colorize_cmd(
 
         part = Slice.parse(segments or "0/1", "--segments")
     log = logger(quiet)
-    if not reference and not hints and not is_sequence(input):
+    if not reference and not hints:
         # the batch convention (what `vidcolor studio` saves): film.ref/, film.hints.json beside
         # the film guide it here too; --reference/--hints given on the line replace them
         reference, hints = beside(input)

@@ -36,10 +36,11 @@ def studio_cmd(
         raise BadInputError(INSTALL) from None
     from vidcolor.colorizer import Colorizer
     from vidcolor.decode import is_image
+    from vidcolor.sequence import is_sequence
     from vidcolor.studio.server import Server
     from vidcolor.studio.session import Studio
 
-    if not film.is_file():
+    if not (film.is_file() or is_sequence(film)):  # a folder or printf pattern of frames is a film too
         raise BadInputError(f"{film}: not found")
     if is_image(film):
         raise BadInputError(f"{film}: the studio is for videos; colour a still with --hints/--reference")
