@@ -449,12 +449,13 @@ def test_a_cancelled_render_leaves_nothing(film: Path, tiny_model: Path, tmp_pat
     assert sorted(f.name for f in tmp_path.iterdir() if f.name.startswith(".")) == []
 
 
-def test_keyframes_are_held_at_most_1280_wide(tmp_path: Path, tiny_model: Path) -> None:
+def test_keyframes_are_held_at_most_1280_wide_and_the_strip_smaller(tmp_path: Path, tiny_model: Path) -> None:
     film = write_video(tmp_path / "big.mp4", [gradient_frame(1600, 900, t=i / 2, colour=False) for i in range(2)])
     _studio, client = open_studio(film, tiny_model)
     q = {"token": TOKEN}
     assert png(client.get("/api/shots/0/gray.png", query_string=q)).shape == (720, 1280, 3)
     assert png(client.get("/api/shots/0/colour.png", query_string=q)).shape == (720, 1280, 3)
+    assert png(client.get("/api/shots/0/thumb.png", query_string=q)).shape == (120, 213, 3)  # the strip's
 
 
 def test_other_guidance_files_are_listed_and_kept(film: Path, tiny_model: Path) -> None:

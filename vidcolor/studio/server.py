@@ -86,6 +86,10 @@ def create_app(studio: Studio, token: str, quit: Callable[[], None] = lambda: No
     def gray(n: int) -> Response:
         return _png(studio.gray_png(n))
 
+    @app.get("/api/shots/<int:n>/thumb.png")
+    def thumb(n: int) -> Response:
+        return _png(studio.thumb_png(n))
+
     @app.get("/api/shots/<int:n>/colour.png")
     def colour(n: int) -> Response:
         return _png(studio.colour_png(n))

@@ -35,6 +35,7 @@ from vidcolor.source import probe
 
 MAX_UPLOAD = 20 * 1024 * 1024  # bytes: a colour reference is a still, not a scan archive
 KEYFRAME_SIDE = 1280  # longest side a keyframe is held and shown at: enough to place a hint on a face
+THUMB_HEIGHT = 120  # the shot strip's pictures (shown 60 px high: sharp on a high-DPI screen)
 SHOT_PREVIEW_FRAMES = 4  # "preview the shot": this many frames spread over it
 # the references the page edits: keyframe_name()'s pattern (what save writes, what `vidcolor keyframes` exports)
 OWN_REF = re.compile(r"^shot\d{4}_t\d+\.\d{3}s\.png$")
@@ -102,6 +103,7 @@ class Shot:
     start: int  # index of its first frame
     t: float  # seconds from the file's start
     gray_png: bytes = field(repr=False)  # the first frame, gray, at most KEYFRAME_SIDE: PNG (small in memory)
+    thumb_png: bytes = field(repr=False)  # ... THUMB_HEIGHT high, for the strip
     hints: list[tuple[float, float, Rgb]] = field(default_factory=list)  # (x, y in [0,1], rgb 0..255)
     reference: np.ndarray | None = field(default=None, repr=False)  # (h, w, 3) uint8
     automatic: tuple[float, np.ndarray] | None = field(default=None, repr=False)  # (strength, colour) cache
@@ -162,7 +164,9 @@ class Studio:
             times.append(t)
             if new:
                 gray = frame.to_ndarray(format="gray", width=kw, height=kh, interpolation=Interpolation.AREA)
-                self.shots.append(Shot(len(times) - 1, t, png_bytes(gray)))
+                tw, th = max(1, round(kw * min(1.0, THUMB_HEIGHT / kh))), min(kh, THUMB_HEIGHT)
+                thumb = frame.to_ndarray(format="gray", width=tw, height=th, interpolation=Interpolation.AREA)
+                self.shots.append(Shot(len(times) - 1, t, png_bytes(gray), png_bytes(thumb)))
         if not self.shots:
             raise BadInputError(f"{film}: no decodable video frames")
         self.map = ShotMap(np.asarray(times, np.float64), [s.start for s in self.shots])
@@ -288,7 +292,10 @@ class Studio:
     # ------------------------------------------------------------ pictures
 
     def gray_png(self, n: int) -> bytes:
-        return png_bytes(self.shot(n).gray)
+        return self.shot(n).gray_png
+
+    def thumb_png(self, n: int) -> bytes:
+        return self.shot(n).thumb_png
 
     def colour(self, n: int) -> np.ndarray:
         """Shot ``n``'s keyframe colorized with its hints and reference: (H, W, 3) uint8 at keyframe size.

@@ -29,7 +29,8 @@ async function load() {
   const strip = $("strip"); strip.textContent = "";
   state.shots.forEach((s) => {
     const img = document.createElement("img");
-    img.src = `/api/shots/${s.shot}/gray.png${q}`;
+    img.loading = "lazy";  // a feature film has hundreds of shots: fetch those scrolled into view
+    img.src = `/api/shots/${s.shot}/thumb.png${q}`;
     img.title = `shot ${s.shot} at ${s.t.toFixed(2)} s`;
     img.onclick = () => select(s.shot);
     strip.appendChild(img);
