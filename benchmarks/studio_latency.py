@@ -6,7 +6,8 @@ Times (median of ``--repeats`` after one warm-up, ``time.perf_counter``) the key
 shot 0 automatic, with 4 hints and with a reference (what each click, drag or slider move waits
 for); a hint that starts at the automatic colour (the first on a shot colours it automatically
 once, later ones read the cache); and "Preview the shot" (4 frames across each shot, with one hint,
-through the film's loop). ``--browser`` also opens the page in headless Chromium (Debian's package,
+through the film's loop); the same for the example scaled to 1080p (a keyframe held at 1280x720).
+``--browser`` also opens the page in headless Chromium (Debian's package,
 driven by playwright) and reads the page's own timer for a preview: request + colorize + PNG +
 decode; ``--screenshot`` saves that page.
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -44,6 +46,24 @@ def reference_picture(studio: Studio) -> bytes:
     from vidcolor.studio.session import png_bytes
 
     return png_bytes(studio.automatic(0))
+
+
+def hd_film(folder: Path, frames: int = 30) -> Path:
+    """The example's first ``frames`` frames scaled to 1920x1080 (a film scanned in HD)."""
+    import av
+
+    out = folder / "bikes_1080p.mp4"
+    with av.open(str(FILM)) as src, av.open(str(out), "w") as dst:
+        stream = dst.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 1920, 1080, "yuv420p"
+        for i, frame in enumerate(src.decode(video=0)):
+            if i == frames:
+                break
+            for packet in stream.encode(frame.reformat(width=1920, height=1080, format="yuv420p")):
+                dst.mux(packet)
+        for packet in stream.encode():
+            dst.mux(packet)
+    return out
 
 
 def browser(studio: Studio, screenshot: Path | None) -> list[float]:
@@ -110,6 +130,15 @@ def main() -> None:
         ms = median_ms(lambda n=n: studio.shot_preview_png(n), max(1, r // 2))
         end = studio.end_of(n) or float(studio.map.times[-1])  # the last shot: to its last frame
         print(f"preview the shot {n} ({end - studio.shots[n].t:.1f} s of film): {ms:.0f} ms")
+    with tempfile.TemporaryDirectory() as tmp:
+        hd = Studio(hd_film(Path(tmp)), Colorizer(ColorizeConfig(device="cpu")))
+        hd.add_hint(0, 0.3, 0.3, [200, 40, 40])
+        hd.add_hint(0, 0.6, 0.6, [40, 40, 200])
+        h, w = hd.shots[0].gray.shape
+        print(f"1080p film, keyframe held at {w}x{h}, 2 hints: {median_ms(lambda: hd.colour_png(0), r):.0f} ms")
+        t = time.perf_counter()
+        hd.shot_preview_png(0)
+        print(f"1080p film, preview the shot (30 frames): {time.perf_counter() - t:.2f} s")
     if args.browser or args.screenshot:
         shown = browser(studio, args.screenshot)
         print(
