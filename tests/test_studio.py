@@ -435,16 +435,16 @@ def test_a_cancelled_render_leaves_nothing(film: Path, tiny_model: Path, tmp_pat
     studio = Studio(film, Colorizer(ColorizeConfig(model=str(tiny_model), device="cpu")), render_to=out)
     gate = _gated(studio)
     studio.start_render()
-    assert studio.render["state"] == "running"
+    assert studio.renderer.state["state"] == "running"
     if how == "cancel":  # the page's button
         create_app(studio, TOKEN).test_client().post("/api/render/cancel", query_string={"token": TOKEN})
         gate.set()
-        studio.wait_render(30)
+        studio.renderer.wait(30)
     else:  # Quit or Ctrl-C while it runs: close() waits for the render to remove its temporary file
         threading.Timer(0.3, gate.set).start()
         studio.close()
-    assert studio.render["state"] == "cancelled", studio.render
-    assert "cancelled" in str(studio.render["message"])
+    assert studio.renderer.state["state"] == "cancelled", studio.renderer.state
+    assert "cancelled" in str(studio.renderer.state["message"])
     assert out.read_bytes() == b"the user's older render"
     assert sorted(f.name for f in tmp_path.iterdir() if f.name.startswith(".")) == []
 

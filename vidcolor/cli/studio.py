@@ -66,9 +66,9 @@ def studio_cmd(
     except KeyboardInterrupt:  # Ctrl-C before the server loop started: the same stop
         pass
     finally:
-        if studio.render["state"] == "running":
+        if studio.renderer.state["state"] == "running":
             log("cancelling the render ...")
         studio.close()  # a render still running is cancelled and its temporary file removed
-        if studio.render["state"] == "cancelled":
-            log(str(studio.render["message"]))
+        if studio.renderer.state["state"] == "cancelled":
+            log(str(studio.renderer.state["message"]))
     log("stopped")

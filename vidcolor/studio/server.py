@@ -159,16 +159,16 @@ def create_app(studio: Studio, token: str, quit: Callable[[], None] = lambda: No
     @app.post("/api/render")
     def render() -> Response:
         studio.start_render()
-        return jsonify(studio.render)
+        return jsonify(studio.renderer.state)
 
     @app.post("/api/render/cancel")
     def cancel_render() -> Response:
-        studio.cancel_render()
+        studio.renderer.cancel()
         return jsonify(ok=True)
 
     @app.get("/api/render")
     def render_state() -> Response:
-        return jsonify(studio.render)
+        return jsonify(studio.renderer.state)
 
     @app.post("/api/quit")
     def stop() -> Response:

@@ -51,6 +51,7 @@ class Renderer:
     """One film colorized in a background thread at a time, with progress and cancelling."""
 
     def __init__(self) -> None:
+        # for the page: idle|running|done|failed|cancelled, frames done of total, a message
         self.state: dict[str, object] = {"state": "idle", "done": 0, "total": 0, "message": ""}
         self._thread: threading.Thread | None = None
         self._cancel = threading.Event()
@@ -152,6 +153,7 @@ class Studio:
         self.renderer = Renderer()
         self.own_refs: set[str] = set()  # film.ref/ files the studio loaded or wrote: the only ones it may remove
         self.unplaced: list[dict] = []  # hints of film.hints.json past the film's end: saved back as they were
+        self._others: tuple[tuple[int, ...], list[str]] | None = None  # (folders' mtimes, other_guidance())
         self.lock = threading.Lock()
         self.hints_path = self.film.with_name(self.film.stem + ".hints.json")
         self.ref_dir = self.film.with_name(self.film.stem + ".ref")
@@ -224,19 +226,24 @@ class Studio:
 
     def other_guidance(self) -> list[str]:
         """Guidance files beside the film that the page does not edit but the command line reads
-        (:func:`vidcolor.guidance.beside`): unpinned or hand-named references, painted hints."""
-        refs, hints = beside(self.film)
-        names = [Path(h).name for h in hints if Path(h) != self.hints_path]
-        for r in map(Path, refs):
-            if r == self.ref_dir:
-                names += [
-                    f"{r.name}/{f.name}"
-                    for f in sorted(r.iterdir())
-                    if f.name not in self.own_refs and not f.name.startswith(".") and media_kind(f).kind == "image"
-                ]
-            else:
-                names.append(r.name)
-        return names
+        (:func:`vidcolor.guidance.beside`): unpinned or hand-named references, painted hints.
+        Each file is opened to tell pictures from the rest, so the list is kept until a folder changes."""
+        key = tuple(p.stat().st_mtime_ns if p.is_dir() else 0 for p in (self.film.parent, self.ref_dir))
+        if self._others is None or self._others[0] != key:
+            refs, hints = beside(self.film)
+            names = [Path(h).name for h in hints if Path(h) != self.hints_path]
+            for r in map(Path, refs):
+                if r == self.ref_dir:
+                    names += [
+                        f"{r.name}/{f.name}"
+                        for f in sorted(r.iterdir())
+                        if not f.name.startswith(".") and media_kind(f).kind == "image"
+                    ]
+                else:
+                    names.append(r.name)
+            self._others = (key, names)
+        own = {f"{self.ref_dir.name}/{name}" for name in self.own_refs}  # they change with every save
+        return [name for name in self._others[1] if name not in own]
 
     def add_hint(self, n: int, x: object, y: object, rgb: object = None) -> tuple[int, Rgb]:
         """Add a hint to shot ``n``; without ``rgb`` it takes the automatic colour there (the page
@@ -397,27 +404,14 @@ class Studio:
 
     def start_render(self) -> None:
         """Save, then colorize the whole film into ``render_to`` in the background, as ``vidcolor
-        FILM -o OUT`` would with the saved guidance; :attr:`render` says how far it is."""
+        FILM -o OUT`` would with the saved guidance; ``renderer.state`` says how far it is."""
         if self.render_to is None:
             raise BadInputError("no output to render to: start the studio with -o OUT")
-        if self.renderer.running:
-            raise BadInputError("a render is already running")
         self.save()
         # its own config: the page may move the sliders (the shared config) while it runs
         colorizer = self.colorizer.with_config(self.colorizer.cfg)
         guidance = Guidance.load(*beside(self.film))
         self.renderer.start(self.film, self.render_to, colorizer, guidance, len(self.map.times))
-
-    @property
-    def render(self) -> dict[str, object]:
-        """The render's state, done and total frames, and a message, for the page."""
-        return self.renderer.state
-
-    def cancel_render(self) -> None:
-        self.renderer.cancel()
-
-    def wait_render(self, timeout: float | None = None) -> None:
-        self.renderer.wait(timeout)
 
     def close(self) -> None:
         """Cancel a running render and wait until its temporary file is gone."""
