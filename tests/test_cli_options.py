@@ -273,3 +273,18 @@ def test_generator_architectures_are_the_ones_the_model_builds():
     from vidcolor.model import ARCHITECTURES
 
     assert tuple(ARCHITECTURES) == GENERATOR_ARCHS
+
+
+def test_a_config_files_out_is_honoured_and_out_given_wins(tmp_path, trained):
+    """A recipe's `out = "runs/x"` is where the run goes (was: always replaced by --out's default,
+    runs/train); --out on the line still wins."""
+    toml = tmp_path / "recipe.toml"
+    toml.write_text(f'out = "{tmp_path / "from_file"}"\nsteps = 5\n')
+    (tmp_path / "data").mkdir()
+    r = runner.invoke(app, ["train", str(tmp_path / "data"), "--config", str(toml)])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["train", str(tmp_path / "data"), "--config", str(toml), "--out", str(tmp_path / "given")])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["train", str(tmp_path / "data")])
+    assert r.exit_code == 0, r.output
+    assert [c.out for c in trained] == [str(tmp_path / "from_file"), str(tmp_path / "given"), TrainConfig().out]

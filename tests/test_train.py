@@ -184,6 +184,10 @@ def test_cli_train_and_resume(image_folder, tmp_path):
     assert r.returncode == 0, r.stderr
     assert "resumed" in r.stderr
     assert torch.load(out / "last.pt", weights_only=True)["step"] == 3
+    # the run folder's own config.toml names that folder: a new run there is refused, the run kept
+    r = _cli("train", "--config", str(out / "config.toml"))
+    assert r.returncode == 2 and "already holds a run" in r.stderr, r.stderr
+    assert torch.load(out / "last.pt", weights_only=True)["step"] == 3
 
 
 def test_cli_train_without_data_exits_2_with_one_line(tmp_path):

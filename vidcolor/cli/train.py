@@ -19,9 +19,10 @@ from vidcolor.errors import BadInputError
 
 # The TrainConfig fields `vidcolor train` takes, in the order --help lists them; generator.NAME is
 # the generator's field NAME, as --NAME. Only what the fields cannot say is here: an option's
-# other name, a path type, and the two options that are given even when left out (their default
-# always replaces the --config file's: --out, so that a run folder's config.toml starts a new run
-# beside it, not in it; --device, which --resume also takes).
+# other name, a path type, and the option that is given even when left out (its default always
+# replaces the --config file's): --device, which --resume also takes. A config file's `out` is
+# honoured; a run folder's own config.toml then names that folder, and a new run there is refused
+# (it holds a run: --resume it or give --out).
 TRAIN_FIELDS = (
     "out", "steps", "pretrain_steps", "size", "batch_size", "device", "precision", "seed", "val", "split",
     "val_fraction", "lambda_l1", "lr_g", "lr_d", "workers", "threads", "eval_every", "sample_every", "ckpt_every",
@@ -31,7 +32,7 @@ TRAIN_FIELDS = (
 )  # fmt: skip
 NAMES = {"lambda_l1": ("--lambda",)}
 KINDS: dict[str, Any] = {"out": Path, "val": list[Path], "split": Path}
-ALWAYS_GIVEN = ("out", "device")
+ALWAYS_GIVEN = ("device",)
 TRAIN_OPTIONS = [
     field_option(TrainConfig, f, *NAMES.get(f, ()), kind=KINDS.get(f), unset=f not in ALWAYS_GIVEN)
     for f in TRAIN_FIELDS
@@ -75,7 +76,7 @@ def train_cmd(
         from vidcolor.train.loop import resume_config
 
         where = {k: o[k] for k in ("device", "workers", "threads", "precision")}
-        cfg = resume_config(o["out"], o["steps"], **where)
+        cfg = resume_config(o["out"] or TrainConfig().out, o["steps"], **where)
         if o["init"] is not None:
             log(f"note: --init is not applied again on --resume: the run carries on from {cfg.out}/last.pt")
     else:
