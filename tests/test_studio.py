@@ -333,36 +333,44 @@ def test_browser_click_adds_a_hint_and_the_preview_changes(film: Path, tiny_mode
         server.stop()
 
 
+def hints_on_two_shots_then_the_cli(film: Path, spots: dict, tiny_model: Path, *options: str) -> None:
+    """Give shots 0 and 1 of ``film`` a hint each in the studio, Save, and check that `vidcolor FILM
+    -o OUT` colours each shot's first frame towards its hint, against the same film without them."""
+    tmp = film.parent
+    plain = tmp / "plain" / film.name
+    plain.parent.mkdir()
+    plain.write_bytes(film.read_bytes())
+    studio, client = open_studio(film, tiny_model)
+    q = {"token": TOKEN}
+    shots = client.get("/api/shots", query_string=q).get_json()["shots"]
+    assert len(shots) >= 2 and shots[1]["t"] > 0
+    for n, (x, y, rgb) in spots.items():
+        assert (
+            client.post(f"/api/shots/{n}/hints", query_string=q, json={"x": x, "y": y, "rgb": rgb}).status_code == 200
+        )
+    hints = film.with_name(film.stem + ".hints.json")
+    assert client.post("/api/save", query_string=q).get_json() == {"written": [hints.name]}
+    assert [p["t"] for p in json.loads(hints.read_text())] == [0.0, shots[1]["t"]]
+    common = ["--model", str(tiny_model), "--device", "cpu", "-q", *options]
+    outs = {}
+    for kind, src in (("plain", plain), ("guided", film)):
+        outs[kind] = tmp / f"{kind}_out{film.suffix}"
+        res = CliRunner().invoke(app, [str(src), "-o", str(outs[kind]), *common])
+        assert res.exit_code == 0, res.output
+    auto, guided = (read_frames(outs[k]) for k in ("plain", "guided"))
+    for n, (x, y, rgb) in spots.items():
+        frame = studio.shots[n].start
+        a, g = (near(v[frame].astype(np.float64), x, y) for v in (auto, guided))
+        assert dist(g, rgb) < dist(a, rgb) - 20, (n, a, g)
+
+
 def test_two_shots_each_get_hints_and_the_cli_uses_each_on_its_own_shot(tmp_path: Path, tiny_model: Path) -> None:
     from test_guidance import luma_gray, two_shots  # the two-shot clip guided runs are tested on
 
     a, b = two_shots()
     film = write_video(tmp_path / "reel.mkv", [luma_gray(f) for f in a + b], fps=12, codec="ffv1")
-    plain = tmp_path / "plain" / "reel.mkv"
-    plain.parent.mkdir()
-    plain.write_bytes(film.read_bytes())
-    _studio, client = open_studio(film, tiny_model)
-    q = {"token": TOKEN}
-    shots = client.get("/api/shots", query_string=q).get_json()["shots"]
-    assert len(shots) == 2 and shots[1]["t"] > 0
     spots = {0: (0.25, 0.5, BLUE), 1: (0.75, 0.5, [30, 200, 40])}
-    for n, (x, y, rgb) in spots.items():
-        assert (
-            client.post(f"/api/shots/{n}/hints", query_string=q, json={"x": x, "y": y, "rgb": rgb}).status_code == 200
-        )
-    client.post("/api/save", query_string=q)
-    saved = json.loads(film.with_name("reel.hints.json").read_text())
-    assert [p["t"] for p in saved] == [0.0, shots[1]["t"]]
-    common = ["--model", str(tiny_model), "--device", "cpu", "--engine", "eager", "-q"]
-    for src, out in ((plain, tmp_path / "plain.mkv"), (film, tmp_path / "guided.mkv")):
-        assert CliRunner().invoke(app, [str(src), "-o", str(out), *common]).exit_code == 0
-    auto, guided = (read_frames(tmp_path / f"{k}.mkv") for k in ("plain", "guided"))
-    for n, frame in ((0, 0), (1, len(a))):  # each shot's first frame
-        x, y, rgb = spots[n]
-        assert (
-            dist(near(guided[frame].astype(np.float64), x, y), rgb)
-            < dist(near(auto[frame].astype(np.float64), x, y), rgb) - 20
-        ), n
+    hints_on_two_shots_then_the_cli(film, spots, tiny_model, "--engine", "eager")
 
 
 def test_a_hint_without_a_colour_starts_at_the_automatic_colour_there(film: Path, tiny_model: Path) -> None:
@@ -497,31 +505,11 @@ def test_a_broken_hints_file_is_one_line_and_left_as_it_was(film: Path, tiny_mod
 
 def test_the_readme_walkthrough_on_the_bundled_example(tmp_path: Path, tiny_model: Path) -> None:
     """The issue's "done when": the example film, hints on two shots, Save, and `vidcolor FILM -o OUT`
-    uses each shot's hints (the first 2.5 s: both shots, against the same run without them)."""
-    example = Path(__file__).resolve().parents[1] / "examples" / "bikes_gray.mp4"
+    uses each shot's hints (the first 2.5 s: both shots)."""
     film = tmp_path / "bikes_gray.mp4"
-    film.write_bytes(example.read_bytes())
-    plain = tmp_path / "plain" / "bikes_gray.mp4"
-    plain.parent.mkdir()
-    plain.write_bytes(example.read_bytes())
-    studio, client = open_studio(film, tiny_model)
-    q = {"token": TOKEN}
-    shots = client.get("/api/shots", query_string=q).get_json()["shots"]
-    assert len(shots) >= 2 and shots[1]["t"] < 2.0
+    film.write_bytes((Path(__file__).resolve().parents[1] / "examples" / "bikes_gray.mp4").read_bytes())
     spots = {0: (0.5, 0.6, BLUE), 1: (0.1, 0.25, [220, 40, 30])}  # mid-grays: a hint cannot colour black
-    for n, (x, y, rgb) in spots.items():
-        client.post(f"/api/shots/{n}/hints", query_string=q, json={"x": x, "y": y, "rgb": rgb})
-    assert client.post("/api/save", query_string=q).get_json() == {"written": ["bikes_gray.hints.json"]}
-    common = ["--model", str(tiny_model), "--device", "cpu", "--duration", "2.5", "-q"]
-    for src, out in ((plain, tmp_path / "plain.mp4"), (film, tmp_path / "guided.mp4")):
-        res = CliRunner().invoke(app, [str(src), "-o", str(out), *common])
-        assert res.exit_code == 0, res.output
-    auto, guided = (read_frames(tmp_path / f"{k}.mp4") for k in ("plain", "guided"))
-    for n in (0, 1):
-        frame = studio.shots[n].start
-        x, y, rgb = spots[n]
-        a, g = (near(v[frame].astype(np.float64), x, y) for v in (auto, guided))
-        assert dist(g, rgb) < dist(a, rgb) - 20, (n, a, g)
+    hints_on_two_shots_then_the_cli(film, spots, tiny_model, "--duration", "2.5")
 
 
 def test_ctrl_c_stops_the_studio_command(film: Path, tiny_model: Path) -> None:
