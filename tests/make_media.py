@@ -37,12 +37,13 @@ def write_video(
     options: dict[str, str] | None = None,
     audio_codec: str = "aac",
     audio_rate: int = 48000,
+    sar: Fraction | None = None,
 ) -> Path:
     """Encode RGB uint8 frames into ``path``, streaming (a long clip is never held whole).
 
     ``pts`` (in ``time_base``) gives variable timing; ``audio`` adds a 440 Hz tone as long as
     the video (``audio_codec`` at ``audio_rate``: AAC 48 kHz, or MP2/AC-3 for MPEG-PS);
-    ``rotation`` writes a display matrix.
+    ``rotation`` writes a display matrix; ``sar`` non-square pixels (32/27: a 16:9 NTSC DVD).
     """
     frames = iter(frames)
     first = next(frames)
@@ -57,6 +58,8 @@ def write_video(
             stream.codec_context.time_base = time_base
         if rotation:
             stream.set_display_rotation(rotation)
+        if sar is not None:
+            stream.codec_context.sample_aspect_ratio = sar
         astream = out.add_stream(audio_codec, rate=audio_rate, layout="mono") if audio else None
         for i, arr in enumerate(itertools.chain([first], frames)):
             frame = av.VideoFrame.from_ndarray(arr, format="rgb24")

@@ -440,3 +440,28 @@ def test_compile_engine_on_cpu_prints_no_cuda_notice(tmp_path, tiny_model):
         [*cmd, "--engine", "compile", "--render-size", "64", "-q"], capture_output=True, text=True, env=env
     )
     assert r.returncode == 0 and "CUDA" not in r.stderr, r.stderr
+
+
+def test_an_anamorphic_dvd_is_shown_16_9_or_said_not_to_be(tmp_path, tiny_model):
+    """A 16:9 DVD stores 4:3-shaped frames of wide pixels (32:27). The output keeps that where it can
+    (was: always dropped, so every player showed the colorized film squeezed); where the format cannot
+    (VP9 in WebM) a warning says so; previews show the picture as the film is shown."""
+    from fractions import Fraction
+
+    from PIL import Image
+
+    src = gray(tmp_path / "dvd [16x9].vob", n=6, w=96, h=64, codec="mpeg2video", sar=Fraction(32, 27))
+    for ext in (".mp4", ".mkv", ".webm"):
+        r = run(src, tmp_path / f"out{ext}", "--model", tiny_model, "--device", "cpu")
+        assert r.exit_code == 0, r.output
+        with av.open(str(tmp_path / f"out{ext}")) as c:
+            kept = c.streams.video[0].sample_aspect_ratio
+        if ext == ".webm":
+            assert "warning: out.webm: the source's pixels are 32:27 (shown 16:9)" in r.output
+        else:
+            assert kept == Fraction(32, 27), ext
+            assert "warning" not in r.output
+    r = run(src, tmp_path / "sheet.png", "--model", tiny_model, "--device", "cpu", "--preview", "1")
+    assert r.exit_code == 0, r.output
+    sheet = np.asarray(Image.open(tmp_path / "sheet.png"))
+    assert sheet.shape[1] == 2 * 114 + 4  # gray | colour, each 96 * 32/27 = 114 wide

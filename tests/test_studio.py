@@ -466,6 +466,19 @@ def test_keyframes_are_held_at_most_1280_wide_and_the_strip_smaller(tmp_path: Pa
     assert png(client.get("/api/shots/0/thumb.png", query_string=q)).shape == (120, 213, 3)  # the strip's
 
 
+def test_an_anamorphic_films_keyframes_are_shown_as_the_film_is(tmp_path: Path, tiny_model: Path) -> None:
+    from fractions import Fraction
+
+    film = write_video(
+        tmp_path / "dvd.vob", [gradient_frame(96, 64, t=i / 3, colour=False) for i in range(3)],
+        codec="mpeg2video", sar=Fraction(32, 27),
+    )  # fmt: skip
+    _studio, client = open_studio(film, tiny_model)
+    q = {"token": TOKEN}
+    assert png(client.get("/api/shots/0/gray.png", query_string=q)).shape == (64, 114, 3)  # 96 * 32/27
+    assert png(client.get("/api/shots/0/colour.png", query_string=q)).shape == (64, 114, 3)
+
+
 def test_other_guidance_files_are_listed_and_kept(film: Path, tiny_model: Path) -> None:
     """Files the page does not edit are listed (the command line uses them) and never removed:
     painted hints, a reference without a time, one named by the user, gray keyframes not coloured yet;

@@ -49,6 +49,12 @@ class VideoInfo:
     start_time: float = 0.0  # seconds of the first frame on the file's clock (user times count from it)
     primaries: int = 2  # colour primaries and transfer tags of the source (H.273 codes; 2 = unspecified)
     transfer: int = 2
+    sar: Fraction | None = None  # sample (pixel) aspect ratio when not square: 32/27 on a 16:9 NTSC DVD
+
+    @property
+    def display_width(self) -> int:
+        """The width the picture is shown at (pixels stretched by the sample aspect ratio)."""
+        return max(1, round(self.width * self.sar)) if self.sar else self.width
 
     @property
     def matrix(self) -> str:
@@ -396,7 +402,15 @@ def probe(path: Path) -> VideoInfo:
             start_time=film_start(stream, first),
             primaries=int(first.color_primaries or 2) if first is not None else 2,
             transfer=int(first.color_trc or 2) if first is not None else 2,
+            sar=sample_aspect(cc.sample_aspect_ratio or stream.sample_aspect_ratio),
         )
+
+
+def sample_aspect(sar: Fraction | None) -> Fraction | None:
+    """A stream's sample aspect ratio as VideoInfo keeps it: None when square or unknown (0/1, absurd)."""
+    if not sar or sar.numerator <= 0 or sar.denominator <= 0 or sar == 1 or not 0.1 <= sar <= 10:
+        return None
+    return Fraction(sar)
 
 
 def video_stream(container: av.container.InputContainer, path: Path) -> av.video.stream.VideoStream:

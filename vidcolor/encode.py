@@ -22,6 +22,7 @@ import json
 import math
 import os
 from collections.abc import Iterator
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -29,7 +30,7 @@ import numpy as np
 
 from vidcolor.atomic import publish, temp_path, write_atomic  # their home; still importable from here
 from vidcolor.config import EncodeSettings
-from vidcolor.decode import VideoInfo, to_8bit
+from vidcolor.decode import VideoInfo, probe, to_8bit
 from vidcolor.errors import BadInputError, Log, ProcessingError, describe
 from vidcolor.formats import (
     ALPHA_IMAGE_FORMATS,
@@ -322,6 +323,8 @@ class VideoWriter:
             self.log(f"note: {codec} is given the fields woven as frames (interlaced coding only with libx264)")
         if info.rotation:
             stream.set_display_rotation(info.rotation)
+        if info.sar:  # anamorphic (a 16:9 DVD): shown stretched, as the source is
+            cc.sample_aspect_ratio = info.sar
         self.stream, self.pix_fmt = stream, pix_fmt
 
     def write(self, frame: av.VideoFrame) -> None:
@@ -699,3 +702,24 @@ class _SideStreams:
                 for p in o.encode():
                     self._put(p)
         self.input.close()
+
+
+def warn_if_aspect_lost(info: VideoInfo, output: Path, log: Log) -> None:
+    """Say so when the source's pixels are not square (a 16:9 DVD stores 720x480 pixels 32:27 wide)
+    and the written ``output`` does not keep that: players would show the film squeezed. MP4 and MOV
+    record it for any codec; Matroska and WebM only through the codec's own stream (H.264, H.265,
+    MPEG-2 carry it; VP9, AV1, FFV1 and ProRes do not), and FFmpeg offers no other way to set it."""
+    if info.sar is None:
+        return
+    try:
+        kept = probe(output).sar
+    except BadInputError:
+        return
+    if kept != info.sar:
+        shown = Fraction(info.width * info.sar, info.height)
+        log(
+            f"warning: {output.name}: the source's pixels are {info.sar.numerator}:{info.sar.denominator} "
+            f"(shown {shown.numerator}:{shown.denominator}); this output does not keep that, so players show "
+            f"it {info.width}x{info.height} squeezed (.mp4 and .mov keep it with any codec; .mkv with H.264, H.265 "
+            "or MPEG-2)"
+        )

@@ -20,7 +20,7 @@ from vidcolor import interlace
 from vidcolor.color import AB_SCALE, lab_to_rgb, rgb_to_lab
 from vidcolor.colorizer import Colorizer, output_metadata
 from vidcolor.decode import Media, check_input, load_extras, load_photo, media_kind
-from vidcolor.encode import VideoWriter, write_picture
+from vidcolor.encode import VideoWriter, warn_if_aspect_lost, write_picture
 from vidcolor.errors import BadInputError, Log, ProcessingError
 from vidcolor.film import (
     Film,
@@ -97,7 +97,7 @@ def colorize_video(
             f"{input}: --interlaced {cfg.interlaced} does not take guidance yet; deinterlace, or give none"
         )
     expected = film.info.expected_frames(cfg.start, cfg.duration)
-    sheet = PreviewSheet(cfg.preview, expected, film.info.width, film.info.height) if cfg.preview else None
+    sheet = PreviewSheet(cfg.preview, expected, film.info.display_width, film.info.height) if cfg.preview else None
     guider = _guider(film, guidance, colorizer, log) if guidance else None
     smoother = film_smoother(cfg, film.info)
     auto = film_smoother(cfg, film.info) if guider and cfg.preview else None
@@ -111,6 +111,15 @@ def colorize_video(
                 f"{input}: no decodable video frames" + (" in the segment" if cfg.start or cfg.duration else "")
             )
     warn_if_ended_early(input, film.info, run, cfg, log)
+    if isinstance(output, Path):
+        warn_if_aspect_lost(film.info, output, log)
+    elif film.info.sar:  # an image a frame: stored pixels
+        sar = film.info.sar
+        log(
+            f"warning: {input.name}: its pixels are {sar.numerator}:{sar.denominator}, not square; the frames "
+            f"are written at its stored {film.info.width}x{film.info.height} (resize to {film.info.display_width}"
+            f"x{film.info.height} to see them as the film is shown)"
+        )
     if sheet and len(sheet.rows) < len(sheet.wanted):  # chosen among frames the header counts and that never came
         log(
             f"warning: {input}: the preview sheet shows {len(sheet.rows)} of {len(sheet.wanted)} frames: they were chosen "
@@ -221,7 +230,7 @@ def _preview_pass(
 ) -> tuple[PreviewSheet, Run, Guider | None]:
     """One pass over the film for a sheet of ``n`` frames chosen among ``expected``."""
     cfg = colorizer.cfg
-    sheet = PreviewSheet(n, expected, film.info.width, film.info.height)
+    sheet = PreviewSheet(n, expected, film.info.display_width, film.info.height)
     runs = {j for i in sheet.wanted for j in range(max(0, i - PREVIEW_WARMUP), i + 1)}
     guider = _guider(film, guidance, colorizer, log) if guidance else None
     items = _windows(film.items(cfg.start, cfg.duration, log, keep=sheet.wanted.__contains__), runs)

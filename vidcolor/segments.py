@@ -50,7 +50,7 @@ from vidcolor.atomic import remove_stale_partials, write_atomic
 from vidcolor.colorizer import Colorizer, output_metadata
 from vidcolor.config import ColorizeConfig, SegmentSettings
 from vidcolor.decode import VideoInfo, check_input, media_kind
-from vidcolor.encode import JoinWriter, VideoWriter, container_format
+from vidcolor.encode import JoinWriter, VideoWriter, container_format, warn_if_aspect_lost
 from vidcolor.errors import BadInputError, BusyError, Log, ProcessingError, describe
 from vidcolor.film import Film, NoOutput, Run, colour_frames, field_plan, film_smoother, warn_if_ended_early
 from vidcolor.lease import Lease, Slice, fingerprint
@@ -375,5 +375,6 @@ def _join(
     lasts = [r["last"] for r in records if r.get("last") is not None]
     run = Run(frames_total, frames_total, max(lasts) if lasts else None)
     warn_if_ended_early(input, info, run, colorizer.cfg, log)  # no window: segments take none
+    warn_if_aspect_lost(info, output, log)
     cuts = sum(r.get("cuts", 0) for r in records)
     return Report(frames_total, frames_total / float(info.rate) if info.rate else 0.0, cuts, output)

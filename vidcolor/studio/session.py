@@ -159,7 +159,7 @@ class Studio:
         self.ref_dir = self.film.with_name(self.film.stem + ".ref")
         info = probe(self.film)
         size = render_size(info.width, info.height, colorizer.cfg.render_size, 1)
-        kw, kh = keyframe_size(info.width, info.height)
+        kw, kh = keyframe_size(info.display_width, info.height)  # as shown: a 16:9 DVD at 16:9
         self.shots: list[Shot] = []
         times: list[float] = []
         for _i, t, new, frame in shot_frames(self.film, size):
