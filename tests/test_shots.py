@@ -105,3 +105,17 @@ def test_the_smoother_counts_its_windows_at_the_films_rate(tmp_path, tiny_model)
     assert starts(frames, tmp_path / "ten_again.mkv", fps=10) == [0, 10, 14]  # the shot pass agrees
     colorizer = Colorizer(ColorizeConfig(model=str(tiny_model), render_size=64))
     assert colorize(path, tmp_path / "out.mkv", colorizer).scene_cuts == 2
+
+
+def test_an_anamorphic_films_keyframes_are_written_as_it_is_shown(tmp_path):
+    """A 16:9 DVD's frames are stored 4:3-shaped with wide pixels: its keyframes are written at the
+    width it is shown at, so what is painted on them has the film's shapes (was: stored size, squeezed)."""
+    from fractions import Fraction
+
+    from PIL import Image
+
+    src = write_video(tmp_path / "dvd.vob", [gray(shot(1)[0], 0, 255)] * 3, codec="mpeg2video", sar=Fraction(32, 27))
+    keys = tmp_path / "keys"
+    assert CliRunner().invoke(app, ["keyframes", str(src), "-o", str(keys), "--quiet"]).exit_code == 0
+    (key,) = keys.iterdir()
+    assert Image.open(key).size == (round(W * 32 / 27), H)

@@ -156,7 +156,7 @@ def _guider(film: Film, guidance: Guidance, colorizer: Colorizer, log: Log) -> G
     cfg, info = colorizer.cfg, film.info
     log(f"finding the shots of {film.input.name} for the guidance (a quick first pass) ...")
     shots = scan(film.input, film.rsize, cfg.start, cfg.duration)
-    aspect = info.width / info.height
+    aspect = info.display_width / info.height  # references have square pixels, as shown (a 16:9 DVD: 16:9)
     return Guider(guidance, shots, film.rsize, colorizer.device, aspect, log=log, matrix=info.matrix)
 
 

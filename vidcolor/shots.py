@@ -130,8 +130,11 @@ def write_keyframes(
     duration: float | None = None,
     progress: Callable[[int], None] = lambda _n: None,
     overwrite: bool = False,
+    shown: tuple[int, int] | None = None,
 ) -> tuple[list[Path], list[Path]]:
-    """One gray PNG (RGB, so any editor can paint on it) per shot: the shot's first frame, full size.
+    """One gray PNG (RGB, so any editor can paint on it) per shot: the shot's first frame, full size,
+    or at ``shown`` = (w, h), the size it is shown at (a film of non-square pixels: a 16:9 DVD's
+    720x480 frames at 853x480, so what is painted on them has the film's shapes).
 
     Returns (written, kept): a keyframe already in the folder is kept unless ``overwrite`` (it may
     have been coloured by hand), so a run cut short is finished by running it again."""
@@ -143,7 +146,7 @@ def write_keyframes(
             if path.exists() and not overwrite:
                 kept.append(path)
                 continue
-            gray = frame.to_ndarray(format="gray")
+            gray = frame.to_ndarray(format="gray", **({"width": shown[0], "height": shown[1]} if shown else {}))
             save_image(np.repeat(gray[..., None], 3, -1), path)
             written.append(path)
     return written, kept

@@ -140,7 +140,8 @@ def keyframes_cmd(
         raise BadInputError(f"{out_dir}: cannot create the folder ({e.strerror})") from None
     size = size_for(info.width, info.height, cfg.render_size, 1)
     with progress_bar(input, cfg, enabled=not quiet, label="keyframes") as advance:
-        written, kept = write_keyframes(input, out_dir, size, cfg.start, cfg.duration, advance, overwrite)
+        shown = (info.display_width, info.height) if info.sar else None
+        written, kept = write_keyframes(input, out_dir, size, cfg.start, cfg.duration, advance, overwrite, shown)
     if not written and not kept:
         raise BadInputError(f"{input}: no decodable video frames")
     if kept and not quiet:
