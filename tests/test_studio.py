@@ -143,9 +143,11 @@ def test_edit_and_delete_hints(film: Path, tiny_model: Path) -> None:
     ]
     bad = client.post("/api/shots/0/hints", query_string=q, json={"x": 2, "y": 0.4, "rgb": [1, 2, 3]})
     assert bad.status_code == 400 and "x" in bad.get_json()["error"]
+    assert client.get("/api/shots", query_string=q).get_json()["unsaved"] is True
     assert client.delete("/api/shots/0/hints/0", query_string=q).status_code == 200
     assert client.delete("/api/shots/0/hints/0", query_string=q).status_code == 404
     assert client.post("/api/save", query_string=q).get_json() == {"written": []}
+    assert client.get("/api/shots", query_string=q).get_json()["unsaved"] is False
 
 
 def test_reference_upload(film: Path, tiny_model: Path, tmp_path: Path) -> None:
@@ -529,18 +531,29 @@ def test_ctrl_c_stops_the_studio_command(film: Path, tiny_model: Path) -> None:
     import signal
     import subprocess
     import sys
+    import urllib.request
 
     cmd = [sys.executable, "-m", "vidcolor", "studio", str(film), "--model", str(tiny_model), "--device", "cpu"]
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         url = p.stdout.readline().strip()  # the one line on stdout: the server is listening
         assert url.startswith("http://127.0.0.1:") and "?token=" in url
+        base, token = url.split("?")
+        hint = json.dumps({"x": 0.5, "y": 0.5, "rgb": BLUE}).encode()
+        add = urllib.request.Request(
+            f"{base}api/shots/0/hints?{token}", hint, {"Content-Type": "application/json"}, method="POST"
+        )
+        with urllib.request.urlopen(add, timeout=30) as r:
+            assert json.loads(r.read())["index"] == 0
         p.send_signal(signal.SIGINT)
         _out, err = p.communicate(timeout=60)
     finally:
         p.kill()
     assert p.returncode == 0, err
     assert err.strip().splitlines()[-1] == "stopped" and "Traceback" not in err
+    # the hint was never saved: said, not silent
+    assert "warning: the guidance changed on the page since the last Save was not saved beside film.mp4" in err
+    assert not film.with_name("film.hints.json").exists()
 
 
 def test_a_folder_of_frames_is_a_film_too(tmp_path: Path, tiny_model: Path) -> None:

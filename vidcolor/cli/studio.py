@@ -71,4 +71,6 @@ def studio_cmd(
         studio.close()  # a render still running is cancelled and its temporary file removed
         if studio.renderer.state["state"] == "cancelled":
             log(str(studio.renderer.state["message"]))
+        if studio.unsaved:  # said, never silent: what the page held and no file has
+            log(f"warning: the guidance changed on the page since the last Save was not saved beside {film.name}")
     log("stopped")

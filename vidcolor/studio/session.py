@@ -155,6 +155,7 @@ class Studio:
         self.unplaced: list[dict] = []  # hints of film.hints.json past the film's end: saved back as they were
         self._others: tuple[tuple[int, ...], list[str]] | None = None  # (folders' mtimes, other_guidance())
         self.lock = threading.Lock()
+        self.changes = self.saved_changes = 0  # edits of hints and references, and how many a save holds
         self.hints_path = self.film.with_name(self.film.stem + ".hints.json")
         self.ref_dir = self.film.with_name(self.film.stem + ".ref")
         info = probe(self.film)
@@ -192,6 +193,7 @@ class Studio:
                 "strength": cfg.strength,
                 "smoothing": cfg.smoothing,
                 "command": self.command(),
+                "unsaved": self.unsaved,
                 "others": self.other_guidance(),
                 "shots": [
                     {
@@ -204,6 +206,11 @@ class Studio:
                     for i, s in enumerate(self.shots)
                 ],
             }
+
+    @property
+    def unsaved(self) -> bool:
+        """Whether hints or references changed since the last save (or the opening)."""
+        return self.changes != self.saved_changes
 
     def end_of(self, n: int) -> float | None:
         """Where shot ``n`` ends (the next one's start), None for the last."""
@@ -254,6 +261,7 @@ class Studio:
         h = _hint(x, y, rgb)
         with self.lock:
             self.shot(n).hints.append(h)
+            self.changes += 1
             return len(self.shot(n).hints) - 1, h[2]
 
     def set_hint(self, n: int, i: int, x: object, y: object, rgb: object) -> None:
@@ -263,6 +271,7 @@ class Studio:
             if not 0 <= i < len(hints):
                 raise KeyError(i)
             hints[i] = h
+            self.changes += 1
 
     def delete_hint(self, n: int, i: int) -> None:
         with self.lock:
@@ -270,6 +279,7 @@ class Studio:
             if not 0 <= i < len(hints):
                 raise KeyError(i)
             del hints[i]
+            self.changes += 1
 
     def set_reference(self, n: int, data: bytes | None) -> None:
         """Give shot ``n`` a colour reference (an image file's bytes), or remove it (None)."""
@@ -281,6 +291,7 @@ class Studio:
             rgb = reference_rgb(data, "reference")
         with self.lock:
             self.shot(n).reference = rgb
+            self.changes += 1
 
     def set_strength(self, value: object) -> None:
         """Colour strength 0..4 (as ``--strength``); held in the colorizer's config, which previews read."""
@@ -380,6 +391,7 @@ class Studio:
         with self.lock:
             points = [{"x": x, "y": y, "rgb": list(rgb), "t": s.t} for s in self.shots for x, y, rgb in s.hints]
             points += self.unplaced
+            changes = self.changes  # what this save holds: an edit made while it writes is still unsaved
             refs = {keyframe_name(i, s.t): s.reference for i, s in enumerate(self.shots) if s.reference is not None}
         written = []
         if points:
@@ -400,6 +412,7 @@ class Studio:
             write_atomic(self.ref_dir / name, lambda tmp, data=data: tmp.write_bytes(data))
             self.own_refs.add(name)
             written.append(self.ref_dir / name)
+        self.saved_changes = changes
         return written
 
     def start_render(self) -> None:

@@ -129,7 +129,9 @@ $("ref").addEventListener("change", (ev) => {
   const f = ev.target.files[0]; if (!f) return;
   upload(f).finally(() => { ev.target.value = ""; });
 });
-// a picture dropped anywhere on the shot becomes its reference
+// a picture dropped anywhere on the shot becomes its reference; dropped elsewhere it is ignored
+// (the browser would otherwise open it in place of the page, and unsaved hints would be lost)
+for (const kind of ["dragover", "drop"]) document.addEventListener(kind, (ev) => ev.preventDefault());
 $("main").addEventListener("dragover", (ev) => { ev.preventDefault(); $("main").classList.add("drop"); });
 $("main").addEventListener("dragleave", () => $("main").classList.remove("drop"));
 $("main").addEventListener("drop", (ev) => {
@@ -158,6 +160,6 @@ async function poll() {  // the background render's progress, every half second 
 }
 $("render").onclick = () => api("POST", "/api/render").then(poll, fail);
 $("cancel").onclick = () => api("POST", "/api/render/cancel").catch(fail);
-$("quit").onclick = () => api("POST", "/api/quit").then(() => { document.body.textContent = "studio stopped"; }, fail);
+$("quit").onclick = () => (state && state.unsaved && !confirm("Quit without saving the changes?")) ? null : api("POST", "/api/quit").then(() => { document.body.textContent = "studio stopped"; }, fail);
 // (the server writes the token into index.html for its stylesheet and script)
 load().then(() => api("GET", "/api/render")).then((r) => { if (r.state === "running") poll(); }).catch(fail);
