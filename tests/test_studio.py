@@ -329,6 +329,10 @@ def test_browser_click_adds_a_hint_and_the_preview_changes(film: Path, tiny_mode
             page.click("#preview")
             page.wait_for_selector("#shot-preview:not([hidden])")
             assert page.evaluate("document.getElementById('shot-preview').naturalWidth") == 3 * 64 + 2 * 4
+
+            page.keyboard.press("Control+z")  # takes back the last change: the dropped reference
+            page.wait_for_selector("#ref-img", state="hidden")
+            assert studio.shots[0].reference is None and len(studio.shots[0].hints) == 1
             assert page.inner_text("#error") == ""
             browser.close()
     finally:
@@ -575,3 +579,35 @@ def test_a_folder_of_frames_is_a_film_too(tmp_path: Path, tiny_model: Path) -> N
     res = CliRunner().invoke(app, [str(scans), "-o", str(out), "--model", str(tiny_model), "--device", "cpu"])
     assert res.exit_code == 0, res.output
     assert "using the guidance beside scans [1950]: scans [1950].hints.json" in res.output
+
+
+def test_undo_takes_back_each_change_in_turn(tmp_path: Path, tiny_model: Path) -> None:
+    from test_guidance import luma_gray, two_shots
+
+    a, b = two_shots()
+    film = write_video(tmp_path / "reel.mkv", [luma_gray(f) for f in a + b], fps=12, codec="ffv1")
+    studio, client = open_studio(film, tiny_model)
+    q = {"token": TOKEN}
+
+    def hints(n: int) -> list:
+        return client.get("/api/shots", query_string=q).get_json()["shots"][n]["hints"]
+
+    client.post("/api/shots/0/hints", query_string=q, json={"x": 0.2, "y": 0.2, "rgb": BLUE})
+    client.put("/api/shots/0/hints/0", query_string=q, json={"x": 0.7, "y": 0.6, "rgb": BLUE})  # dragged
+    client.post("/api/shots/1/hints", query_string=q, json={"x": 0.5, "y": 0.5, "rgb": [1, 2, 3]})
+    buf = io.BytesIO()
+    Image.fromarray(gradient_frame(64, 48)).save(buf, format="PNG")
+    client.post("/api/shots/1/reference", query_string=q, data=buf.getvalue())
+    client.delete("/api/shots/0/hints/0", query_string=q)
+    client.post("/api/save", query_string=q)
+    undo = lambda: client.post("/api/undo", query_string=q).get_json()["shot"]  # noqa: E731
+    assert undo() == 0 and hints(0) == [{"x": 0.7, "y": 0.6, "rgb": BLUE}]  # the delete
+    assert studio.unsaved
+    assert undo() == 1 and studio.shots[1].reference is None  # the reference
+    assert undo() == 1 and hints(1) == []
+    assert undo() == 0 and hints(0) == [{"x": 0.2, "y": 0.2, "rgb": BLUE}]  # the drag
+    assert undo() == 0 and hints(0) == []
+    assert undo() is None
+    # a refused change is no change: nothing to take back
+    assert client.put("/api/shots/0/hints/5", query_string=q, json={"x": 0, "y": 0, "rgb": BLUE}).status_code == 404
+    assert undo() is None

@@ -141,6 +141,10 @@ def create_app(studio: Studio, token: str, quit: Callable[[], None] = lambda: No
         studio.set_reference(n, None)
         return jsonify(ok=True)
 
+    @app.post("/api/undo")
+    def undo() -> Response:
+        return jsonify(shot=studio.undo())
+
     @app.put("/api/strength")
     def strength() -> Response:
         studio.set_strength(body().get("strength"))

@@ -37,6 +37,7 @@ MAX_UPLOAD = 20 * 1024 * 1024  # bytes: a colour reference is a still, not a sca
 KEYFRAME_SIDE = 1280  # longest side a keyframe is held and shown at: enough to place a hint on a face
 THUMB_HEIGHT = 120  # the shot strip's pictures (shown 60 px high: sharp on a high-DPI screen)
 SHOT_PREVIEW_FRAMES = 4  # "preview the shot": this many frames spread over it
+UNDO_DEPTH = 200  # edits Undo can take back
 # the references the page edits: keyframe_name()'s pattern (what save writes, what `vidcolor keyframes` exports)
 OWN_REF = re.compile(r"^shot\d{4}_t\d+\.\d{3}s\.png$")
 
@@ -156,6 +157,9 @@ class Studio:
         self._others: tuple[tuple[int, ...], list[str]] | None = None  # (folders' mtimes, other_guidance())
         self.lock = threading.Lock()
         self.changes = self.saved_changes = 0  # edits of hints and references, and how many a save holds
+        self.history: list[
+            tuple[int, list, np.ndarray | None]
+        ] = []  # (shot, its hints, its reference) before each edit
         self.hints_path = self.film.with_name(self.film.stem + ".hints.json")
         self.ref_dir = self.film.with_name(self.film.stem + ".ref")
         info = probe(self.film)
@@ -260,8 +264,8 @@ class Studio:
             rgb = list(self.automatic_at(n, float(x), float(y)))  # type: ignore[arg-type]
         h = _hint(x, y, rgb)
         with self.lock:
+            self._edit(n)
             self.shot(n).hints.append(h)
-            self.changes += 1
             return len(self.shot(n).hints) - 1, h[2]
 
     def set_hint(self, n: int, i: int, x: object, y: object, rgb: object) -> None:
@@ -270,16 +274,16 @@ class Studio:
             hints = self.shot(n).hints
             if not 0 <= i < len(hints):
                 raise KeyError(i)
+            self._edit(n)
             hints[i] = h
-            self.changes += 1
 
     def delete_hint(self, n: int, i: int) -> None:
         with self.lock:
             hints = self.shot(n).hints
             if not 0 <= i < len(hints):
                 raise KeyError(i)
+            self._edit(n)
             del hints[i]
-            self.changes += 1
 
     def set_reference(self, n: int, data: bytes | None) -> None:
         """Give shot ``n`` a colour reference (an image file's bytes), or remove it (None)."""
@@ -290,8 +294,25 @@ class Studio:
                 raise BadInputError(f"reference: {len(data) / 2**20:.1f} MB is over the {MAX_UPLOAD // 2**20} MB limit")
             rgb = reference_rgb(data, "reference")
         with self.lock:
+            self._edit(n)
             self.shot(n).reference = rgb
+
+    def _edit(self, n: int) -> None:
+        """Before shot ``n`` changes (the lock held): keep what it was, for :meth:`undo`."""
+        s = self.shot(n)
+        self.history.append((n, list(s.hints), s.reference))
+        del self.history[:-UNDO_DEPTH]
+        self.changes += 1
+
+    def undo(self) -> int | None:
+        """Take back the last change of hints or a reference; returns its shot, None when there is none."""
+        with self.lock:
+            if not self.history:
+                return None
+            n, hints, reference = self.history.pop()
+            self.shots[n].hints, self.shots[n].reference = hints, reference
             self.changes += 1
+            return n
 
     def set_strength(self, value: object) -> None:
         """Colour strength 0..4 (as ``--strength``); held in the colorizer's config, which previews read."""

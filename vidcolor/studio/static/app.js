@@ -148,6 +148,16 @@ $("preview").onclick = () => {  // frames across the shot, through the film's lo
   img.onerror = () => fail(new Error("the shot preview failed"));
   img.src = `/api/shots/${shot}/preview.png${q}&v=${++version}`;
 };
+function undo() {  // the last change of hints or a reference, on whichever shot it was
+  api("POST", "/api/undo").then((d) => {
+    if (d.shot === null) $("status").textContent = "nothing to undo";
+    else if (d.shot !== shot) select(d.shot); else refresh();
+  }, fail);
+}
+$("undo").onclick = undo;
+document.addEventListener("keydown", (ev) => {
+  if ((ev.ctrlKey || ev.metaKey) && ev.key === "z" && ev.target.tagName !== "INPUT") { ev.preventDefault(); undo(); }
+});
 $("save").onclick = () => api("POST", "/api/save").then((d) => {
   $("status").textContent = "saved " + (d.written.join(", ") || "(no guidance)");
 }, fail);
