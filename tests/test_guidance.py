@@ -412,7 +412,7 @@ def test_a_reference_lines_up_when_the_render_size_has_another_aspect():
     )
     guidance = Guidance((Reference(Path("ref.png"), None, frame),))
     shots = ShotMap(np.zeros(1), [0])
-    guider = Guider(guidance, shots, (64, 64), torch.device("cpu"), aspect=96 / 64, still=True)
+    guider = Guider(guidance, shots, (64, 64), torch.device("cpu"), aspects=(96 / 64,), still=True)
     assert guider(0, _L(squeezed)).coverage > 0.8
 
 

@@ -465,3 +465,23 @@ def test_an_anamorphic_dvd_is_shown_16_9_or_said_not_to_be(tmp_path, tiny_model)
     assert r.exit_code == 0, r.output
     sheet = np.asarray(Image.open(tmp_path / "sheet.png"))
     assert sheet.shape[1] == 2 * 114 + 4  # gray | colour, each 96 * 32/27 = 114 wide
+
+
+def test_an_anamorphic_films_painted_hints_may_be_its_stored_or_shown_shape(tmp_path, tiny_model):
+    """Painted hints on a frame of a 16:9 DVD: exported at the stored 96x64 (as FFmpeg exports
+    frames) or at the shown 114x64 (as `vidcolor keyframes` does), both guide it; another shape is
+    refused with one line."""
+    from fractions import Fraction
+
+    from PIL import Image
+
+    src = gray(tmp_path / "dvd.vob", n=4, w=96, h=64, codec="mpeg2video", sar=Fraction(32, 27))
+    for w, ok in ((96, True), (114, True), (64, False)):
+        strokes = np.zeros((64, w, 4), np.uint8)
+        strokes[20:40, w // 4 : w // 2] = (200, 30, 30, 255)
+        hints = tmp_path / f"strokes{w}.png"
+        Image.fromarray(strokes, "RGBA").save(hints)
+        r = run(src, tmp_path / f"out{w}.mp4", "--model", tiny_model, "--device", "cpu", "--hints", hints, "-q")
+        assert (r.exit_code == 0) == ok, (w, r.output)
+        if not ok:
+            assert "does not have the video's aspect (1.778)" in r.output

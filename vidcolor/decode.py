@@ -57,6 +57,11 @@ class VideoInfo:
         return max(1, round(self.width * self.sar)) if self.sar else self.width
 
     @property
+    def display_aspect(self) -> float:
+        """Width / height of the picture as shown: 16/9 for a 16:9 DVD's 720x480 frames."""
+        return self.width * float(self.sar or 1) / self.height
+
+    @property
     def matrix(self) -> str:
         return self.spec.matrix
 

@@ -280,14 +280,16 @@ def is_guidance_file(rel: Path) -> bool:
 # ---------------------------------------------------------------- the per-frame stage
 
 
-def _resize_rgb(rgb: np.ndarray, size: tuple[int, int], aspect: float) -> np.ndarray:
-    """RGB (H,W,3) uint8 -> (h,w,3) at ``size`` = (w, h), the centre cropped to the film's
-    ``aspect`` (width / height) when the picture's differs, then scaled as the frames are (swscale,
-    area filter). The film's aspect, not the render size's: a small film's render size is rounded
-    to the model's multiple (160x120 renders at 128x128), and frames are squeezed to it, not cut."""
+def _resize_rgb(rgb: np.ndarray, size: tuple[int, int], aspects: tuple[float, ...]) -> np.ndarray:
+    """RGB (H,W,3) uint8 -> (h,w,3) at ``size`` = (w, h), the centre cropped to the film's aspect
+    ``aspects[0]`` (width / height, as shown) when the picture has none of ``aspects`` (the others: a
+    frame of non-square pixels exported at its stored size, taken whole), then scaled as the frames
+    are (swscale, area filter). The film's aspect, not the render size's: a small film's render size
+    is rounded to the model's multiple (160x120 renders at 128x128), and frames are squeezed to it, not cut."""
     w, h = size
     H, W = rgb.shape[:2]
-    if abs(W / H - aspect) > 0.02 * aspect:
+    aspect = aspects[0]
+    if all(abs(W / H - a) > 0.02 * a for a in aspects):
         if aspect < W / H:  # wider than the film: crop the sides
             cw = round(H * aspect)
             rgb = rgb[:, (W - cw) // 2 : (W - cw) // 2 + cw]
@@ -356,7 +358,7 @@ class Guider:
         shots: ShotMap,
         size: tuple[int, int],
         device: torch.device,
-        aspect: float,
+        aspects: tuple[float, ...],
         cfg: PropagationConfig | None = None,
         log: Log = lambda _m: None,
         retry: int = 12,
@@ -378,15 +380,15 @@ class Guider:
                     log(f"warning: --reference {r.path.name} at {r.t:g} s is past {end}; not used")
                     continue
                 shot = shots.shot_of(i)
-            L, ab = _model_lab(_resize_rgb(r.rgb, size, aspect), device, matrix)
+            L, ab = _model_lab(_resize_rgb(r.rgb, size, aspects), device, matrix)
             self.anchors.append(_Anchor(r.path.name, shot, None, L, ab))
         for s in guidance.hints:
             if s.rgba is not None:
                 ratio = s.rgba.shape[1] / s.rgba.shape[0]
-                if abs(ratio / aspect - 1) > 0.02:
+                if all(abs(ratio / a - 1) > 0.02 for a in aspects):
                     raise BadInputError(
                         f"--hints {s.path}: {s.rgba.shape[1]}x{s.rgba.shape[0]} does not have the video's aspect "
-                        f"({aspect:.3f}); export the frame and paint over it"
+                        f"({aspects[0]:.3f}); export the frame and paint over it"
                     )
                 groups: dict[float, dict] = {s.t: {"guide": strokes_guide(s.rgba, size, device)}}
             else:

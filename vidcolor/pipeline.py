@@ -156,8 +156,10 @@ def _guider(film: Film, guidance: Guidance, colorizer: Colorizer, log: Log) -> G
     cfg, info = colorizer.cfg, film.info
     log(f"finding the shots of {film.input.name} for the guidance (a quick first pass) ...")
     shots = scan(film.input, film.rsize, cfg.start, cfg.duration)
-    aspect = info.display_width / info.height  # references have square pixels, as shown (a 16:9 DVD: 16:9)
-    return Guider(guidance, shots, film.rsize, colorizer.device, aspect, log=log, matrix=info.matrix)
+    # a picture is fitted to the film as shown (a 16:9 DVD: 16:9); a frame exported at its stored
+    # size (720x480) is taken whole, as the frames are
+    aspects = (info.display_aspect, info.width / info.height)
+    return Guider(guidance, shots, film.rsize, colorizer.device, aspects, log=log, matrix=info.matrix)
 
 
 def _warn_unused(guider: Guider, log: Log) -> None:
@@ -272,7 +274,7 @@ def colorize_array(
     L, ab = colorizer.predict(small)
     if guidance:
         shots = ShotMap(np.zeros(1), [0])
-        guider = Guider(guidance.for_still(), shots, (rw, rh), colorizer.device, w / h, log=log, still=True)
+        guider = Guider(guidance.for_still(), shots, (rw, rh), colorizer.device, (w / h,), log=log, still=True)
         ab = guide_fn(guider, 0)(L, ab.float())
         _warn_unused(guider, log)
     ab = F.interpolate(ab * cfg.strength, size=(h, w), mode="bilinear", align_corners=False)
