@@ -611,3 +611,63 @@ def test_undo_takes_back_each_change_in_turn(tmp_path: Path, tiny_model: Path) -
     # a refused change is no change: nothing to take back
     assert client.put("/api/shots/0/hints/5", query_string=q, json={"x": 0, "y": 0, "rgb": BLUE}).status_code == 404
     assert undo() is None
+
+
+def test_a_film_that_cannot_be_saved_beside_still_renders_what_the_page_holds(
+    film: Path, tiny_model: Path, tmp_path: Path, monkeypatch
+) -> None:
+    """A read-only archive master: Save says why it cannot, and Render colours the film with the
+    page's guidance all the same, saying it was not saved."""
+    import vidcolor.studio.session as session
+
+    def read_only(final: Path, _write) -> None:
+        raise PermissionError(13, "Permission denied", str(final))
+
+    (tmp_path / "out").mkdir()
+    out, plain = tmp_path / "out" / "guided.mp4", tmp_path / "out" / "plain.mp4"
+    runner_args = ["--model", str(tiny_model), "--device", "cpu", "-q"]
+    assert CliRunner().invoke(app, [str(film), "-o", str(plain), *runner_args]).exit_code == 0
+    studio = Studio(film, Colorizer(ColorizeConfig(model=str(tiny_model), device="cpu")), render_to=out)
+    client = create_app(studio, TOKEN).test_client()
+    q = {"token": TOKEN}
+    client.post("/api/shots/0/hints", query_string=q, json={"x": 0.5, "y": 0.5, "rgb": BLUE})
+    monkeypatch.setattr(session, "write_atomic", read_only)
+    r = client.post("/api/save", query_string=q)
+    assert r.status_code == 400 and r.get_json()["error"] == "cannot save beside film.mp4: Permission denied"
+    assert client.post("/api/render", query_string=q).status_code == 200
+    studio.renderer.wait(60)
+    state = studio.renderer.state
+    assert state["state"] == "done", state
+    assert state["message"] == "wrote guided.mp4 (not saved: cannot save beside film.mp4: Permission denied)"
+    assert not film.with_name("film.hints.json").exists() and studio.unsaved
+    guided_px, plain_px = (near(read_frames(p)[0].astype(np.float64), 0.5, 0.5) for p in (out, plain))
+    assert dist(guided_px, BLUE) < dist(plain_px, BLUE) - 20
+
+
+def test_the_pages_guidance_is_what_its_save_says(tmp_path: Path, tiny_model: Path) -> None:
+    """page_guidance() (what Render uses when the folder cannot be written) and the saved files read
+    back (what the command line uses) hold the same hints and the same references on the same shots."""
+    from test_guidance import luma_gray, two_shots
+
+    from vidcolor.guidance import Guidance, beside
+
+    a, b = two_shots()
+    film = write_video(tmp_path / "reel.mkv", [luma_gray(f) for f in a + b], fps=12, codec="ffv1")
+    studio, client = open_studio(film, tiny_model)
+    q = {"token": TOKEN}
+    client.post("/api/shots/0/hints", query_string=q, json={"x": 0.2, "y": 0.3, "rgb": BLUE})
+    client.post("/api/shots/1/hints", query_string=q, json={"x": 0.6, "y": 0.4, "rgb": [30, 200, 40]})
+    buf = io.BytesIO()
+    Image.fromarray(gradient_frame(64, 48)).save(buf, format="PNG")
+    client.post("/api/shots/1/reference", query_string=q, data=buf.getvalue())
+    studio.save()
+    saved, page = Guidance.load(*beside(film)), studio.page_guidance()
+
+    def points(g: Guidance) -> list:
+        return sorted((round(t, 6), x, y, tuple(rgb)) for h in g.hints for t, x, y, rgb in h.points)
+
+    def refs(g: Guidance) -> list:
+        return [(studio.map.shot_of(studio.map.frame_at(r.t)), r.rgb.tobytes()) for r in g.references]
+
+    assert points(page) == points(saved) and len(points(page)) == 2
+    assert refs(page) == refs(saved) and [shot for shot, _ in refs(page)] == [1]

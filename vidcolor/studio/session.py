@@ -44,6 +44,10 @@ OWN_REF = re.compile(r"^shot\d{4}_t\d+\.\d{3}s\.png$")
 Rgb = tuple[int, int, int]
 
 
+class CannotSave(BadInputError):
+    """The film's folder cannot be written (a read-only archive, a full disk)."""
+
+
 class Cancelled(ProcessingError):
     """The page cancelled a render (or the studio stopped during one)."""
 
@@ -62,8 +66,11 @@ class Renderer:
     def running(self) -> bool:
         return self.state["state"] == "running"
 
-    def start(self, film: Path, out: Path, colorizer: Colorizer, guidance: Guidance, total: int) -> None:
-        """Colorize ``film`` into ``out`` (:func:`vidcolor.pipeline.colorize`); ``total`` frames expected."""
+    def start(
+        self, film: Path, out: Path, colorizer: Colorizer, guidance: Guidance, total: int, note: str = ""
+    ) -> None:
+        """Colorize ``film`` into ``out`` (:func:`vidcolor.pipeline.colorize`); ``total`` frames
+        expected; ``note`` is added to the message when it ends."""
         with self._lock:  # two clicks on Render: one render
             if self.running:
                 raise BadInputError("a render is already running")
@@ -78,7 +85,7 @@ class Renderer:
         def run() -> None:
             try:
                 colorize(film, out, colorizer, progress=advance, guidance=guidance or None)
-                self.state.update(state="done", message=f"wrote {out.name}")
+                self.state.update(state="done", message=f"wrote {out.name}{note}")
             except Cancelled as e:
                 self.state.update(state="cancelled", message=str(e))
             except Exception as e:  # shown on the page; the studio goes on
@@ -403,7 +410,7 @@ class Studio:
         try:
             return self._save()
         except OSError as e:
-            raise BadInputError(f"cannot save beside {self.film.name}: {e.strerror or e}") from None
+            raise CannotSave(f"cannot save beside {self.film.name}: {e.strerror or e}") from None
 
     def _save(self) -> list[Path]:
         """Write ``film.hints.json`` (points with their shot's time) and ``film.ref/shotNNNN_tT.png``
@@ -441,11 +448,34 @@ class Studio:
         FILM -o OUT`` would with the saved guidance; ``renderer.state`` says how far it is."""
         if self.render_to is None:
             raise BadInputError("no output to render to: start the studio with -o OUT")
-        self.save()
+        try:
+            self.save()
+            guidance, note = Guidance.load(*beside(self.film)), ""
+        except CannotSave as e:  # a read-only archive master: render what the page holds all the same
+            guidance, note = self.page_guidance(), f" (not saved: {e})"
         # its own config: the page may move the sliders (the shared config) while it runs
         colorizer = self.colorizer.with_config(self.colorizer.cfg)
-        guidance = Guidance.load(*beside(self.film))
-        self.renderer.start(self.film, self.render_to, colorizer, guidance, len(self.map.times))
+        self.renderer.start(self.film, self.render_to, colorizer, guidance, len(self.map.times), note)
+
+    def page_guidance(self) -> Guidance:
+        """What a save would leave beside the film, read from the page instead of the files: the
+        shots' references pinned to their starts and every hint at its shot's time, with the
+        guidance files beside the film the page does not edit."""
+        refs_specs, hint_specs = beside(self.film)
+        refs: list[Reference] = []
+        for spec in refs_specs:  # refused as the command line refuses them (a folder of gray pictures only)
+            own = self.own_refs if spec == str(self.ref_dir) else set()
+            refs += [r for r in load_references([spec]) if r.path.name not in own]
+        hints = [load_hints(h) for h in hint_specs if Path(h) != self.hints_path]
+        with self.lock:
+            for i, s in enumerate(self.shots):
+                if s.reference is not None:
+                    refs.append(Reference(self.ref_dir / keyframe_name(i, s.t), s.t, s.reference))
+            points = [(s.t, x, y, rgb) for s in self.shots for x, y, rgb in s.hints]
+            points += [(p["t"], p["x"], p["y"], tuple(p["rgb"])) for p in self.unplaced]
+        if points:
+            hints.append(Hints(self.hints_path, 0.0, tuple(points)))
+        return Guidance(tuple(refs), tuple(hints))
 
     def close(self) -> None:
         """Cancel a running render and wait until its temporary file is gone."""
