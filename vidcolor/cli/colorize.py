@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from vidcolor.cli.app import DEFAULT_COMMAND, Debug, Quiet, app, handle_errors, logger
-from vidcolor.cli.options import HintsOpt, ReferenceOpt, SegmentSecondsOpt, colorize_options
+from vidcolor.cli.options import SEQUENCE, HintsOpt, ReferenceOpt, SegmentSecondsOpt, colorize_options
 from vidcolor.cli.progress import progress_bar
 from vidcolor.config import ColorizeConfig, SegmentSettings
 from vidcolor.errors import BadInputError
@@ -25,7 +25,7 @@ def colorize_cmd(
     input: Annotated[
         Path,
         typer.Argument(
-            help="Black-and-white video, image, or image sequence (a folder, or a pattern like scan_%06d.tif).",
+            help=f"Black-and-white video, image, or {SEQUENCE}.",
             show_default=False,
         ),
     ],

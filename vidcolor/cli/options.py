@@ -16,6 +16,8 @@ from vidcolor.cli.fields import config_options, field_option
 from vidcolor.config import ColorizeConfig, EncodeSettings, SegmentSettings
 
 F = TypeVar("F", bound=Callable[..., Any])
+SEQUENCE = "image sequence (a folder, or a pattern like scan_%06d.tif)"  # what a film of numbered frames is
+FILM_HELP = f"Black-and-white video, or {SEQUENCE}."
 ENCODE_FIELDS = frozenset(f.name for f in dataclasses.fields(EncodeSettings))
 COLORIZE_FIELDS = frozenset(f.name for f in dataclasses.fields(ColorizeConfig)) - {"encode"}
 

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from vidcolor.cli.app import Debug, Quiet, app, handle_errors, logger
-from vidcolor.cli.options import colorize_options
+from vidcolor.cli.options import FILM_HELP, colorize_options
 from vidcolor.config import ColorizeConfig
 from vidcolor.errors import BadInputError
 
@@ -19,7 +19,13 @@ INSTALL = "vidcolor studio needs Flask: pip install 'vidcolor[studio]'"
 @handle_errors
 @colorize_options("model", "model_format", "render_size", "strength", "smoothing", "engine", "precision", "device")
 def studio_cmd(
-    film: Annotated[Path, typer.Argument(help="Black-and-white video.", show_default=False)],
+    film: Annotated[
+        Path,
+        typer.Argument(
+            help=FILM_HELP,
+            show_default=False,
+        ),
+    ],
     cfg: ColorizeConfig,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Where the page's Render button writes the colorized film.")
