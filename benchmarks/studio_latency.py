@@ -1,6 +1,7 @@
 """How fast `vidcolor studio` answers, on the bundled example and model, one process.
 
     .venv/bin/python benchmarks/studio_latency.py [--repeats 7] [--browser] [--screenshot docs/images/studio.jpg]
+    .venv/bin/python benchmarks/studio_latency.py --film ../shared/data/videos/vtest.avi   # another film's shots
 
 Times (median of ``--repeats`` after one warm-up, ``time.perf_counter``) the keyframe preview of
 shot 0 automatic, with 4 hints and with a reference (what each click, drag or slider move waits
@@ -109,8 +110,22 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--browser", action="store_true")
     ap.add_argument("--screenshot", type=Path)
+    ap.add_argument("--film", type=Path, help="time only Preview the shot (one hint) on this film's first 3 shots")
     args = ap.parse_args()
     print(f"machine: {machine()}")
+    if args.film:
+        studio = Studio(args.film, Colorizer(ColorizeConfig(device="cpu")))
+        for n in range(min(3, len(studio.shots))):
+            studio.add_hint(n, 0.5, 0.5, [200, 40, 40])
+            end = studio.end_of(n) or float(studio.map.times[-1])
+            t = time.perf_counter()
+            studio.shot_preview_png(n)
+            frames = sum(1 for i in range(len(studio.map.times)) if studio.map.shot_of(i) == n)
+            print(
+                f"{args.film.name}: preview the shot {n} ({end - studio.shots[n].t:.1f} s, {frames} frames, "
+                f"one hint, one run): {time.perf_counter() - t:.2f} s"
+            )
+        return
     t = time.perf_counter()
     studio = Studio(FILM, Colorizer(ColorizeConfig(device="cpu")))
     print(f"open {FILM.name} (model + shot pass): {time.perf_counter() - t:.2f} s, {len(studio.shots)} shots")
