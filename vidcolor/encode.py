@@ -704,12 +704,21 @@ class _SideStreams:
         self.input.close()
 
 
-def warn_if_aspect_lost(info: VideoInfo, output: Path, log: Log) -> None:
+def warn_if_aspect_lost(info: VideoInfo, output: Path | None, log: Log) -> None:
     """Say so when the source's pixels are not square (a 16:9 DVD stores 720x480 pixels 32:27 wide)
-    and the written ``output`` does not keep that: players would show the film squeezed. MP4 and MOV
-    record it for any codec; Matroska and WebM only through the codec's own stream (H.264, H.265,
-    MPEG-2 carry it; VP9, AV1, FFV1 and ProRes do not), and FFmpeg offers no other way to set it."""
+    and the written ``output`` (None: a folder of frames, which keep the stored pixels) does not keep
+    that: players would show the film squeezed. MP4 and MOV record it for any codec; Matroska and
+    WebM only through the codec's own stream (H.264, H.265, MPEG-2 carry it; VP9, AV1, FFV1 and
+    ProRes do not), and FFmpeg offers no other way to set it."""
     if info.sar is None:
+        return
+    sar = info.sar
+    if output is None:
+        log(
+            f"warning: {info.path.name}: its pixels are {sar.numerator}:{sar.denominator}, not square; the frames "
+            f"are written at its stored {info.width}x{info.height} (resize to {info.display_width}"
+            f"x{info.height} to see them as the film is shown)"
+        )
         return
     try:
         kept = probe(output).sar

@@ -111,15 +111,7 @@ def colorize_video(
                 f"{input}: no decodable video frames" + (" in the segment" if cfg.start or cfg.duration else "")
             )
     warn_if_ended_early(input, film.info, run, cfg, log)
-    if isinstance(output, Path):
-        warn_if_aspect_lost(film.info, output, log)
-    elif film.info.sar:  # an image a frame: stored pixels
-        sar = film.info.sar
-        log(
-            f"warning: {input.name}: its pixels are {sar.numerator}:{sar.denominator}, not square; the frames "
-            f"are written at its stored {film.info.width}x{film.info.height} (resize to {film.info.display_width}"
-            f"x{film.info.height} to see them as the film is shown)"
-        )
+    warn_if_aspect_lost(film.info, output if isinstance(output, Path) else None, log)
     if sheet and len(sheet.rows) < len(sheet.wanted):  # chosen among frames the header counts and that never came
         log(
             f"warning: {input}: the preview sheet shows {len(sheet.rows)} of {len(sheet.wanted)} frames: they were chosen "

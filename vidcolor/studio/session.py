@@ -122,6 +122,11 @@ class Shot:
         """(H, W) uint8."""
         return np.asarray(Image.open(io.BytesIO(self.gray_png)))
 
+    @property
+    def gray_rgb(self) -> np.ndarray:
+        """(H, W, 3) uint8: the keyframe as the still-image path takes it."""
+        return np.repeat(self.gray[..., None], 3, -1)
+
 
 def png_bytes(rgb: np.ndarray) -> bytes:
     """(H, W, 3) or (H, W) uint8 -> PNG file bytes (fast compression: previews are rewritten often)."""
@@ -348,8 +353,7 @@ class Studio:
         The still-image path (:func:`vidcolor.pipeline.colorize_array`), as a photo with guidance."""
         guidance = self.shot_guidance(n)
         with self.lock:  # one preview at a time: the model is shared, the sliders are read once
-            gray3 = np.repeat(self.shot(n).gray[..., None], 3, -1)
-            return colorize_array(gray3, self.colorizer, guidance)
+            return colorize_array(self.shot(n).gray_rgb, self.colorizer, guidance)
 
     def colour_png(self, n: int) -> bytes:
         return png_bytes(self.colour(n))
@@ -361,7 +365,7 @@ class Studio:
             s = self.shot(n)
             strength = self.colorizer.cfg.strength
             if s.automatic is None or s.automatic[0] != strength:
-                s.automatic = (strength, colorize_array(np.repeat(s.gray[..., None], 3, -1), self.colorizer))
+                s.automatic = (strength, colorize_array(s.gray_rgb, self.colorizer))
             return s.automatic[1]
 
     def automatic_at(self, n: int, x: float, y: float, r: int = 2) -> Rgb:
@@ -383,9 +387,9 @@ class Studio:
         """Shot ``n``'s hints and reference as the film's guidance: pinned to its start, as saved."""
         with self.lock:
             s = self.shot(n)
-            refs = () if s.reference is None else (Reference(Path("reference"), s.t, s.reference),)
+            ref = Reference(self.ref_dir / keyframe_name(n, s.t), s.t, s.reference) if s.reference is not None else None
             points = tuple((s.t, x, y, rgb) for x, y, rgb in s.hints)
-            return Guidance(refs, (Hints(Path("hints"), s.t, points),) if points else ())
+            return Guidance((ref,) if ref else (), (Hints(self.hints_path, s.t, points),) if points else ())
 
     def shot_preview(self, n: int, frames: int = SHOT_PREVIEW_FRAMES) -> np.ndarray:
         """``frames`` frames spread over shot ``n`` (gray | automatic | guided, or gray | colour),
@@ -467,14 +471,13 @@ class Studio:
             own = self.own_refs if spec == str(self.ref_dir) else set()
             refs += [r for r in load_references([spec]) if r.path.name not in own]
         hints = [load_hints(h) for h in hint_specs if Path(h) != self.hints_path]
-        with self.lock:
-            for i, s in enumerate(self.shots):
-                if s.reference is not None:
-                    refs.append(Reference(self.ref_dir / keyframe_name(i, s.t), s.t, s.reference))
-            points = [(s.t, x, y, rgb) for s in self.shots for x, y, rgb in s.hints]
-            points += [(p["t"], p["x"], p["y"], tuple(p["rgb"])) for p in self.unplaced]
-        if points:
-            hints.append(Hints(self.hints_path, 0.0, tuple(points)))
+        for n in range(len(self.shots)):
+            shot = self.shot_guidance(n)
+            refs += shot.references
+            hints += shot.hints
+        if self.unplaced:
+            points = tuple((p["t"], p["x"], p["y"], tuple(p["rgb"])) for p in self.unplaced)
+            hints.append(Hints(self.hints_path, 0.0, points))
         return Guidance(tuple(refs), tuple(hints))
 
     def close(self) -> None:
