@@ -19,6 +19,12 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _own_cache(tmp_path_factory) -> None:
+    """The suite's caches (engine artefacts, training frames) in a folder of its own, never the user's."""
+    os.environ["VIDCOLOR_CACHE"] = str(tmp_path_factory.mktemp("vidcolor-cache"))
+
+
 @pytest.fixture
 def image_folder(tmp_path: Path) -> Path:
     """A folder with colour images (nested), one grayscale image, a colour video and a corrupt file."""

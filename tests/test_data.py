@@ -152,3 +152,50 @@ def test_training_on_pictures_needs_no_pyav(tmp_path):
     assert r.returncode == 0, r.stderr
     counts, imported = r.stdout.strip().splitlines()
     assert counts.startswith("2 1 ") and "pip install av" in counts and imported == "False"
+
+
+def test_a_folder_of_numbered_frames_is_one_clip_and_numbered_photos_stay_photos(tmp_path):
+    # A tracker's or scanner's frames (00000.jpg ...) are one clip, sampled like a video; a test set's
+    # img_001.png ... beside other pictures, or a camera's unrelated shots, are photos, each trained on.
+    clip = tmp_path / "data" / "davis_tennis"
+    clip.mkdir(parents=True)
+    for i in range(30):
+        Image.fromarray(gradient_frame(64, 48, t=i / 20)).save(clip / f"{i:05d}.jpg")
+    shots = tmp_path / "data" / "camera"
+    shots.mkdir()
+    for i in range(30):
+        Image.fromarray(gradient_frame(64, 48, t=i * 1.7)[:, ::-1] if i % 2 else gradient_frame(64, 48, t=i)).save(
+            shots / f"IMG_{i:04d}.png"
+        )
+    report = scan([tmp_path / "data"], frames_per_video=8, keep_side=64)
+    videos = [s for s in report.sources if s.kind == "video"]
+    assert [s.path for s in videos] == [clip]
+    assert 1 < len(videos[0]) <= 8
+    assert sum(s.kind == "image" and s.path.parent == shots for s in report.sources) == 30
+
+
+def test_a_raw_h264_stream_is_sampled_though_it_cannot_seek(tmp_path):
+    path = write_video(tmp_path / "stream.264", [gradient_frame(64, 48, t=i / 3) for i in range(24)], fps=25)
+    report = scan([path], frames_per_video=6, keep_side=64)
+    assert not report.unreadable and len(report.sources) == 1 and len(report.sources[0]) > 1
+
+
+def test_clip_frames_are_decoded_once_then_read_from_the_cache(tmp_path, monkeypatch):
+    import vidcolor.train.data as data
+
+    path = write_video(tmp_path / "clip.mp4", [gradient_frame(64, 48, t=i / 3) for i in range(24)], fps=25)
+    cache = tmp_path / "cache"
+    first = scan([path], frames_per_video=6, keep_side=64, cache=cache)
+    assert len(list(cache.glob("*.npz"))) == 1
+
+    def no_decoding(*_a, **_k):
+        raise AssertionError("decoded again")
+
+    monkeypatch.setattr(data, "sample_video", no_decoding)
+    again = scan([path], frames_per_video=6, keep_side=64, cache=cache)
+    assert all(np.array_equal(a, b) for a, b in zip(first.sources[0].frames, again.sources[0].frames, strict=True))
+    with pytest.raises(AssertionError, match="decoded again"):  # another sampling is another entry
+        scan([path], frames_per_video=5, keep_side=64, cache=cache)
+    monkeypatch.undo()
+    next(cache.glob("*.npz")).write_bytes(b"damaged")  # a damaged entry is decoded again, not an error
+    assert len(scan([path], frames_per_video=6, keep_side=64, cache=cache).sources[0]) == len(first.sources[0])

@@ -14,7 +14,14 @@ import torch
 from safetensors.torch import save_file
 
 from vidcolor.config import GeneratorConfig
-from vidcolor.encoders import StaticSameConv2d, create_encoder, encoder_state, list_encoders, package_weights_file
+from vidcolor.encoders import (
+    StaticSameConv2d,
+    create_encoder,
+    early_parameters,
+    encoder_state,
+    list_encoders,
+    package_weights_file,
+)
 from vidcolor.errors import BadInputError, ModelFileError
 from vidcolor.model import EncoderUNet, build_generator
 from vidcolor.modelfile import load_generator, save_generator
@@ -232,6 +239,29 @@ def test_frozen_encoder_waits_and_frozen_bn_keeps_its_statistics(image_folder, t
     assert_encoder_holds(g, state)  # weights: lr 0 while frozen; BN statistics: eval mode throughout
     ckpt = torch.load(tmp_path / "run" / "last.pt", weights_only=True)
     assert not torch.equal(ckpt["G"]["head.weight"], build_generator(TINY_ENC).head.weight)  # the decoder learned
+
+
+def test_frozen_stages_keep_their_weights_and_the_rest_of_the_encoder_learns(image_folder, tmp_path):
+    weights = tmp_path / "enc.safetensors"
+    state = classifier_state("test_efficientnet", 6)
+    save_file(state, str(weights))
+    cfg = _tiny_train_config(
+        image_folder, tmp_path / "run", encoder_weights=str(weights), encoder_frozen_stages=2, ema_decay=0,
+        pretrain_steps=4, lr_g=1e-2, encoder_lr_scale=1.0,
+    )  # fmt: skip
+    train(cfg, log=lambda _m: None, progress=False)
+    G = torch.load(tmp_path / "run" / "last.pt", weights_only=True)["G"]
+    g = build_generator(TINY_ENC)
+    frozen = {id(p) for p in early_parameters(g.encoder, 2)}
+    names = {n: id(p) in frozen for n, p in g.encoder.named_parameters()}
+    start = dict(g.encoder.named_parameters())
+    load_encoder(g, TrainConfig(generator=TINY_ENC, encoder_weights=str(weights)))
+    assert any(names.values()) and not all(names.values())
+    for n, is_frozen in names.items():
+        moved = not torch.equal(G[f"encoder.{n}"], start[n].detach())
+        assert moved != is_frozen, n  # the first two stages as loaded; every later one trained
+    with pytest.raises(BadInputError, match="cannot freeze 9"):
+        early_parameters(g.encoder, 9)
 
 
 def test_cli_trains_resumes_and_colorizes_with_an_encoder_unet(image_folder, tmp_path):

@@ -47,3 +47,28 @@ def test_a_damaged_split_file_is_one_clear_error(tmp_path):
         read_split(bad)
     with pytest.raises(BadInputError, match="split file not found"):
         read_split(tmp_path / "missing.json")
+
+
+def test_split_v4_draws_photos_from_every_folder_clips_at_random_and_holds_out_nothing_trained_before(tmp_path):
+    from make_media import gradient_frame, write_image, write_video
+
+    sizes = {"big": 30, "small": 10}
+    for folder in (*sizes, "videos"):
+        (tmp_path / folder).mkdir()
+    for folder, n in sizes.items():
+        for i in range(n):
+            write_image(tmp_path / folder / f"p{i}.png", gradient_frame(40, 32, t=i + 0.3 * len(folder)))
+    for i in range(5):
+        write_video(tmp_path / "videos" / f"c{i}.mp4", [gradient_frame(48, 32, t=i + j / 4) for j in range(8)], fps=8)
+    data = [str(tmp_path / f) for f in (*sizes, "videos")]
+    seen = [str(tmp_path / "big" / "p0.png"), str(tmp_path / "videos" / "c0.mp4")]  # what an old model trained on
+    split = make_split(data, [], [], 8, 8, draw_test_clips=2, draw_val_clips=2, train_only=seen)
+    for part in ("val", "test"):
+        folders = [p.split("/")[-2] for p in split[part]]
+        assert folders.count("big") == 6 and folders.count("small") == 2  # in proportion to 30 : 10
+        assert folders.count("videos") == 2
+        assert not set(seen) & set(split[part])
+    assert set(seen) <= set(split["train"])
+    assert sum("/videos/" in p for p in split["train"]) == 1
+    with pytest.raises(BadInputError, match="kept for training cannot be held out"):
+        make_split(data, ["c0.mp4"], [], 8, 8, train_only=seen)

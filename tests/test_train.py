@@ -560,3 +560,15 @@ def test_cli_init_with_an_unusable_file_exits_2_with_one_line(kind, image_folder
     assert r.exit_code == 2, r.output
     assert r.output.strip().count("\n") == 0 and f"error: --init {bad}" in r.output, r.output
     assert not out.exists()
+
+
+def test_auto_precision_is_bf16_on_a_cpu_with_native_bf16_and_fp32_on_one_without(monkeypatch):
+    import vidcolor.train.loop as loop
+
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(loop, "cpu_has_fast_bf16", lambda: True)
+    assert loop.pick_precision("auto", cpu) == torch.bfloat16
+    assert loop.pick_precision("fp32", cpu) is None  # asked for: always obeyed
+    monkeypatch.setattr(loop, "cpu_has_fast_bf16", lambda: False)  # emulated bf16 is slower than fp32
+    assert loop.pick_precision("auto", cpu) is None
+    assert loop.pick_precision("bf16", cpu) == torch.bfloat16

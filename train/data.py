@@ -3,10 +3,15 @@
 * Folders are searched recursively. Each file is opened to see what it is
   (:func:`vidcolor.decode.media_kind`, as every command does): still images are read with Pillow,
   videos with PyAV (so a ``.mov`` without an extension still counts); anything else is unreadable.
+* A folder's numbered frames (``00001.jpg`` ..., at least :data:`~vidcolor.formats.SEQUENCE_FRAMES`
+  of one series) are one clip, not that many photos: a split keeps them on one side, and they are
+  sampled like a video's.
 * Video frames are sampled evenly across the whole clip (``frames_per_video`` targets over its
   duration), skipping near-duplicates of the previously kept frame (a static shot gives one frame,
   not 64 copies). Sampled frames are kept in memory, down-scaled so the short side is at most
-  ``keep_side`` px; images stay on disk and are decoded on demand.
+  ``keep_side`` px, and cached on disk (``$VIDCOLOR_CACHE/train-frames``, keyed by the file's size
+  and time and the sampling): a clip is decoded once, not at every run and resume. Images stay on
+  disk and are decoded on demand (or once, with ``--preload``).
 * Grayscale sources teach no colour and are skipped; unreadable files are skipped with a warning.
   Both are counted in :class:`ScanReport`.
 * Augmentation (random resized crop + horizontal flip) is a pure function of a per-sample seed, so
@@ -17,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
 import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -31,19 +37,22 @@ from PIL import Image, UnidentifiedImageError
 if TYPE_CHECKING:
     import av
 
+from vidcolor.atomic import write_atomic
 from vidcolor.color import chroma
+from vidcolor.formats import VIDEO_EXTS, frame_series
 
 GRAY_CHROMA = 3.0  # mean Lab chroma below which a source counts as grayscale
 DUPLICATE_DIFF = 2.0  # mean |gray difference| (0..255) on a 32x32 thumbnail below which frames are near-duplicates
+FILM_NEIGHBOUR_DIFF = 20.0  # ... below which two numbered pictures are neighbouring frames of one shot
 
 
 @dataclass
 class Source:
     """One input file: an image (decoded on demand) or a video (sampled frames held in memory)."""
 
-    path: Path
+    path: Path  # a file, or the folder of a clip given as numbered frames
     kind: str  # "image" | "video"
-    frames: list[np.ndarray] = field(default_factory=list)  # video only: HxWx3 uint8
+    frames: list[np.ndarray] = field(default_factory=list)  # video only (or preloaded): HxWx3 uint8
 
     def __len__(self) -> int:
         return len(self.frames) if self.kind == "video" else 1
@@ -103,12 +112,13 @@ def sample_video(path: Path, n: int, keep_side: int) -> tuple[list[np.ndarray], 
     with av.open(str(path)) as container:
         if not container.streams.video:
             raise ValueError("no video stream")
+        total = container.streams.video[0].frames
+        if not total:  # some containers do not record it: count packets (cheap, no decoding)
+            total = sum(1 for pkt in container.demux(video=0) if pkt.size)
+    # Opened again rather than seeking back: a raw stream (.264, .m2v) cannot seek.
+    with av.open(str(path)) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
-        total = stream.frames
-        if not total:  # some containers do not record it: count packets (cheap, no decoding)
-            total = sum(1 for pkt in container.demux(stream) if pkt.size)
-            container.seek(0)
         targets = sorted({min(total - 1, int((i + 0.5) * total / n)) for i in range(n)}) if total else []
         frames: list[np.ndarray] = []
         dups = 0
@@ -130,6 +140,74 @@ def sample_video(path: Path, n: int, keep_side: int) -> tuple[list[np.ndarray], 
             t += 1
     if not frames:
         raise ValueError("no decodable frames")
+    return frames, dups
+
+
+def sample_sequence(files: Sequence[Path], n: int, keep_side: int) -> tuple[list[np.ndarray], int]:
+    """:func:`sample_video` for a clip given as numbered frames (``files`` in frame order): up to
+    ``n`` frames spread evenly, near-duplicates of the last kept frame skipped."""
+    targets = sorted({min(len(files) - 1, int((i + 0.5) * len(files) / n)) for i in range(n)})
+    frames: list[np.ndarray] = []
+    dups = 0
+    last_thumb: np.ndarray | None = None
+    for t in targets:
+        with Image.open(files[t]) as im:
+            im.draft("RGB", (keep_side, keep_side))
+            im = im.convert("RGB")
+            thumb = np.asarray(im.convert("L").resize((32, 32), Image.BILINEAR), dtype=np.float32)  # as _thumb
+            if last_thumb is not None and np.abs(thumb - last_thumb).mean() < DUPLICATE_DIFF:
+                dups += 1
+                continue
+            s = min(1.0, keep_side / min(im.size))
+            size = (max(1, round(im.width * s)), max(1, round(im.height * s)))
+            frames.append(np.array(im.resize(size, Image.BILINEAR, reducing_gap=2.0) if s < 1 else im))
+        last_thumb = thumb
+    if not frames:
+        raise ValueError("no decodable frames")
+    return frames, dups
+
+
+FRAME_CACHE_VERSION = 1  # bump when sampling changes, so old cached frames are not reused
+
+
+def frame_cache_dir() -> Path:
+    """Where sampled training frames are cached: ``$VIDCOLOR_CACHE/train-frames`` (or
+    ``$XDG_CACHE_HOME/vidcolor/...``, ``~/.cache/vidcolor/...``), as the engine cache."""
+    from vidcolor.engines.cache import default_cache_dir
+
+    return default_cache_dir() / "train-frames"
+
+
+def _cache_key(files: Sequence[Path], n: int, keep_side: int) -> str:
+    h = hashlib.sha256(f"v{FRAME_CACHE_VERSION}:{n}:{keep_side}".encode())
+    for f in files:
+        st = f.stat()
+        h.update(f"{f.resolve()}:{st.st_size}:{st.st_mtime_ns}".encode())
+    return h.hexdigest()[:32]
+
+
+def sample_clip(
+    path: Path, files: Sequence[Path] | None, n: int, keep_side: int, cache: Path | None
+) -> tuple[list[np.ndarray], int]:
+    """The sampled frames of a video file (``files`` None) or of numbered frames, from ``cache``
+    when an earlier scan sampled the same clip the same way, else decoded (and then cached).
+    A cache that cannot be read or written is skipped: it only saves time."""
+    key = _cache_key(files or [path], n, keep_side) if cache is not None else ""
+    entry = cache / f"{key}.npz" if cache is not None else None
+    if entry is not None and entry.exists():
+        try:
+            with np.load(entry) as z:
+                return [z[f"f{i:05d}"] for i in range(int(z["count"]))], int(z["dups"])
+        except (OSError, ValueError, KeyError):
+            pass  # damaged: decode again and rewrite it
+    frames, dups = sample_video(path, n, keep_side) if files is None else sample_sequence(files, n, keep_side)
+    if entry is not None:
+        arrays = {f"f{i:05d}": f for i, f in enumerate(frames)}
+        try:
+            os.makedirs(entry.parent, exist_ok=True)
+            write_atomic(entry, lambda tmp: np.savez(tmp, count=len(frames), dups=dups, **arrays))
+        except OSError:
+            pass
     return frames, dups
 
 
@@ -156,12 +234,23 @@ def _kind(path: Path) -> tuple[str, str]:
     return media_kind(path)
 
 
-def scan(paths: Sequence[str | Path], frames_per_video: int = 64, keep_side: int = 512) -> ScanReport:
-    """Probe every file under ``paths``: keep colour images and videos, count the rest."""
+def scan(
+    paths: Sequence[str | Path], frames_per_video: int = 64, keep_side: int = 512, cache: Path | None = None
+) -> ScanReport:
+    """Probe every file under ``paths``: keep colour images and videos (and folders of numbered frames,
+    as videos), count the rest. ``cache``: a folder for the frames sampled from clips (:func:`sample_clip`)."""
     report = ScanReport([], [], [])
-    for path in find_files(paths):
+    files = find_files(paths)
+    stills = _still_exts()
+    numbered = frame_series(f for f in files if f.suffix.lower() in stills)
+    series = {folder: frames for folder, (_, frames) in numbered.items() if _is_film(folder, frames, stills)}
+    in_series = {f: folder for folder, frames in series.items() for f in frames}
+    for path in files:
+        folder = in_series.get(path)
+        if folder is not None and path != series[folder][0]:
+            continue  # a frame of a clip, taken with its first frame
         try:
-            kind, why = _kind(path)
+            kind, why = ("video", "") if folder is not None else _kind(path)
             if kind == "image":
                 thumb = load_image(path, max_side=128)
                 if _is_gray(thumb):
@@ -169,7 +258,8 @@ def scan(paths: Sequence[str | Path], frames_per_video: int = 64, keep_side: int
                     continue
                 report.sources.append(Source(path, "image"))
             elif kind == "video":
-                frames, dups = sample_video(path, frames_per_video, keep_side)
+                path = folder or path
+                frames, dups = sample_clip(path, series.get(folder), frames_per_video, keep_side, cache)
                 report.duplicates_skipped += dups
                 if all(_is_gray(f) for f in frames[:: max(1, len(frames) // 8)]):
                     report.gray.append(path)
@@ -180,6 +270,37 @@ def scan(paths: Sequence[str | Path], frames_per_video: int = 64, keep_side: int
         except (OSError, ValueError, UnidentifiedImageError, Image.DecompressionBombError, *_video_errors()) as e:
             report.unreadable.append((path, str(e).splitlines()[0][:120] if str(e) else type(e).__name__))
     return report
+
+
+def _is_film(folder: Path, frames: list[Path], stills: frozenset[str]) -> bool:
+    """Whether a folder's numbered series is one clip's frames: the folder holds no other picture, and
+    neighbouring frames look alike (a camera's ``IMG_0001.jpg`` ... or a test set's ``img_001.png`` ...
+    are numbered too, but each is another picture, trained on as a photo)."""
+    others = [f for f in folder.iterdir() if f.is_file() and f.suffix.lower() in stills and not f.name.startswith(".")]
+    if len(others) != len(frames):
+        return False
+    pairs = [round(i * (len(frames) - 2) / 4) for i in range(5)]
+    alike = 0
+    for i in pairs:
+        try:
+            a, b = (np.asarray(_thumb(frames[j]), dtype=np.float32) for j in (i, i + 1))
+        except (OSError, ValueError, UnidentifiedImageError, Image.DecompressionBombError):
+            return False
+        alike += a.shape == b.shape and float(np.abs(a - b).mean()) < FILM_NEIGHBOUR_DIFF
+    return alike >= 3
+
+
+def _thumb(path: Path) -> Image.Image:
+    with Image.open(path) as im:
+        im.draft("L", (64, 64))
+        return im.convert("L").resize((32, 32), Image.BILINEAR)
+
+
+def _still_exts() -> frozenset[str]:
+    """Extensions of the stills Pillow reads (not video names: a numbered series of .mp4 files is
+    not one clip's frames)."""
+    Image.init()
+    return frozenset(e for e, fmt in Image.registered_extensions().items() if fmt in Image.OPEN) - VIDEO_EXTS
 
 
 def preload_images(sources: Sequence[Source], max_side: int) -> None:

@@ -43,6 +43,8 @@ from vidcolor.atomic import remove_stale_partials, write_atomic
 from vidcolor.color import model_to_rgb, rgb_to_model
 from vidcolor.colorizer import model_id
 from vidcolor.device import pick_device, precision_dtype
+from vidcolor.encoders import early_parameters
+from vidcolor.engines import cpu_has_fast_bf16
 from vidcolor.errors import BadInputError
 from vidcolor.metrics import colorfulness, psnr
 from vidcolor.model import ColorNet, EncoderUNet, PatchDiscriminator, build_generator, count_parameters, init_weights
@@ -53,6 +55,7 @@ from vidcolor.train.data import (
     ScanReport,
     Source,
     StepSampler,
+    frame_cache_dir,
     preload_images,
     sample_seed,
     scan,
@@ -131,7 +134,9 @@ def _train(
     if saved is not None:
         state.load_state_dict(saved)
         log(f"resumed {out / 'last.pt'} at step {state.step}")
-    if cfg.preload and device.type == "cuda":  # its batches come channels_last (DeviceBatches): bf16 convs run faster
+    if device.type == "cpu" or (cfg.preload and device.type == "cuda"):
+        # oneDNN's convolutions run 1.4x faster channels_last on the CPU (benchmarks/train_throughput.py); a GPU's
+        # batches come channels_last with --preload (DeviceBatches), where bf16 convolutions gain from it.
         state.G.to(memory_format=torch.channels_last)
         state.D.to(memory_format=torch.channels_last)
     if world > 1:
@@ -222,8 +227,12 @@ def setup_device(cfg: TrainConfig, local_rank: int) -> tuple[torch.device, torch
 
 
 def pick_precision(name: str, device: torch.device) -> torch.dtype | None:
-    """Autocast dtype, or None for fp32; ``auto`` is bf16 (fp16 where the GPU lacks it) on CUDA, fp32 on CPU."""
+    """Autocast dtype, or None for fp32; ``auto`` is bf16 (fp16 where the GPU lacks it) on CUDA, bf16 on a
+    CPU with native bf16 (AMX or AVX512-BF16: faster steps, benchmarks/train_throughput.py), else fp32
+    (emulated bf16 is slower than fp32)."""
     if name == "auto":
+        if device.type == "cpu":
+            return torch.bfloat16 if cpu_has_fast_bf16() else None
         if device.type != "cuda":
             return None
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
@@ -251,11 +260,12 @@ def load_data(cfg: TrainConfig, log: Logger) -> TrainData:
         data, val = files["train"], files["val"]
     if not data:
         raise BadInputError("no training data given")
-    report = scan(data, cfg.frames_per_video, keep_side=max(2 * cfg.size, 256))
+    keep = max(2 * cfg.size, 256)
+    report = scan(data, cfg.frames_per_video, keep_side=keep, cache=frame_cache_dir())
     for path, why in report.unreadable:
         log(f"warning: skipped unreadable {path}: {why}")
     if val:
-        val_report = scan(val, cfg.frames_per_video, keep_side=max(2 * cfg.size, 256))
+        val_report = scan(val, cfg.frames_per_video, keep_side=keep, cache=frame_cache_dir())
         held = {s.path.resolve() for s in val_report.sources}
         train_src = [s for s in report.sources if s.path.resolve() not in held]
         val_src = val_report.sources
@@ -382,6 +392,8 @@ def build_state(
             load_encoder(G, cfg)
             log(f"encoder {cfg.generator.encoder}: weights from {cfg.encoder_weights}")
         G.freeze_encoder_bn = cfg.encoder_bn_frozen
+        for p in early_parameters(G.encoder, cfg.encoder_frozen_stages):
+            p.requires_grad_(False)  # no gradient wanted below them either: autograd skips their backward
     else:
         init_weights(G)
     if cfg.init and fresh:
@@ -434,8 +446,8 @@ def param_groups(G: ColorNet, cfg: TrainConfig) -> list[dict]:
     """Decoder first at lr_g, then (encoder U-Nets) the encoder at lr_g * encoder_lr_scale."""
     if not isinstance(G, EncoderUNet):
         return [{"params": list(G.parameters())}]
-    enc = list(G.encoder.parameters())
-    ids = {id(p) for p in enc}
+    enc = [p for p in G.encoder.parameters() if p.requires_grad]  # frozen stages: not optimised
+    ids = {id(p) for p in G.encoder.parameters()}
     rest = [p for p in G.parameters() if id(p) not in ids]
     return [{"params": rest}, {"params": enc, "lr": cfg.lr_g * cfg.encoder_lr_scale}]
 

@@ -35,7 +35,7 @@ from vidcolor.colorizer import Colorizer, models_id
 from vidcolor.config import ColorizeConfig, SegmentSettings
 from vidcolor.decode import media_kind
 from vidcolor.errors import BadInputError, Log, VidcolorError, describe
-from vidcolor.formats import CONTAINERS, IMAGE_OUTPUTS
+from vidcolor.formats import CONTAINERS, IMAGE_OUTPUTS, frame_series
 from vidcolor.guidance import Guidance, beside, is_guidance_file
 from vidcolor.lease import Lease, Slice, fingerprint
 from vidcolor.pipeline import colorize
@@ -79,26 +79,13 @@ class BatchReport:
 
 # ---------------------------------------------------------------- discovery
 
-SEQUENCE_NOTE_FRAMES = 24  # a folder with this many numbered images of one series looks like a film's frames
-
 
 def frame_folders(jobs: Iterable[Job]) -> dict[Path, tuple[str, int]]:
     """Folders among the image ``jobs`` that look like image sequences (scanner output): folder ->
     (printf pattern of its largest numbered series, frame count), for those of at least
-    :data:`SEQUENCE_NOTE_FRAMES` frames. Batch colours images one by one; the note says so."""
-    from vidcolor.sequence import NUMBERED
-
-    series: dict[tuple[Path, str, str, int], int] = {}
-    for job in jobs:
-        m = NUMBERED.match(job.input.name) if job.kind == "image" else None
-        if m:
-            key = (job.input.parent, m[1], m[3], len(m[2]))
-            series[key] = series.get(key, 0) + 1
-    found: dict[Path, tuple[str, int]] = {}
-    for (folder, prefix, rest, digits), n in sorted(series.items(), key=lambda kv: -kv[1]):
-        if n >= SEQUENCE_NOTE_FRAMES and folder not in found:
-            found[folder] = (f"{prefix}%0{digits}d{rest}", n)
-    return found
+    :data:`~vidcolor.formats.SEQUENCE_FRAMES` frames. Batch colours images one by one; the note says so."""
+    found = frame_series(job.input for job in jobs if job.kind == "image")
+    return {folder: (pattern, len(files)) for folder, (pattern, files) in found.items()}
 
 
 def discover(inputs: Iterable[Path], list_file: Path | None = None, exclude: Path | None = None) -> list[Job]:

@@ -271,7 +271,10 @@ class TrainConfig:
     crop_min_area: float = doc(0.3, "Smallest random crop, as a fraction of the picture's area.", min=0.01, max=1)
     seed: int = doc(0, "Random seed.")
     device: str = doc("auto", DEVICE_HELP)
-    precision: str = doc("auto", "auto | fp32 | bf16 | fp16 (auto: mixed precision on CUDA only).")
+    precision: str = doc(
+        "auto",
+        "auto | fp32 | bf16 | fp16 (auto: bf16 on a GPU and on a CPU with native bf16, AMX or AVX512-BF16; else fp32).",
+    )
     workers: int = doc(1, "Data loader worker processes.", min=0)
     threads: int = doc(0, "CPU threads for torch.", min=0, shown="all cores")  # 0: torch's default
     log_every: int = doc(10, "Log losses every N steps.", min=1)
@@ -298,6 +301,12 @@ class TrainConfig:
     )
     encoder_lr_scale: float = doc(0.1, "Encoder learning rate as a fraction of --lr-g.", min=0)
     encoder_freeze_steps: int = doc(0, "Hold the encoder still for the first N steps.", min=0)
+    encoder_frozen_stages: int = doc(
+        0,
+        "Keep the encoder's first N stages (strides 2 .. 2**N) at their starting weights for the whole run: "
+        "no backward pass through them, so steps are cheaper.",
+        min=0,
+    )
     encoder_bn: str = doc(
         "auto",
         "frozen (keep the encoder's BN statistics) | train (batch statistics) | auto: frozen when the encoder "
@@ -336,6 +345,7 @@ class TrainConfig:
             "val_items": self.val_items >= 1,
             "encoder_lr_scale": self.encoder_lr_scale >= 0,
             "encoder_freeze_steps": self.encoder_freeze_steps >= 0,
+            "encoder_frozen_stages": self.encoder_frozen_stages >= 0,
             "encoder_bn": self.encoder_bn in ("auto", "frozen", "train"),
             "encoder_weights": bool(self.encoder_weights)
             and (self.generator.encoder or self.encoder_weights == "none")

@@ -115,6 +115,20 @@ def create_encoder(name: str, depth: int) -> nn.Module:
     return enc
 
 
+def early_parameters(encoder: nn.Module, stages: int) -> list[nn.Parameter]:
+    """The parameters of an encoder's first ``stages`` feature stages (strides 2 .. 2**stages), the
+    stem included: timm registers a network's modules in the order they run, so these are every
+    parameter up to the last one of the module that gives feature ``stages - 1``."""
+    if stages <= 0:
+        return []
+    names = encoder.feature_info.module_name()
+    if stages > len(names):
+        raise BadInputError(f"the encoder has {len(names)} stages; cannot freeze {stages}")
+    params = list(encoder.named_parameters())
+    ends = [i for i, (n, _) in enumerate(params) if n.startswith(names[stages - 1] + ".")]
+    return [p for _, p in params[: ends[-1] + 1]] if ends else []
+
+
 class StaticSameConv2d(nn.Conv2d):
     """TF "same" convolution with its padding fixed in advance.
 

@@ -7,6 +7,10 @@ recognised as a video by, and which audio and subtitle codecs each output contai
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
+from pathlib import Path
+
 # names that make a file that does not open a damaged video, not some other file
 VIDEO_EXTS = frozenset(
     {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".m2ts", ".mts", ".wmv", ".flv"}
@@ -52,3 +56,25 @@ COPYABLE_SUBTITLES = {
     "webm": {"webvtt"},
     "matroska": {"subrip", "srt", "ass", "ssa", "webvtt", "dvd_subtitle", "hdmv_pgs_subtitle", "dvb_subtitle"},
 }
+
+
+# ---------------------------------------------------------------- numbered frames
+
+NUMBERED = re.compile(r"^(.*?)(\d+)(\D*)$")  # a file name's last run of digits: prefix, number, rest
+SEQUENCE_FRAMES = 24  # a folder with this many numbered images of one series looks like a film's frames
+
+
+def frame_series(images: Iterable[Path], min_frames: int = SEQUENCE_FRAMES) -> dict[Path, tuple[str, list[Path]]]:
+    """Folders among ``images`` (still-image files) that hold a film's frames: folder -> (printf
+    pattern, files in frame-number order) of its largest numbered series, for series of at least
+    ``min_frames`` files (``scan_000001.tif`` ... : a scanner's or a tracker's frames)."""
+    series: dict[tuple[Path, str, str, int], list[tuple[int, Path]]] = {}
+    for path in images:
+        m = NUMBERED.match(path.name)
+        if m:
+            series.setdefault((path.parent, m[1], m[3], len(m[2])), []).append((int(m[2]), path))
+    found: dict[Path, tuple[str, list[Path]]] = {}
+    for (folder, prefix, rest, digits), frames in sorted(series.items(), key=lambda kv: -len(kv[1])):
+        if len(frames) >= min_frames and folder not in found:
+            found[folder] = (f"{prefix}%0{digits}d{rest}", [p for _, p in sorted(frames)])
+    return found

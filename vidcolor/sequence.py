@@ -37,14 +37,13 @@ import numpy as np
 from vidcolor.config import ColorizeConfig
 from vidcolor.decode import VideoInfo, image_names, load_extras, load_photo, media_kind
 from vidcolor.errors import BadInputError, Log, ProcessingError, describe
-from vidcolor.formats import IMAGE_OUTPUTS
+from vidcolor.formats import IMAGE_OUTPUTS, NUMBERED
 from vidcolor.planes import MATRICES, ColourSpec, colour_spec_for, plane
 
 if TYPE_CHECKING:
     pass
 
 PRINTF = re.compile(r"%(0\d+)?d")  # the frame number in a pattern: %d or %0Nd, as FFmpeg's image2
-NUMBERED = re.compile(r"^(.*?)(\d+)(\D*)$")  # a file name's last run of digits: prefix, number, rest
 EXTRA_FRAME_EXTS = frozenset({".dpx"})  # frame formats FFmpeg reads and Pillow does not
 DEFAULT_FRAME_NAME = "frame_%06d.png"  # frames of a video input (numbered from 1, as FFmpeg's)
 
