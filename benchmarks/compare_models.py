@@ -1,7 +1,7 @@
 """Compare generator files with ``vidcolor eval`` on a held-out split; print a markdown table.
 
     .venv/bin/python benchmarks/compare_models.py --split RUN/data.json MODEL.safetensors... \\
-        [--render-size PX...] [--strength S...] [--json OUT.json]
+        [--render-size PX...] [--strength S...] [--confidence off pale] [--json OUT.json]
 
 ``--split`` takes a training run's ``data.json`` and evaluates its ``val`` files (never trained
 on); plain files may be given with ``--truth`` instead. One row per model (and per render size /
@@ -13,6 +13,7 @@ strength given), plus the gray baseline: photos and clips are reported apart, si
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import time
 from pathlib import Path
@@ -21,7 +22,7 @@ import numpy as np
 import torch
 
 from vidcolor.colorizer import Colorizer
-from vidcolor.config import ColorizeConfig
+from vidcolor.config import CONFIDENCE_MODES, ColorizeConfig
 from vidcolor.evaluate import evaluate_item, summarize
 
 
@@ -46,6 +47,11 @@ def row(results: list, method: str) -> dict[str, float]:
         "flicker_ratio": _mean(clips, method, "flicker") / _mean(clips, method, "flicker_truth"),
         "flicker": _mean(clips, method, "flicker"),
         "colour_all": overall["colorfulness_ratio"] or 0.0,
+        "above_gray_photos": _mean(photos, method, "psnr") - _mean(photos, "gray baseline", "psnr"),
+        "above_gray_clips": _mean(clips, method, "psnr") - _mean(clips, "gray baseline", "psnr"),
+        "worst_clip_above_gray": min(
+            (r.scores[method]["psnr"] - r.scores["gray baseline"]["psnr"] for r in clips), default=float("nan")
+        ),
         "psnr_each_clip": " / ".join(f"{r.scores[method]['psnr']:.2f}" for r in clips),
         "flicker_each_clip": " / ".join(f"{r.scores[method]['flicker'] or 0:.3f}" for r in clips),
     }
@@ -61,6 +67,9 @@ COLS = [
     ("flicker_ratio", "flicker/truth", ".2f"),
     ("flicker", "flicker", ".3f"),
     ("colour_all", "colour all", ".2f"),
+    ("above_gray_photos", "photos - gray", "+.2f"),
+    ("above_gray_clips", "clips - gray", "+.2f"),
+    ("worst_clip_above_gray", "worst clip - gray", "+.2f"),
     ("psnr_each_clip", "PSNR each clip", "s"),
     ("flicker_each_clip", "flicker each clip", "s"),
 ]
@@ -75,6 +84,7 @@ def main() -> None:
     ap.add_argument("--render-size", type=int, nargs="+", default=[ColorizeConfig.render_size])
     ap.add_argument("--strength", type=float, nargs="+", default=[1.0])
     ap.add_argument("--smoothing", type=float, default=ColorizeConfig.smoothing)
+    ap.add_argument("--confidence", nargs="+", default=[ColorizeConfig.confidence], choices=CONFIDENCE_MODES)
     ap.add_argument("--max-frames", type=int, default=250)
     ap.add_argument("--json", type=Path)
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = default)")
@@ -84,23 +94,28 @@ def main() -> None:
     truth = list(args.truth)
     if args.split:
         truth += [Path(p) for p in json.loads(args.split.read_text())[args.part]]  # paths as given to train
-    print("| model | render | strength | " + " | ".join(c[1] for c in COLS) + " | s |")
-    print("|---" * (len(COLS) + 4) + "|")
+    print("| model | render | strength | confidence | " + " | ".join(c[1] for c in COLS) + " | s |")
+    print("|---" * (len(COLS) + 5) + "|")
     rows, baseline = [], None
     for model in args.models:
         for render in args.render_size:
-            for strength in args.strength:
-                cfg = ColorizeConfig(model=model, render_size=render, strength=strength, smoothing=args.smoothing)
+            for strength, confidence in itertools.product(args.strength, args.confidence):
+                cfg = ColorizeConfig(
+                    model=model, render_size=render, strength=strength, smoothing=args.smoothing, confidence=confidence
+                )
                 t = time.perf_counter()
                 colorizer = Colorizer(cfg)
                 results = [evaluate_item(p, colorizer, args.max_frames, []) for p in truth]
                 r = row(results, "vidcolor")
                 baseline = baseline or row(results, "gray baseline")
-                rows.append({"model": model, "render_size": render, "strength": strength, **r})
+                items = [{"name": x.name, "kind": x.kind, "frames": x.frames, **x.scores} for x in results]
+                setting = {"model": model, "render_size": render, "strength": strength, "confidence": confidence}
+                rows.append({**setting, **r, "items": items})
                 cells = " | ".join(format(r[k], f) for k, _, f in COLS)
-                print(f"| {model} | {render} | {strength} | {cells} | {time.perf_counter() - t:.0f} |", flush=True)
+                took = time.perf_counter() - t
+                print(f"| {model} | {render} | {strength} | {confidence} | {cells} | {took:.0f} |", flush=True)
     cells = " | ".join(format(baseline[k], f) for k, _, f in COLS)
-    print(f"| gray baseline | - | - | {cells} | - |")
+    print(f"| gray baseline | - | - | - | {cells} | - |")
     if args.json:
         args.json.write_text(json.dumps({"truth": [str(p) for p in truth], "rows": rows, "gray": baseline}, indent=1))
 

@@ -274,3 +274,20 @@ def test_eval_prints_baseline_and_writes_json_and_sheet(tmp_path, tiny_model):
     assert video["vidcolor"]["luma_psnr"] > 35  # the pipeline keeps the input's luma
     assert video["vidcolor"]["cdc_truth"] is not None and doc["items"][1]["scores"]["vidcolor"]["cdc"] is None
     assert Image.open(sheet).width > 3 * 64
+
+
+def test_eval_scores_a_clip_given_as_numbered_frames_as_the_same_clip_encoded(tmp_path, tiny_model):
+    # Trackers' and scanners' clips come as folders of frames (00000.jpg ...): eval scores them as a clip.
+    import json
+
+    frames = [gradient_frame(64, 48, t=i / 4) for i in range(12)]
+    folder = tmp_path / "tennis"
+    folder.mkdir()
+    for i, f in enumerate(frames):
+        write_image(folder / f"{i:05d}.png", f)
+    js = tmp_path / "eval.json"
+    r = run("eval", folder, "--model", tiny_model, "--json", js, "--render-size", "64", "--quiet")
+    assert r.exit_code == 0, r.output
+    item = json.loads(js.read_text())["items"][0]
+    assert item["kind"] == "video" and item["frames"] == 12
+    assert item["scores"]["vidcolor"]["luma_psnr"] > 35 and item["scores"]["vidcolor"]["flicker"] is not None

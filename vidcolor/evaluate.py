@@ -13,6 +13,7 @@ import math
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from fractions import Fraction
 from itertools import zip_longest
 from pathlib import Path
 
@@ -22,14 +23,14 @@ import torch
 from av.video.reformatter import ColorRange
 from PIL import Image
 
-from vidcolor import metrics
+from vidcolor import metrics, source
 from vidcolor.colorizer import Colorizer
 from vidcolor.decode import check_input, is_image, load_photo
 from vidcolor.errors import BadInputError
 from vidcolor.guidance import Guidance
 from vidcolor.pipeline import colorize_array, colorize_video
 from vidcolor.preview import save_sheet, side_by_side
-from vidcolor.source import probe
+from vidcolor.sequence import is_sequence
 
 METHODS = ("vidcolor", "gray baseline")
 GUIDED_METHODS = ("vidcolor", "guided", "gray baseline")
@@ -134,20 +135,40 @@ def score(out: torch.Tensor, truth: torch.Tensor, gray_in: torch.Tensor) -> dict
     return Scorer().add(out, truth, gray_in).result()
 
 
+def _truth_frames(truth: Path) -> tuple[Iterator[av.VideoFrame], Fraction | None, Fraction]:
+    """A truth clip's frames (a video file's first stream, or numbered frames), its rate and time base."""
+    if is_sequence(truth):
+        info = source.probe(truth)
+        return source.frames(truth), info.rate, info.time_base
+
+    def decoded() -> Iterator[av.VideoFrame]:
+        with av.open(str(truth)) as inp:
+            vin = inp.streams.video[0]
+            vin.thread_type = "AUTO"
+            yield from inp.decode(vin)
+
+    with av.open(str(truth)) as inp:
+        vin = inp.streams.video[0]
+        rate, time_base = vin.average_rate, vin.time_base
+    return decoded(), rate, time_base
+
+
 def _gray_video(truth: Path, gray: Path, max_frames: int) -> int:
     """Write truth's luma (chroma neutral, lossless H.264) to ``gray``; return the frame count."""
     n = 0
-    with av.open(str(truth)) as inp, av.open(str(gray), "w") as out:
-        vin = inp.streams.video[0]
-        vin.thread_type = "AUTO"
-        vout = out.add_stream("libx264", rate=vin.average_rate or 25)
-        w, h = vin.codec_context.width, vin.codec_context.height
-        vout.width, vout.height, vout.pix_fmt = w, h, "yuv444p"
-        vout.time_base = vout.codec_context.time_base = vin.time_base
-        vout.options = {"qp": "0", "preset": "ultrafast"}  # lossless: the input is exactly the luma
-        for frame in inp.decode(vin):
+    frames, rate, time_base = _truth_frames(truth)
+    with av.open(str(gray), "w") as out:
+        first = None
+        vout = None
+        for frame in frames:
             if n >= max_frames:
                 break
+            if vout is None:
+                first = frame
+                vout = out.add_stream("libx264", rate=rate or 25)
+                vout.width, vout.height, vout.pix_fmt = first.width, first.height, "yuv444p"
+                vout.time_base = vout.codec_context.time_base = time_base
+                vout.options = {"qp": "0", "preset": "ultrafast"}  # lossless: the input is exactly the luma
             n += 1
             # limited range whatever the source's (a full-range yuvj source would otherwise keep its
             # 0-255 values under a limited-range tag: a gray copy of higher contrast than the truth)
@@ -157,13 +178,23 @@ def _gray_video(truth: Path, gray: Path, max_frames: int) -> int:
             g.pts, g.time_base = frame.pts, frame.time_base
             for p in vout.encode(g):
                 out.mux(p)
-        for p in vout.encode():
-            out.mux(p)
+        if vout is not None:
+            for p in vout.encode():
+                out.mux(p)
+    frames.close()
     return n
 
 
 def _frames(path: Path, limit: int | None = None) -> Iterator[np.ndarray]:
-    """RGB frames of a video's first stream, streamed, at most ``limit``."""
+    """RGB frames of a video's first stream (or of numbered frames), streamed, at most ``limit``."""
+    frames = _truth_frames(path)[0] if is_sequence(path) else None
+    if frames is not None:
+        for i, f in enumerate(frames):
+            if limit is not None and i >= limit:
+                frames.close()
+                return
+            yield f.to_ndarray(format="rgb24")
+        return
     with av.open(str(path)) as c:
         stream = c.streams.video[0]
         stream.thread_type = "AUTO"
@@ -213,8 +244,9 @@ def evaluate_item(
     """Score one truth file: automatic (and, with a ``mode``, guided) colour beside the gray input.
 
     ``sheet_rows`` gets ``per_item`` rows of gray | automatic (| guided) | truth."""
-    check_input(path)
-    kind = "image" if is_image(path) else "video"
+    if not is_sequence(path):  # numbered frames are a clip (vidcolor.sequence)
+        check_input(path)
+    kind = "video" if is_sequence(path) or not is_image(path) else "image"
     methods = GUIDED_METHODS if mode else METHODS
     scorers = {m: Scorer() for m in methods}
     seed = mode.seed * 100003 + index
@@ -229,7 +261,7 @@ def evaluate_item(
             sheet_rows.append([gray_np, *outs, truth_np])
             n = 1
         else:
-            probe(path)  # a clear error for non-video input
+            source.probe(path)  # a clear error for non-video input
             gray_path = Path(d) / "gray.mkv"
             n = _gray_video(path, gray_path, max_frames)
             outs = [Path(d) / "out.mkv"]
