@@ -30,7 +30,8 @@ from bench_timing import machine
 from vidcolor.config import GeneratorConfig, TrainConfig
 from vidcolor.engines import cpu_has_fast_bf16
 from vidcolor.train.data import FrameDataset, Source
-from vidcolor.train.loop import build_state, make_loader, pick_precision, prepare_batch, train_step
+from vidcolor.train.loop import make_loader, pick_precision, prepare_batch, train_step
+from vidcolor.train.state import build_state
 
 MODELS = {
     "base-8 U-Net (bundled v2)": GeneratorConfig(arch="unet-v1", base=8, depth=6, hints=True),

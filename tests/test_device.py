@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from vidcolor.device import pick_device as colorize_pick_device
+from vidcolor.engines import cpu_has_fast_bf16
 from vidcolor.errors import BadInputError
 from vidcolor.train.loop import pick_device as train_pick_device
 
@@ -74,6 +75,6 @@ def test_one_precision_map_for_engines_and_training():
     for name, dtype in {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}.items():
         assert EagerEngine(g, cpu, name).dtype is dtype
         assert pick_precision(name, cpu) is dtype
-    assert pick_precision("auto", cpu) is None  # training on the CPU: fp32
+    assert pick_precision("auto", cpu) is (torch.bfloat16 if cpu_has_fast_bf16() else None)  # native bf16 only
     with pytest.raises(ValueError, match="fp64"):
         EagerEngine(g, cpu, "fp64")

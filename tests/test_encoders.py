@@ -26,7 +26,8 @@ from vidcolor.errors import BadInputError, ModelFileError
 from vidcolor.model import EncoderUNet, build_generator
 from vidcolor.modelfile import load_generator, save_generator
 from vidcolor.train.config import TrainConfig, build_config
-from vidcolor.train.loop import load_encoder, train
+from vidcolor.train.loop import train
+from vidcolor.train.state import load_encoder
 
 timm = pytest.importorskip("timm")
 

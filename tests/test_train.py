@@ -18,7 +18,8 @@ from vidcolor.errors import BadInputError
 from vidcolor.modelfile import load_generator
 from vidcolor.train.bundle import bundle
 from vidcolor.train.config import TrainConfig
-from vidcolor.train.loop import build_state, resume_config, train, train_step
+from vidcolor.train.loop import resume_config, train, train_step
+from vidcolor.train.state import build_state
 
 TINY = GeneratorConfig(base=4, depth=3, max_channels=16)
 
