@@ -199,3 +199,15 @@ def test_clip_frames_are_decoded_once_then_read_from_the_cache(tmp_path, monkeyp
     monkeypatch.undo()
     next(cache.glob("*.npz")).write_bytes(b"damaged")  # a damaged entry is decoded again, not an error
     assert len(scan([path], frames_per_video=6, keep_side=64, cache=cache).sources[0]) == len(first.sources[0])
+
+
+def test_a_damaged_frame_of_a_frame_folder_is_left_out_and_said_and_the_clip_kept(tmp_path):
+    clip = tmp_path / "scan"
+    clip.mkdir()
+    for i in range(30):
+        Image.fromarray(gradient_frame(64, 48, t=i / 20)).save(clip / f"f_{i:04d}.png")
+    (clip / "f_0001.png").write_bytes(b"\x89PNG\r\n\x1a\n cut short by a full disk")
+    for _ in range(2):  # the second scan reads the cache: the damaged frame is still said
+        report = scan([clip], frames_per_video=30, keep_side=64, cache=tmp_path / "cache")
+        assert [s.path for s in report.sources] == [clip] and len(report.sources[0]) > 1
+        assert [p.name for p, _ in report.unreadable] == ["f_0001.png"]

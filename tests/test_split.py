@@ -1,6 +1,7 @@
 """The fixed train / val / test split: disjoint by file, and a run given it never sees a test file."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -72,3 +73,13 @@ def test_split_v4_draws_photos_from_every_folder_clips_at_random_and_holds_out_n
     assert sum("/videos/" in p for p in split["train"]) == 1
     with pytest.raises(BadInputError, match="kept for training cannot be held out"):
         make_split(data, ["c0.mp4"], [], 8, 8, train_only=seen)
+
+
+def test_train_only_files_are_matched_by_file_however_the_split_spells_them(image_folder, monkeypatch):
+    photos = sorted(str(p) for p in image_folder.rglob("img*.png"))[:2]
+    monkeypatch.chdir(image_folder)
+    relative = [str(Path(p).relative_to(image_folder)) for p in photos]  # another split, written from there
+    split = make_split([str(image_folder)], [], [], 1, 1, train_only=relative)
+    assert set(photos) <= set(split["train"])
+    with pytest.raises(BadInputError, match="none of the 1 --train-only files is in the data"):
+        make_split([str(image_folder)], [], [], 1, 1, train_only=["elsewhere/img0.png"])

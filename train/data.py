@@ -21,6 +21,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import os
 import random
@@ -143,17 +144,24 @@ def sample_video(path: Path, n: int, keep_side: int) -> tuple[list[np.ndarray], 
     return frames, dups
 
 
-def sample_sequence(files: Sequence[Path], n: int, keep_side: int) -> tuple[list[np.ndarray], int]:
+def sample_sequence(
+    files: Sequence[Path], n: int, keep_side: int
+) -> tuple[list[np.ndarray], int, list[tuple[Path, str]]]:
     """:func:`sample_video` for a clip given as numbered frames (``files`` in frame order): up to
-    ``n`` frames spread evenly, near-duplicates of the last kept frame skipped."""
+    ``n`` frames spread evenly, near-duplicates of the last kept frame skipped. Also returns the
+    damaged frames it met (path, why): skipped, the clip kept, and said."""
     targets = sorted({min(len(files) - 1, int((i + 0.5) * len(files) / n)) for i in range(n)})
     frames: list[np.ndarray] = []
     dups = 0
+    damaged: list[tuple[Path, str]] = []
     last_thumb: np.ndarray | None = None
     for t in targets:
-        with Image.open(files[t]) as im:
-            im.draft("RGB", (keep_side, keep_side))
-            im = im.convert("RGB")
+        try:
+            im = _open_frame(files[t], keep_side)
+        except (OSError, ValueError, UnidentifiedImageError, Image.DecompressionBombError) as e:
+            damaged.append((files[t], _why(e)))  # one damaged frame of a clip: the others still teach
+            continue
+        with im:
             thumb = np.asarray(im.convert("L").resize((32, 32), Image.BILINEAR), dtype=np.float32)  # as _thumb
             if last_thumb is not None and np.abs(thumb - last_thumb).mean() < DUPLICATE_DIFF:
                 dups += 1
@@ -164,10 +172,20 @@ def sample_sequence(files: Sequence[Path], n: int, keep_side: int) -> tuple[list
         last_thumb = thumb
     if not frames:
         raise ValueError("no decodable frames")
-    return frames, dups
+    return frames, dups, damaged
 
 
-FRAME_CACHE_VERSION = 1  # bump when sampling changes, so old cached frames are not reused
+def _why(e: Exception) -> str:
+    return str(e).splitlines()[0][:120] if str(e) else type(e).__name__
+
+
+def _open_frame(path: Path, keep_side: int) -> Image.Image:
+    with Image.open(path) as im:
+        im.draft("RGB", (keep_side, keep_side))
+        return im.convert("RGB")  # decoded here: a damaged file fails now, not later
+
+
+FRAME_CACHE_VERSION = 2  # bump when sampling changes, so old cached frames are not reused
 
 
 def frame_cache_dir() -> Path:
@@ -188,27 +206,33 @@ def _cache_key(files: Sequence[Path], n: int, keep_side: int) -> str:
 
 def sample_clip(
     path: Path, files: Sequence[Path] | None, n: int, keep_side: int, cache: Path | None
-) -> tuple[list[np.ndarray], int]:
+) -> tuple[list[np.ndarray], int, list[tuple[Path, str]]]:
     """The sampled frames of a video file (``files`` None) or of numbered frames, from ``cache``
-    when an earlier scan sampled the same clip the same way, else decoded (and then cached).
+    when an earlier scan sampled the same clip the same way, else decoded (and then cached); the
+    near-duplicates skipped and the damaged frames met, as :func:`sample_sequence`.
     A cache that cannot be read or written is skipped: it only saves time."""
     key = _cache_key(files or [path], n, keep_side) if cache is not None else ""
     entry = cache / f"{key}.npz" if cache is not None else None
     if entry is not None and entry.exists():
         try:
             with np.load(entry) as z:
-                return [z[f"f{i:05d}"] for i in range(int(z["count"]))], int(z["dups"])
+                damaged = [(Path(p), why) for p, why in json.loads(str(z["damaged"]))]
+                return [z[f"f{i:05d}"] for i in range(int(z["count"]))], int(z["dups"]), damaged
         except (OSError, ValueError, KeyError):
             pass  # damaged: decode again and rewrite it
-    frames, dups = sample_video(path, n, keep_side) if files is None else sample_sequence(files, n, keep_side)
+    if files is None:
+        frames, dups, damaged = (*sample_video(path, n, keep_side), [])
+    else:
+        frames, dups, damaged = sample_sequence(files, n, keep_side)
     if entry is not None:
         arrays = {f"f{i:05d}": f for i, f in enumerate(frames)}
+        said = json.dumps([[str(p), why] for p, why in damaged])
         try:
             os.makedirs(entry.parent, exist_ok=True)
-            write_atomic(entry, lambda tmp: np.savez(tmp, count=len(frames), dups=dups, **arrays))
+            write_atomic(entry, lambda tmp: np.savez(tmp, count=len(frames), dups=dups, damaged=said, **arrays))
         except OSError:
             pass
-    return frames, dups
+    return frames, dups, damaged
 
 
 def _video_errors() -> tuple[type[Exception], ...]:
@@ -259,8 +283,9 @@ def scan(
                 report.sources.append(Source(path, "image"))
             elif kind == "video":
                 path = folder or path
-                frames, dups = sample_clip(path, series.get(folder), frames_per_video, keep_side, cache)
+                frames, dups, damaged = sample_clip(path, series.get(folder), frames_per_video, keep_side, cache)
                 report.duplicates_skipped += dups
+                report.unreadable += damaged  # frames left out of a clip that is kept: said, as any file
                 if all(_is_gray(f) for f in frames[:: max(1, len(frames) // 8)]):
                     report.gray.append(path)
                     continue
@@ -268,7 +293,7 @@ def scan(
             else:
                 report.unreadable.append((path, why))
         except (OSError, ValueError, UnidentifiedImageError, Image.DecompressionBombError, *_video_errors()) as e:
-            report.unreadable.append((path, str(e).splitlines()[0][:120] if str(e) else type(e).__name__))
+            report.unreadable.append((path, _why(e)))
     return report
 
 
@@ -285,7 +310,7 @@ def _is_film(folder: Path, frames: list[Path], stills: frozenset[str]) -> bool:
         try:
             a, b = (np.asarray(_thumb(frames[j]), dtype=np.float32) for j in (i, i + 1))
         except (OSError, ValueError, UnidentifiedImageError, Image.DecompressionBombError):
-            return False
+            continue  # a damaged frame says nothing either way
         alike += a.shape == b.shape and float(np.abs(a - b).mean()) < FILM_NEIGHBOUR_DIFF
     return alike >= 3
 

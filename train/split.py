@@ -49,9 +49,15 @@ def make_split(
     folder is tested too). ``train_only``: files that may only train (those an earlier model trained
     on, so that held-out scores compare it fairly); a folder of numbered frames is one clip."""
     report = scan(data, frames_per_video=8, keep_side=64)  # enough frames that no clip looks empty
-    keep = {str(Path(p)) for p in train_only}
     videos = sorted(str(s.path) for s in report.sources if s.kind == "video")
     photos = sorted(str(s.path) for s in report.sources if s.kind == "image")
+    # By the file itself, not its spelling: a split written from another folder names the same files otherwise.
+    kept = {Path(p).resolve() for p in train_only}
+    keep = {p for p in [*videos, *photos] if Path(p).resolve() in kept}
+    if kept and not keep:
+        raise BadInputError(
+            f"none of the {len(kept)} --train-only files is in the data (e.g. {next(iter(train_only))})"
+        )
     named = {Path(v).name: v for v in videos}
     unknown = [c for c in [*test_clips, *val_clips] if c not in named]
     if unknown:
