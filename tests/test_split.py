@@ -83,3 +83,10 @@ def test_train_only_files_are_matched_by_file_however_the_split_spells_them(imag
     assert set(photos) <= set(split["train"])
     with pytest.raises(BadInputError, match="none of the 1 --train-only files is in the data"):
         make_split([str(image_folder)], [], [], 1, 1, train_only=["elsewhere/img0.png"])
+
+
+def test_split_command_says_bad_input_in_one_line_and_exits_2(image_folder, tmp_path, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main([str(image_folder), "--test-clip", "nope.avi", "-o", str(tmp_path / "s.json")])
+    assert stop.value.code == 2 and not (tmp_path / "s.json").exists()
+    assert capsys.readouterr().err.strip().splitlines() == ["error: clips not found in the data: nope.avi"]

@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -143,6 +144,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("-o", "--out", type=Path, required=True)
     args = ap.parse_args(argv)
+    try:
+        write_split(args)
+    except BadInputError as e:  # one line and its exit code (2), as every vidcolor command
+        print(f"error: {e}", file=sys.stderr)
+        raise SystemExit(e.exit_code) from None
+
+
+def write_split(args: argparse.Namespace) -> None:
+    """Make the split the command line asks for and write it, atomically."""
     keep = [p for f in args.train_only for p in read_split(f)["train"]]
     split = make_split(
         args.data, args.test_clip, args.val_clip, args.test_photos, args.val_photos, args.seed,
