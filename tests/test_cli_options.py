@@ -288,3 +288,30 @@ def test_a_config_files_out_is_honoured_and_out_given_wins(tmp_path, trained):
     r = runner.invoke(app, ["train", str(tmp_path / "data")])
     assert r.exit_code == 0, r.output
     assert [c.out for c in trained] == [str(tmp_path / "from_file"), str(tmp_path / "given"), TrainConfig().out]
+
+
+@pytest.mark.parametrize(
+    "line, said",
+    [
+        ('seed = "x"', "seed = 'x' should be a whole number"),
+        ('data = "tdata"', "data = 'tdata' should be a list of paths"),
+        ("lr_g = nan", "lr_g = nan should be a finite number"),
+        ("steps = 0", "steps = 0 is out of range (at least 1)"),
+        ("[generator]\ndepth = 40", "depth = 40 is out of range (1 to 8)"),
+        ("[generator]\nbase = 2.5", "base = 2.5 should be a whole number"),
+    ],
+)
+def test_a_config_file_value_of_the_wrong_type_or_range_is_one_line_naming_it(line, said, tmp_path, trained):
+    toml = tmp_path / "c.toml"
+    toml.write_text(line + "\n")
+    r = runner.invoke(app, ["train", "--config", str(toml)])  # no DATA: the file's data stands
+    assert r.exit_code == 2 and trained == []
+    assert said in r.output and "Traceback" not in r.output and len(r.output.strip().splitlines()) == 1
+
+
+def test_resume_refuses_options_that_would_change_the_saved_recipe(tmp_path, trained):
+    r = runner.invoke(app, ["train", "--out", str(tmp_path / "run"), "--resume", "--steps", "9", "--lr-g", "0.1"])
+    assert r.exit_code == 2 and trained == []
+    assert "--lr-g: a resumed run keeps the recipe saved in its last.pt" in r.output
+    r = runner.invoke(app, ["train", str(tmp_path), "--out", str(tmp_path / "run"), "--resume", "--size", "32"])
+    assert r.exit_code == 2 and "--size, DATA: a resumed run keeps" in r.output

@@ -39,6 +39,7 @@ import torch.nn.functional as F
 
 from vidcolor.atomic import remove_stale_partials
 from vidcolor.color import rgb_to_model
+from vidcolor.config import RESUME_FIELDS
 from vidcolor.device import pick_device, precision_dtype
 from vidcolor.engines import cpu_has_fast_bf16
 from vidcolor.errors import BadInputError
@@ -430,7 +431,7 @@ def resume_config(out: str | Path, steps: int | None = None, **changes: object) 
     if not path.exists():
         raise BadInputError(f"{path}: nothing to resume (no last.pt in the run folder)")
     saved = load_checkpoint(path)["config"]
-    allowed = {k: v for k, v in changes.items() if k in ("device", "workers", "threads", "precision") and v is not None}
+    allowed = {k: v for k, v in changes.items() if k in RESUME_FIELDS and v is not None}
     return TrainConfig.from_dict({**saved, **allowed, "out": str(out), "steps": steps or saved["steps"]})
 
 

@@ -13,6 +13,8 @@ training run records them.
 from __future__ import annotations
 
 import dataclasses
+import math
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +33,46 @@ MODEL_FORMATS = ("vidcolor", "ddcolor", "deoldify")
 # the generator architectures (vidcolor.model.ARCHITECTURES builds them)
 GENERATOR_ARCHS = ("unet-v1", "encoder-unet-v1")
 DEVICE_HELP = "auto | cpu | cuda | cuda:N (cuda: the torchrun rank's GPU, else GPU 0)."
+
+
+def checked(cls: type, d: dict[str, Any]) -> dict[str, Any]:
+    """``d`` (field -> value, from a TOML file or JSON metadata) checked against the dataclass
+    ``cls``: each value of its field's type (int, float, str, bool, or a list of str for a tuple) and
+    within its ``doc(min=, max=)`` bounds; floats finite. ValueError names the first bad field.
+
+    Returns the values as the fields hold them (lists as tuples, ints given for floats as floats)."""
+    types = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    out = {}
+    for name, value in d.items():
+        kind, meta = types[name], fields[name].metadata
+        if kind is bool:
+            ok = isinstance(value, bool)
+        elif kind is int:
+            ok = isinstance(value, int) and not isinstance(value, bool)
+        elif kind is float:
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+            value = float(value) if ok else value
+        elif kind is str:
+            ok = isinstance(value, str)
+        elif typing.get_origin(kind) is tuple:
+            ok = isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value)
+            value = tuple(value) if ok else value
+        else:
+            ok = True  # nested configs check themselves
+        if not ok:
+            what = {bool: "true or false", int: "a whole number", float: "a finite number", str: "text"}.get(
+                kind, "a list of paths"
+            )
+            raise ValueError(f"{name} = {value!r} should be {what}")
+        low, high = meta.get("min"), meta.get("max")
+        if value == fields[name].default:  # a default is valid, even one that stands for something (-1: steps/4)
+            low = high = None
+        if (low is not None and value < low) or (high is not None and value > high):
+            bounds = f"at least {low}" if high is None else f"at most {high}" if low is None else f"{low} to {high}"
+            raise ValueError(f"{name} = {value!r} is out of range ({bounds})")
+        out[name] = value
+    return out
 
 
 def doc(
@@ -183,10 +225,10 @@ class GeneratorConfig:
     """Architecture of the U-Net generator (:mod:`vidcolor.model`); stored beside the weights so a
     file describes itself."""
 
-    base: int = doc(16, "Generator width: channels at full resolution.", min=1)
-    depth: int = doc(6, "Generator down-samplings; the input is padded to a multiple of 2**depth.", min=1)
-    max_channels: int = doc(256, "Cap on the generator's channels at the deepest levels.")
-    blocks: int = doc(1, "3x3 conv blocks per level on the way down and up.")
+    base: int = doc(16, "Generator width: channels at full resolution.", min=1, max=1024)
+    depth: int = doc(6, "Generator down-samplings; the input is padded to a multiple of 2**depth.", min=1, max=8)
+    max_channels: int = doc(256, "Cap on the generator's channels at the deepest levels.", min=1, max=4096)
+    blocks: int = doc(1, "3x3 conv blocks per level on the way down and up.", min=1, max=16)
     norm: str = doc("batch", "batch (folded into the convs at inference) | none.")
     arch: str = doc("unet-v1", "unet-v1: the pix2pix U-Net | encoder-unet-v1: a U-Net on a classification backbone.")
     encoder: str = doc(  # vidcolor.encoders
@@ -224,11 +266,17 @@ class GeneratorConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> GeneratorConfig:
+        """From a config file's ``[generator]`` table or a model file's metadata; ValueError naming the
+        field whose value is of the wrong type or out of range."""
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = set(d) - known
         if unknown:
             raise ValueError(f"unknown generator config keys: {sorted(unknown)}")
-        return cls(**d)
+        return cls(**checked(cls, d))
+
+
+# What a resumed run may change: where it runs, not what it trains (its length, steps, apart).
+RESUME_FIELDS = ("device", "workers", "threads", "precision")
 
 
 @dataclass(frozen=True)
@@ -392,12 +440,11 @@ class TrainConfig:
                 d["generator"] = GeneratorConfig.from_dict(d["generator"])
             except (TypeError, ValueError) as e:
                 raise BadInputError(f"bad [generator] config: {e}") from None
-        for key in ("data", "val"):
-            if key in d:
-                d[key] = tuple(str(p) for p in d[key])
         try:
+            d = {**checked(cls, {k: v for k, v in d.items() if k != "generator"}), **{
+                k: v for k, v in d.items() if k == "generator"}}  # fmt: skip
             return cls(**d)
-        except TypeError as e:
+        except (TypeError, ValueError) as e:
             raise BadInputError(f"bad training config: {e}") from None
 
     def save_toml(self, path: str | Path) -> None:

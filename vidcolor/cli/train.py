@@ -14,7 +14,7 @@ import typer
 
 from vidcolor.cli.app import Debug, Quiet, app, handle_errors, logger
 from vidcolor.cli.fields import config_options, field_help, field_option
-from vidcolor.config import TrainConfig
+from vidcolor.config import RESUME_FIELDS, TrainConfig
 from vidcolor.errors import BadInputError
 
 # The TrainConfig fields `vidcolor train` takes, in the order --help lists them; generator.NAME is
@@ -39,6 +39,11 @@ TRAIN_OPTIONS = [
     for f in TRAIN_FIELDS
 ]
 FIELD_OF_OPTION = {p.name: f for p, f in zip(TRAIN_OPTIONS, TRAIN_FIELDS, strict=True)}
+
+
+def flag(field: str) -> str:
+    """The command line's name of a TrainConfig field (``generator.base`` -> ``--base``)."""
+    return NAMES.get(field, (f"--{field.rpartition('.')[2].replace('_', '-')}",))[0]
 
 
 def train_overrides(**options: Any) -> dict[str, Any]:
@@ -76,7 +81,16 @@ def train_cmd(
     if resume:
         from vidcolor.train.loop import resume_config
 
-        where = {k: o[k] for k in ("device", "workers", "threads", "precision")}
+        where = {k: o[k] for k in RESUME_FIELDS}
+        # The recipe of a resumed run is its saved one: an option that would change it is refused, never ignored.
+        given = [flag(k) for k, v in o.items() if v is not None and k not in ("out", "steps", "init", *RESUME_FIELDS)]
+        given += ["DATA"] * bool(data) + ["--config"] * (config is not None)
+        if given:
+            raise BadInputError(
+                f"{', '.join(given)}: a resumed run keeps the recipe saved in its last.pt (only --steps, "
+                f"{', '.join(flag(k) for k in RESUME_FIELDS)} may change); leave {'it' if len(given) == 1 else 'them'} "
+                "out, or start a new run with another --out"
+            )
         cfg = resume_config(o["out"] or TrainConfig().out, o["steps"], **where)
         if o["init"] is not None:
             log(f"note: --init is not applied again on --resume: the run carries on from {cfg.out}/last.pt")
