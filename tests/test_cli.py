@@ -167,3 +167,25 @@ def test_usage_errors_are_one_line_with_exit_2(args, says):
     assert r.exit_code == 2, r.output
     lines = r.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("vidcolor: error: ") and says in lines[0], r.output
+
+
+def test_an_empty_output_name_is_refused_not_frames_in_the_current_folder(tmp_path, monkeypatch):
+    # `vidcolor film.mp4 -o "$OUT"` with OUT unset: was exit 0 and frame_000001.png ... here.
+    from make_media import gradient_frame, write_video
+
+    src = write_video(tmp_path / "film.mp4", [gradient_frame(64, 48, t=i) for i in range(3)])
+    monkeypatch.chdir(tmp_path)
+    r = runner.invoke(app, [str(src), "-o", ""])
+    assert r.exit_code == 2 and "-o/--output is empty" in r.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["film.mp4"]
+
+
+def test_a_model_weight_left_out_after_the_colon_is_said(tmp_path):
+    r = runner.invoke(app, [str(tmp_path / "in.mp4"), "-o", str(tmp_path / "o.mp4"), "--model", "dd256.onnx:"])
+    assert r.exit_code == 2 and "--model 'dd256.onnx:': the weight after ':' is missing" in r.output
+
+
+def test_model_default_describes_the_bundled_model():
+    r = runner.invoke(app, ["model", "default"])
+    assert r.exit_code == 0, r.output
+    assert "weights/default.safetensors" in r.output and "architecture" in r.output

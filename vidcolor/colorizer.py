@@ -210,6 +210,8 @@ def model_specs(cfg: ColorizeConfig) -> list[ModelSpec]:
 def _parse_spec(text: str) -> ModelSpec:
     """``PATH``, ``PATH:WEIGHT``, ``default`` or ``default:WEIGHT`` -> a ModelSpec (weight > 0)."""
     name, sep, tail = text.rpartition(":")
+    if sep and not tail.strip() and not Path(text).exists():
+        raise BadInputError(f"--model {text!r}: the weight after ':' is missing (PATH:WEIGHT, e.g. {name}:0.5)")
     try:
         weight = float(tail) if sep else None
     except ValueError:  # a ':' that is part of the file's name
@@ -218,7 +220,12 @@ def _parse_spec(text: str) -> ModelSpec:
         name, weight = text, 1.0
     if not (weight > 0 and math.isfinite(weight)):
         raise BadInputError(f"--model {text}: the weight must be a number > 0, got {tail}")
-    return ModelSpec(_default_path() if name == "default" else Path(name), weight)
+    return ModelSpec(named_model(name), weight)
+
+
+def named_model(name: str) -> Path:
+    """The file a model name means: ``default`` is the bundled model (unless a file of that name is here)."""
+    return _default_path() if name == "default" and not Path(name).exists() else Path(name)
 
 
 def _default_path() -> Path:

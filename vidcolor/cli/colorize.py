@@ -65,6 +65,8 @@ def colorize_cmd(
     from vidcolor.pipeline import check_output, colorize
     from vidcolor.sequence import check_frame_target, frame_target, is_sequence, set_fps
 
+    if not output_arg.strip():  # an unset $OUT: Path('') is '.', and frames would land in the current folder
+        raise BadInputError("-o/--output is empty; give the output file (out.mp4) or folder (frames/)")
     output = Path(output_arg)
     target = frame_target(output_arg)  # DIR/, an existing folder or out_%06d.png: one image a frame
     if target is not None and (resume or segments is not None):

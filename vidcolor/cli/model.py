@@ -18,13 +18,20 @@ ModelFormatOpt = colorize_option("model_format").annotation
 @app.command("model", help="Describe a model file: inputs, outputs, shapes, its convention and what would run it.")
 @handle_errors
 def model_cmd(
-    file: Annotated[Path, typer.Argument(help="An .onnx colorizer or a .safetensors generator.", show_default=False)],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="An .onnx colorizer or a .safetensors generator; `default` is the bundled model.", show_default=False
+        ),
+    ],
     model_format: ModelFormatOpt = None,
     device: DeviceOpt = ColorizeConfig().device,
     debug: Debug = False,
 ) -> None:
+    from vidcolor.colorizer import named_model
     from vidcolor.device import pick_device
 
+    file = named_model(str(file))  # `default`: the bundled model, as everywhere else
     if not file.is_file():
         raise BadInputError(f"{file}: no such model file")
     ColorizeConfig(model_format=model_format)  # the same check of the value as everywhere
