@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -122,11 +123,40 @@ def read_sidecar(path: Path) -> Convention:
         )
     if d.get("size") == "dynamic":
         d["size"] = None
-    try:
-        d = {k: tuple(float(x) for x in v) if k.endswith("_range") else v for k, v in d.items()}
-        return dataclasses.replace(base, name=path.name, **d)
-    except (TypeError, ValueError) as e:  # a range that is no pair of numbers, a size that is no number
-        raise ModelFileError(f"{path}: bad convention ({e})") from None
+    for key, value in d.items():
+        why = _sidecar_value_problem(key, value)
+        if why:
+            raise ModelFileError(f"{path}: {key} = {json.dumps(value)} {why}")
+    d = {k: tuple(float(x) for x in v) if k.endswith("_range") else v for k, v in d.items()}
+    return dataclasses.replace(base, name=path.name, **d)
+
+
+MAX_SIDE = 4096  # a model's square side or multiple beyond this is a typo (100000 would allocate 40 GB a frame)
+
+
+def _sidecar_value_problem(key: str, value: object) -> str:
+    """Why a convention file's ``key: value`` cannot be (its type, its range), or ''; checked before
+    use, so a wrong one is one line naming it, never a TypeError or a black picture."""
+
+    def number(v: object) -> bool:
+        return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+    def whole(v: object) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool)
+
+    if key in ("input", "layout", "output"):
+        return "" if isinstance(value, str) else "should be text"
+    if key.endswith("_range"):
+        ok = isinstance(value, list) and len(value) == 2 and all(number(v) for v in value)
+        return "" if ok else "should be [low, high], two finite numbers"
+    if key == "ab_scale":
+        return "" if number(value) and value > 0 else "should be a finite number > 0"
+    if key == "size" and value is None:
+        return ""
+    if key in ("size", "multiple"):
+        ok = whole(value) and 1 <= value <= MAX_SIDE
+        return "" if ok else f"should be a whole number of pixels, 1 to {MAX_SIDE}{' (or dynamic)' * (key == 'size')}"
+    return ""
 
 
 # ---------------------------------------------------------------- inspecting a file

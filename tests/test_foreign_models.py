@@ -398,3 +398,27 @@ def test_model_command_describes_a_file(tmp_path, tiny_model):
     assert "dynamic: --batch-size" in r.output and "onnxruntime cpu (deoldify)" in r.output
     r = run("model", _custom_op_file(tmp_path / "evil.onnx"))
     assert r.exit_code == 2 and "custom operator" in r.output
+
+
+@pytest.mark.parametrize(
+    "text, said",
+    [
+        ('{"ab_scale": NaN}', "ab_scale = NaN should be a finite number > 0"),
+        ('{"ab_scale": "1"}', 'ab_scale = "1" should be a finite number > 0'),
+        ('{"ab_scale": [1]}', "ab_scale = [1] should be a finite number > 0"),
+        ('{"multiple": 2.5}', "multiple = 2.5 should be a whole number of pixels, 1 to 4096"),
+        ('{"size": 256.5}', "size = 256.5 should be a whole number of pixels, 1 to 4096 (or dynamic)"),
+        ('{"size": 100000}', "size = 100000 should be a whole number of pixels"),
+        ('{"input_range": [0]}', "input_range = [0] should be [low, high], two finite numbers"),
+        ('{"layout": 1}', "layout = 1 should be text"),
+    ],
+)
+def test_a_sidecar_value_of_the_wrong_type_or_size_is_one_line_naming_it(text, said, tmp_path):
+    # Was: an all-black picture with exit 0 (NaN), a TypeError, or a 40 GB allocation (size 100000).
+    from vidcolor.engines.foreign import read_sidecar
+    from vidcolor.errors import ModelFileError
+
+    (tmp_path / "m.onnx.json").write_text(text)
+    with pytest.raises(ModelFileError) as e:
+        read_sidecar(tmp_path / "m.onnx.json")
+    assert said in str(e.value) and "\n" not in str(e.value)
