@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from make_media import frame_times, gradient_frame, luma_planes, write_image, write_video
+from make_media import frame_times, gradient_frame, luma_planes, read_frames, write_image, write_video
 from vidcolor.cli import app
 from vidcolor.planes import ColourSpec
 from vidcolor.sequence import fps_fraction, to_rgb
@@ -301,3 +301,15 @@ def test_frames_with_an_alpha_channel_say_it_is_left_out_even_under_quiet(tmp_pa
     r = invoke(folder, "-o", tmp_path / "cels.mp4", "--model", tiny_model, *FAST, "--quiet")
     assert r.exit_code == 0, r.output
     assert r.output.count("alpha channel") == 1 and r.output.startswith("warning: "), r.output
+
+
+@pytest.mark.parametrize("name", [".", "./", ".."])
+def test_a_frame_folder_named_dot_or_dotdot_colours_like_its_name(name, tmp_path, tiny_model, monkeypatch):
+    # `cd scans && vidcolor . -o ../out.mp4`: was `unexpected ValueError: PosixPath('.') has an empty name`.
+    gray8_folder(tmp_path / "reel")
+    (tmp_path / "reel" / "sub").mkdir()
+    monkeypatch.chdir(tmp_path / "reel" / ("sub" if name == ".." else ""))
+    out = tmp_path / "reel.mp4"
+    r = invoke(name, "-o", out, "--model", tiny_model, *FAST, "--quiet")
+    assert r.exit_code == 0, r.output
+    assert len(read_frames(out)) == 6

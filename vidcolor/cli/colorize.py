@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from vidcolor.cli.app import DEFAULT_COMMAND, Debug, Quiet, app, handle_errors, logger
-from vidcolor.cli.options import SEQUENCE, HintsOpt, ReferenceOpt, SegmentSecondsOpt, colorize_options
+from vidcolor.cli.options import SEQUENCE, HintsOpt, ReferenceOpt, SegmentSecondsOpt, colorize_options, film_path
 from vidcolor.cli.progress import progress_bar
 from vidcolor.config import ColorizeConfig, SegmentSettings
 from vidcolor.errors import BadInputError
@@ -27,6 +27,7 @@ def colorize_cmd(
         typer.Argument(
             help=f"Black-and-white video, image, or {SEQUENCE}.",
             show_default=False,
+            callback=film_path,
         ),
     ],
     output_arg: Annotated[

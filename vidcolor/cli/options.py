@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -18,6 +19,14 @@ from vidcolor.config import ColorizeConfig, EncodeSettings, SegmentSettings
 F = TypeVar("F", bound=Callable[..., Any])
 SEQUENCE = "image sequence (a folder, or a pattern like scan_%06d.tif)"  # what a film of numbered frames is
 FILM_HELP = f"Black-and-white video, or {SEQUENCE}."
+
+
+def film_path(path: Path) -> Path:
+    """A film named ``.`` or ``..`` (``cd scans && vidcolor . -o ../out.mp4``) as its absolute
+    path: the folder then has a name, which the guidance beside it and the messages need."""
+    return Path(os.path.abspath(path)) if path.name in ("", "..") else path
+
+
 ENCODE_FIELDS = frozenset(f.name for f in dataclasses.fields(EncodeSettings))
 COLORIZE_FIELDS = frozenset(f.name for f in dataclasses.fields(ColorizeConfig)) - {"encode"}
 

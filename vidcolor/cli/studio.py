@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from vidcolor.cli.app import Debug, Quiet, app, handle_errors, logger
-from vidcolor.cli.options import FILM_HELP, colorize_options
+from vidcolor.cli.options import FILM_HELP, colorize_options, film_path
 from vidcolor.config import ColorizeConfig
 from vidcolor.errors import BadInputError
 
@@ -21,10 +21,7 @@ INSTALL = "vidcolor studio needs Flask: pip install 'vidcolor[studio]'"
 def studio_cmd(
     film: Annotated[
         Path,
-        typer.Argument(
-            help=FILM_HELP,
-            show_default=False,
-        ),
+        typer.Argument(help=FILM_HELP, show_default=False, callback=film_path),
     ],
     cfg: ColorizeConfig,
     output: Annotated[

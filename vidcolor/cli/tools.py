@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from vidcolor.cli.app import Debug, Quiet, app, handle_errors, logger
-from vidcolor.cli.options import FILM_HELP, DeviceOpt, colorize_options
+from vidcolor.cli.options import FILM_HELP, DeviceOpt, colorize_options, film_path
 from vidcolor.cli.progress import progress_bar
 from vidcolor.config import ColorizeConfig
 from vidcolor.errors import BadInputError
@@ -115,7 +115,7 @@ def eval_cmd(
 @handle_errors
 @colorize_options("render_size", "start", "duration")
 def keyframes_cmd(
-    input: Annotated[Path, typer.Argument(help=FILM_HELP, show_default=False)],
+    input: Annotated[Path, typer.Argument(help=FILM_HELP, show_default=False, callback=film_path)],
     out_dir: Annotated[Path, typer.Option("--output", "-o", help="Folder for the keyframes (created if missing).")],
     cfg: ColorizeConfig,
     overwrite: Annotated[
