@@ -432,3 +432,27 @@ def test_a_faint_colour_reference_is_colour_only_a_gray_one_is_refused(tmp_path)
     notes: list[str] = []
     assert [r.path.name for r in load_references([str(folder)], notes.append)] == ["shot0001_t1.000s.png"]
     assert "skipped 1 gray" in notes[0]
+
+
+def test_a_video_given_as_a_reference_says_it_is_a_video_and_what_is_wanted(tmp_path):
+    # Was: `cannot identify image file <_io.BytesIO object at 0x...>` (an upload in the studio).
+    from vidcolor.guidance import reference_rgb
+
+    clip = write_video(tmp_path / "shot.mp4", [gradient_frame(64, 48, t=i) for i in range(3)])
+    for error in (lambda: reference_rgb(clip.read_bytes(), "shot.mp4"), lambda: load_references([str(clip)])):
+        with pytest.raises(BadInputError) as e:
+            error()
+        assert "it is an MP4/MOV video; a reference or hints file is a still picture" in str(e.value)
+        assert "BytesIO" not in str(e.value)
+
+
+def test_a_huge_reference_is_kept_at_a_bounded_size(tmp_path):
+    from PIL import Image
+
+    from vidcolor.guidance import MAX_REFERENCE_SIDE, reference_rgb
+
+    big = tmp_path / "scan.png"
+    Image.fromarray(gradient_frame(5000, 2500)).save(big)
+    (ref,) = load_references([str(big)])
+    assert ref.rgb.shape[:2] == (MAX_REFERENCE_SIDE // 2, MAX_REFERENCE_SIDE)  # aspect kept
+    assert reference_rgb(big.read_bytes(), "scan.png").shape == ref.rgb.shape

@@ -77,7 +77,27 @@ def _open_image(path: Path, option: str) -> Image.Image:
         im.load()
         return ImageOps.exif_transpose(im)
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError, SyntaxError, ValueError) as e:
-        raise BadInputError(f"{option} {path}: not a readable image ({describe(e)})") from None
+        raise BadInputError(f"{option} {path}: {_unreadable(e, path.read_bytes()[:16])}") from None
+
+
+# the first bytes of the videos a user may give where a picture is wanted (offset, bytes, what it is)
+VIDEO_MAGIC = (
+    (4, b"ftyp", "an MP4/MOV video"),
+    (0, b"\x1aE\xdf\xa3", "a Matroska/WebM video"),
+    (8, b"AVI ", "an AVI video"),
+    (0, b"\x00\x00\x01\xba", "an MPEG video"),
+    (0, b"OggS", "an Ogg file"),
+)
+MAX_REFERENCE_SIDE = 2048  # a reference is matched at the render size: a 12000 px scan is kept at this
+
+
+def _unreadable(e: Exception, head: bytes) -> str:
+    """Why a file is no picture, in the user's terms (not Pillow's ``<_io.BytesIO object at ...>``)."""
+    what = next((name for at, magic, name in VIDEO_MAGIC if head[at : at + len(magic)] == magic), None)
+    if isinstance(e, UnidentifiedImageError):
+        found = f"it is {what}" if what else "not a picture format Pillow reads"
+        return f"{found}; a reference or hints file is a still picture (PNG, JPEG, TIFF, WebP, ...)"
+    return f"not a readable image ({describe(e)})"
 
 
 def _is_gray(rgb: np.ndarray) -> bool:
@@ -110,9 +130,11 @@ def reference_rgb(data: bytes, name: str) -> np.ndarray:
     try:
         with Image.open(io.BytesIO(data)) as im:
             im.load()
-            rgb = np.array(ImageOps.exif_transpose(im).convert("RGB"))
+            im = ImageOps.exif_transpose(im).convert("RGB")
+            im.thumbnail((MAX_REFERENCE_SIDE, MAX_REFERENCE_SIDE), Image.LANCZOS)
+            rgb = np.array(im)
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError, SyntaxError, ValueError) as e:
-        raise BadInputError(f"{name}: not a readable image ({describe(e)})") from None
+        raise BadInputError(f"{name}: {_unreadable(e, data[:16])}") from None
     _check_reference(rgb, name)
     return rgb
 
@@ -126,7 +148,9 @@ def _check_reference(rgb: np.ndarray, where: str) -> None:
 
 def load_reference(path: Path, t: float | None, option: str = "--reference") -> Reference:
     with _open_image(path, option) as im:
-        rgb = np.array(im.convert("RGB"))
+        im = im.convert("RGB")
+        im.thumbnail((MAX_REFERENCE_SIDE, MAX_REFERENCE_SIDE), Image.LANCZOS)
+        rgb = np.array(im)
     _check_reference(rgb, f"{option} {path}")
     return Reference(path, t, rgb)
 
