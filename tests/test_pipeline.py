@@ -1,5 +1,6 @@
 """End-to-end colorizing: frame count, timing, audio, luma, cuts, safety rules."""
 
+import os
 import signal
 import subprocess
 import sys
@@ -291,3 +292,33 @@ def test_eval_scores_a_clip_given_as_numbered_frames_as_the_same_clip_encoded(tm
     item = json.loads(js.read_text())["items"][0]
     assert item["kind"] == "video" and item["frames"] == 12
     assert item["scores"]["vidcolor"]["luma_psnr"] > 35 and item["scores"]["vidcolor"]["flicker"] is not None
+
+
+@pytest.mark.parametrize("existed", [False, True])
+def test_an_output_that_appears_during_the_run_is_never_replaced(existed, tmp_path, tiny_model):
+    # Two runs with the same -o: the later one used to replace the other's film and exit 0.
+    from vidcolor.colorizer import Colorizer
+    from vidcolor.config import ColorizeConfig
+    from vidcolor.errors import ProcessingError
+    from vidcolor.pipeline import colorize
+
+    src = write_video(tmp_path / "in.mp4", [gradient_frame(64, 48, t=i / 3) for i in range(6)])
+    out = tmp_path / "out.mp4"
+    if existed:
+        out.write_bytes(b"the user's old film, to be replaced: --overwrite was given")
+    colorizer = Colorizer(ColorizeConfig(model=str(tiny_model), render_size=64))
+
+    def other_run(_n: int) -> None:  # another run publishes the same name while this one colours
+        if not existed and not out.exists():
+            out.write_bytes(b"the other run's film")
+
+    if existed:
+        colorize(src, out, colorizer, progress=other_run)
+        assert len(read_frames(out)) == 6
+        return
+    with pytest.raises(ProcessingError, match="appeared while this run was colorizing") as e:
+        colorize(src, out, colorizer, progress=other_run)
+    assert out.read_bytes() == b"the other run's film"
+    kept = tmp_path / f"out.vidcolor-{os.getpid()}.mp4"
+    assert str(kept) in str(e.value) and len(read_frames(kept)) == 6
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["in.mp4", "out.mp4", kept.name])

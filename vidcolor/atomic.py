@@ -21,13 +21,28 @@ def temp_path(final: Path) -> Path:
     return final.with_name(f".{final.stem}.vidcolor-{os.getpid()}.partial{final.suffix}")
 
 
-def publish(tmp: Path, final: Path) -> None:
+def publish(tmp: Path, final: Path, replace: bool = True) -> None:
     """Rename a complete temporary file to its final name, durably: the file's data reaches the disk
     before the rename, and the rename before we return (so a ``done`` record written next can never
-    point at an empty file after a power cut)."""
+    point at an empty file after a power cut).
+
+    ``replace=False``: FileExistsError (``tmp`` left as it is) if ``final`` exists, checked atomically
+    where the file system has hard links (a link to a name that exists fails), else just before."""
     with tmp.open("rb") as f:
         os.fsync(f.fileno())
-    os.replace(tmp, final)
+    if replace:
+        os.replace(tmp, final)
+    else:
+        try:
+            os.link(tmp, final)
+        except FileExistsError:
+            raise
+        except OSError:  # no hard links here (FAT, some network file systems): the nearest check
+            if final.exists():
+                raise FileExistsError(final) from None
+            os.replace(tmp, final)
+        else:
+            tmp.unlink()
     try:
         fd = os.open(final.parent, os.O_RDONLY)
     except OSError:  # a folder that cannot be opened for fsync (some network file systems)

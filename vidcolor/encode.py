@@ -215,6 +215,9 @@ class VideoWriter:
         self.video_only = video_only
         self.fmt = container_format(final)
         self.tmp = temp_path(final)
+        # The user's film is replaced only if it was there when the run began (check_output wanted --overwrite
+        # then); one that appears meanwhile, another run's with the same -o, is never replaced (a segment is ours).
+        self.replaces = video_only or final.exists()
         self.metadata, self.start, self.log = metadata, start, log
         # the audio's segment on the source's clock: user times count from the film's first frame
         self.source_start = info.start_time + start if start > 0 else 0.0
@@ -274,7 +277,14 @@ class VideoWriter:
             self._discard()
             raise
         try:
-            publish(self.tmp, self.final)
+            publish(self.tmp, self.final, replace=self.replaces)
+        except FileExistsError:
+            kept = self.final.with_name(f"{self.final.stem}.vidcolor-{os.getpid()}{self.final.suffix}")
+            os.replace(self.tmp, kept)
+            raise ProcessingError(
+                f"{self.final}: appeared while this run was colorizing (another run with the same -o?) and was "
+                f"not replaced; this run's result is {kept}"
+            ) from None
         except OSError as e:
             self._discard()
             raise ProcessingError(f"{self.final}: cannot write the output ({describe(e)})") from None
