@@ -218,7 +218,8 @@ def _interrupt_run(tmp_path: Path, src: Path, tiny_model: Path, sig: int) -> tup
         stderr=subprocess.PIPE, text=True,
         # a suite started in the background (`make test &`) inherits SIGINT ignored, and so would the
         # child: Python then keeps it ignored and Ctrl-C could not be tested
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        # (and SIGHUP, under nohup)
+        preexec_fn=lambda: [signal.signal(s, signal.SIG_DFL) for s in (signal.SIGINT, signal.SIGHUP)],
     )  # fmt: skip
     deadline = time.time() + 60
     while time.time() < deadline and not any("partial" in p.name for p in tmp_path.iterdir()):
@@ -234,7 +235,7 @@ def _interrupt_run(tmp_path: Path, src: Path, tiny_model: Path, sig: int) -> tup
     return proc.returncode, err, state
 
 
-@pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)])
 def test_interrupt_removes_the_temporary_file(tmp_path, tiny_model, sig, code):
     # 6000 frames: with 1500 the tiny model could finish (and Python restore the default handlers on its
     # way out) before the signal came, when a loaded machine kept this test from seeing the output
@@ -322,3 +323,35 @@ def test_an_output_that_appears_during_the_run_is_never_replaced(existed, tmp_pa
     kept = tmp_path / f"out.vidcolor-{os.getpid()}.mp4"
     assert str(kept) in str(e.value) and len(read_frames(kept)) == 6
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["in.mp4", "out.mp4", kept.name])
+
+
+def test_a_rerun_removes_what_a_dead_run_of_its_output_left_and_spares_a_live_ones(tmp_path, tiny_model):
+    # A run killed by a closed terminal (before SIGHUP was handled) or kill -9 left .out.vidcolor-PID.partial.mp4.
+    src = gray_clip(tmp_path / "in.mp4", n=3)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    left = tmp_path / f".out.vidcolor-{int(dead.stdout)}-7.partial.mp4"
+    live = tmp_path / f".out.vidcolor-{os.getppid()}-7.partial.mp4"  # a live process: another run writing
+    left.write_bytes(b"half a film")
+    live.write_bytes(b"another run's film in progress")
+    r = run(src, "-o", tmp_path / "out.mp4", "--model", tiny_model, "--render-size", "64")
+    assert r.exit_code == 0, r.output
+    assert not left.exists() and f"removed {left.name}" in r.output and live.exists()
+
+
+def test_two_threads_saving_one_file_never_share_a_temporary_name(tmp_path):
+    import threading
+
+    from vidcolor.atomic import temp_path
+
+    names, both = [], threading.Barrier(2)  # at once, as a Save and a Render: (an ended thread's id is reused)
+
+    def save() -> None:
+        names.append(temp_path(tmp_path / "film.hints.json"))
+        both.wait()
+
+    threads = [threading.Thread(target=save) for _ in "ab"]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(set(names)) == 2

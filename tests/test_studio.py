@@ -671,3 +671,28 @@ def test_the_pages_guidance_is_what_its_save_says(tmp_path: Path, tiny_model: Pa
 
     assert points(page) == points(saved) and len(points(page)) == 2
     assert refs(page) == refs(saved) and [shot for shot, _ in refs(page)] == [1]
+
+
+def test_saves_at_once_all_succeed_and_agree(film: Path, tiny_model: Path) -> None:
+    """A double-clicked Save, or Save then Render: was `cannot save beside film.mp4: No such file or
+    directory` in 7 of 10 pairs (the temporary name was per process, so one save renamed the other's)."""
+
+    studio, client = open_studio(film, tiny_model)
+    client.post("/api/shots/0/hints", query_string={"token": TOKEN}, json={"x": 0.5, "y": 0.5, "rgb": BLUE})
+    errors, start = [], threading.Barrier(4)
+
+    def save() -> None:
+        start.wait()
+        try:
+            studio.save()
+        except Exception as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=save) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert json.loads(studio.hints_path.read_text())[0]["rgb"] == BLUE
+    assert not list(film.parent.glob(".*partial*"))

@@ -11,14 +11,20 @@ from __future__ import annotations
 
 import glob
 import os
+import re
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
 
 def temp_path(final: Path) -> Path:
-    """Hidden sibling of ``final`` (same folder, so the final rename is atomic). Every file vidcolor
-    writes goes through this name, which is how ``vidcolor batch`` recognises stale ones."""
-    return final.with_name(f".{final.stem}.vidcolor-{os.getpid()}.partial{final.suffix}")
+    """Hidden sibling of ``final`` (same folder, so the final rename is atomic), named by this process
+    and thread (two saves of one file at once, e.g. the studio's Save and Render, never share one).
+    Every file vidcolor writes goes through this name, which is how ``vidcolor batch`` recognises stale ones."""
+    return final.with_name(f".{final.stem}.vidcolor-{os.getpid()}-{threading.get_native_id()}.partial{final.suffix}")
+
+
+PARTIAL = re.compile(r"\.vidcolor-(\d+)(?:-\d+)?\.partial")  # the writer's process in a temporary's name
 
 
 def publish(tmp: Path, final: Path, replace: bool = True) -> None:
@@ -66,12 +72,40 @@ def write_atomic(final: Path, write: Callable[[Path], object]) -> None:
         tmp.unlink(missing_ok=True)
 
 
+def _partials(final: Path) -> list[Path]:
+    if not final.parent.is_dir():
+        return []
+    return list(final.parent.glob(f".{glob.escape(final.stem)}.vidcolor-*.partial{glob.escape(final.suffix)}"))
+
+
+def _pid(partial: Path) -> int | None:
+    m = PARTIAL.search(partial.name)
+    return int(m.group(1)) if m else None
+
+
 def remove_stale_partials(final: Path) -> None:
     """Temporary files a killed run left for ``final``. Call it only where no other live process
     writes ``final`` (batch: under the shard's lease; training: in its own run folder): every
     temporary but this process's own is then stale, whichever host wrote it."""
-    if not final.parent.is_dir():
-        return
-    for p in final.parent.glob(f".{glob.escape(final.stem)}.vidcolor-*.partial{glob.escape(final.suffix)}"):
-        if p != temp_path(final):
+    for p in _partials(final):
+        if _pid(p) != os.getpid():
             p.unlink(missing_ok=True)
+
+
+def remove_dead_partials(final: Path) -> list[Path]:
+    """The temporaries of ``final`` whose writer has died on this machine (a kill -9, a closed terminal):
+    removed, and returned. A live writer's, or one this machine cannot tell (another host's, another
+    user's), is left alone: safe to call where another run may be writing ``final`` right now."""
+    gone = []
+    for p in _partials(final):
+        pid = _pid(p)
+        if pid is None or pid == os.getpid():
+            continue
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            p.unlink(missing_ok=True)
+            gone.append(p)
+        except OSError:  # alive under another user, or unknowable
+            continue
+    return gone

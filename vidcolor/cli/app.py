@@ -80,11 +80,16 @@ def _root(
 
 
 class Terminated(BaseException):
-    """Raised in the main thread on SIGTERM, so cleanup (temporary files) runs as for Ctrl-C."""
+    """Raised in the main thread on SIGTERM or SIGHUP (the terminal closed, an SSH session dropped), so
+    cleanup (temporary files) runs as for Ctrl-C."""
+
+    def __init__(self, signum: int = signal.SIGTERM) -> None:
+        super().__init__(signum)
+        self.signum = signum
 
 
-def _on_sigterm(_signum: int, _frame: object) -> None:
-    raise Terminated()
+def _on_signal(signum: int, _frame: object) -> None:
+    raise Terminated(signum)
 
 
 def err(message: str) -> None:
@@ -118,9 +123,9 @@ def handle_errors(func: F) -> F:
         except KeyboardInterrupt:
             err("interrupted")
             raise typer.Exit(130) from None
-        except Terminated:
-            err("terminated")
-            raise typer.Exit(143) from None
+        except Terminated as e:
+            err("terminated" if e.signum == signal.SIGTERM else "hung up (the terminal closed)")
+            raise typer.Exit(128 + e.signum) from None
         except (typer.Exit, typer.Abort, typer.TyperException):
             raise
         except Exception as e:  # a bug: still one line unless --debug
@@ -140,5 +145,8 @@ Quiet = Annotated[
 
 
 def main() -> None:
-    signal.signal(signal.SIGTERM, _on_sigterm)
+    signal.signal(signal.SIGTERM, _on_signal)
+    hup = getattr(signal, "SIGHUP", None)
+    if hup is not None and signal.getsignal(hup) is not signal.SIG_IGN:  # under nohup a hangup stays ignored
+        signal.signal(hup, _on_signal)
     app()

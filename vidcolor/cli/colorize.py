@@ -61,6 +61,7 @@ def colorize_cmd(
     quiet: Quiet = False,
     debug: Debug = False,
 ) -> None:
+    from vidcolor.atomic import remove_dead_partials
     from vidcolor.colorizer import Colorizer
     from vidcolor.guidance import Guidance, beside
     from vidcolor.pipeline import check_output, colorize
@@ -69,6 +70,7 @@ def colorize_cmd(
     if not output_arg.strip():  # an unset $OUT: Path('') is '.', and frames would land in the current folder
         raise BadInputError("-o/--output is empty; give the output file (out.mp4) or folder (frames/)")
     output = Path(output_arg)
+    log = logger(quiet)
     target = frame_target(output_arg)  # DIR/, an existing folder or out_%06d.png: one image a frame
     if target is not None and (resume or segments is not None):
         raise BadInputError(f"{target}: --resume and --segments write a video file, not frames")
@@ -78,6 +80,8 @@ def colorize_cmd(
         check_frame_target(input, target, overwrite)
     else:
         check_output(input, output, overwrite)
+        for p in remove_dead_partials(output):  # what a killed or hung-up run of this -o left behind
+            log(f"note: removed {p.name}, left by a run that was stopped")
     if is_sequence(input):
         set_fps(input, cfg.fps)
     part = None
@@ -86,7 +90,6 @@ def colorize_cmd(
         from vidcolor.segments import colorize_in_segments
 
         part = Slice.parse(segments or "0/1", "--segments")
-    log = logger(quiet)
     if not reference and not hints:
         # the batch convention (what `vidcolor studio` saves): film.ref/, film.hints.json beside
         # the film guide it here too; --reference/--hints given on the line replace them

@@ -52,6 +52,11 @@ def studio_cmd(
 
         check_output(film, output, overwrite)  # before the shot pass; a second Render replaces its own output
     log = logger(quiet)
+    if output is not None:
+        from vidcolor.atomic import remove_dead_partials
+
+        for p in remove_dead_partials(output):  # what a killed or hung-up studio's Render left behind
+            log(f"note: removed {p.name}, left by a run that was stopped")
     log(f"finding the shots of {film.name} ...")
     studio = Studio(film, Colorizer(cfg, log), log, render_to=output)
     try:

@@ -168,6 +168,7 @@ class Studio:
         self.unplaced: list[dict] = []  # hints of film.hints.json past the film's end: saved back as they were
         self._others: tuple[tuple[int, ...], list[str]] | None = None  # (folders' mtimes, other_guidance())
         self.lock = threading.Lock()
+        self.saving = threading.Lock()  # one save at a time (a double-clicked Save, Save then Render)
         self.changes = self.saved_changes = 0  # edits of hints and references, and how many a save holds
         self.history: list[
             tuple[int, list, np.ndarray | None]
@@ -410,9 +411,10 @@ class Studio:
     # ------------------------------------------------------------ the batch convention
 
     def save(self) -> list[Path]:
-        """:meth:`_save`; a folder that cannot be written is one message for the page, not a crash."""
+        """:meth:`_save`, one at a time; a folder that cannot be written is one message for the page, not a crash."""
         try:
-            return self._save()
+            with self.saving:
+                return self._save()
         except OSError as e:
             raise CannotSave(f"cannot save beside {self.film.name}: {e.strerror or e}") from None
 

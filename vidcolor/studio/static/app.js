@@ -158,9 +158,12 @@ $("undo").onclick = undo;
 document.addEventListener("keydown", (ev) => {
   if ((ev.ctrlKey || ev.metaKey) && ev.key === "z" && ev.target.tagName !== "INPUT") { ev.preventDefault(); undo(); }
 });
-$("save").onclick = () => api("POST", "/api/save").then((d) => {
-  $("status").textContent = "saved " + (d.written.join(", ") || "(no guidance)");
-}, fail);
+$("save").onclick = () => {  // disabled while it saves: a double click is one save
+  $("save").disabled = true;
+  api("POST", "/api/save").then((d) => {
+    $("status").textContent = "saved " + (d.written.join(", ") || "(no guidance)");
+  }, fail).finally(() => { $("save").disabled = false; });
+};
 async function poll() {  // the background render's progress, every half second while it runs
   const r = await api("GET", "/api/render");
   $("progress").max = r.total || 1; $("progress").value = r.done;
