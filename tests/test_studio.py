@@ -166,7 +166,7 @@ def test_reference_upload(film: Path, tiny_model: Path, tmp_path: Path) -> None:
         return buf.getvalue()
 
     for data, words in (
-        (b"not an image at all", "not a readable image"),
+        (b"not an image at all", "not a picture format Pillow reads"),
         (image(gradient_frame(64, 48, colour=False)), "no colour"),
         (b"\0" * (21 * 2**20), "20 MB"),
     ):
@@ -696,3 +696,33 @@ def test_saves_at_once_all_succeed_and_agree(film: Path, tiny_model: Path) -> No
     assert errors == []
     assert json.loads(studio.hints_path.read_text())[0]["rgb"] == BLUE
     assert not list(film.parent.glob(".*partial*"))
+
+
+def test_save_keeps_what_the_page_did_not_edit(tmp_path: Path, tiny_model: Path) -> None:
+    """Two coloured pictures of one shot in film.ref/ (vidcolor keyframes at two render sizes) and a
+    hand-written hint time: a Save after an edit elsewhere was removing one picture and moving the
+    hint to its shot's start. Nothing the page did not show or edit may change."""
+    from test_guidance import luma_gray, two_shots
+
+    from vidcolor.shots import keyframe_name
+
+    a, b = two_shots(n=12)
+    film = write_video(tmp_path / "reel.mkv", [luma_gray(f) for f in a + b], fps=12, codec="ffv1")
+    studio, _ = open_studio(film, tiny_model)
+    t1 = studio.shots[1].t
+    studio.close()
+    refs = tmp_path / "reel.ref"
+    refs.mkdir()
+    first, second = refs / keyframe_name(1, t1), refs / keyframe_name(1, t1 + 0.5)
+    Image.fromarray(b[0]).save(first)
+    Image.fromarray(b[6]).save(second)
+    before = {p.name: p.read_bytes() for p in (first, second)}
+    hand = {"x": 0.3, "y": 0.4, "rgb": [200, 40, 40], "t": round(t1 + 0.4, 3)}
+    (tmp_path / "reel.hints.json").write_text(json.dumps([hand]))
+    studio, client = open_studio(film, tiny_model)
+    assert f"reel.ref/{second.name}" in studio.other_guidance()  # the second picture is listed, not hidden
+    client.post("/api/shots/0/hints", query_string={"token": TOKEN}, json={"x": 0.5, "y": 0.5, "rgb": BLUE})
+    studio.save()
+    assert {p.name: p.read_bytes() for p in refs.iterdir()} == before
+    saved = json.loads((tmp_path / "reel.hints.json").read_text())
+    assert hand in saved and {"x": 0.5, "y": 0.5, "rgb": BLUE, "t": studio.shots[0].t} in saved

@@ -166,6 +166,10 @@ class Studio:
         self.renderer = Renderer()
         self.own_refs: set[str] = set()  # film.ref/ files the studio loaded or wrote: the only ones it may remove
         self.unplaced: list[dict] = []  # hints of film.hints.json past the film's end: saved back as they were
+        # the time each hint read from film.hints.json had (its frame in the shot): saved back while the hint is
+        # unchanged, so a hand-written "t": 4.0 is not moved to its shot's start; a hint made or edited here has none
+        self.hint_times: dict[tuple[int, float, float, tuple[int, ...]], float] = {}
+        self.ref_files: dict[int, tuple[str, np.ndarray]] = {}  # shot -> the file its reference was read from
         self._others: tuple[tuple[int, ...], list[str]] | None = None  # (folders' mtimes, other_guidance())
         self.lock = threading.Lock()
         self.saving = threading.Lock()  # one save at a time (a double-clicked Save, Save then Render)
@@ -423,10 +427,22 @@ class Studio:
         (references pinned by time), each atomically; files of the studio's naming that no longer
         hold a reference are removed, other files in ``film.ref/`` are left alone. Returns what was written."""
         with self.lock:
-            points = [{"x": x, "y": y, "rgb": list(rgb), "t": s.t} for s in self.shots for x, y, rgb in s.hints]
+            points = [
+                {"x": x, "y": y, "rgb": list(rgb), "t": self.hint_times.get((n, x, y, tuple(rgb)), s.t)}
+                for n, s in enumerate(self.shots)
+                for x, y, rgb in s.hints
+            ]
             points += self.unplaced
             changes = self.changes  # what this save holds: an edit made while it writes is still unsaved
-            refs = {keyframe_name(i, s.t): s.reference for i, s in enumerate(self.shots) if s.reference is not None}
+            refs, kept = {}, set()
+            for i, s in enumerate(self.shots):
+                if s.reference is None:
+                    continue
+                name, loaded = self.ref_files.get(i, ("", None))
+                if s.reference is loaded:
+                    kept.add(name)  # the file it came from, unchanged: left as it is, name and bytes
+                else:
+                    refs[keyframe_name(i, s.t)] = s.reference
         written = []
         if points:
             text = json.dumps(points, indent=1) + "\n"
@@ -438,9 +454,10 @@ class Studio:
             self.ref_dir.mkdir(exist_ok=True)
         if self.ref_dir.is_dir():
             for f in self.ref_dir.iterdir():
-                if f.name in self.own_refs and f.name not in refs:
+                if f.name in self.own_refs and f.name not in refs and f.name not in kept:
                     f.unlink()
                     self.own_refs.discard(f.name)
+                    self.ref_files = {n: v for n, v in self.ref_files.items() if v[0] != f.name}
         for name, rgb in refs.items():
             data = png_bytes(rgb)
             write_atomic(self.ref_dir / name, lambda tmp, data=data: tmp.write_bytes(data))
@@ -499,15 +516,22 @@ class Studio:
                     log(f"warning: {self.hints_path.name}: a hint at {t:g} s is past the film's end: kept, not shown")
                     self.unplaced.append({"x": x, "y": y, "rgb": list(rgb), "t": t})
                     continue
-                self.shots[self.map.shot_of(i)].hints.append((x, y, rgb))
+                n = self.map.shot_of(i)
+                self.shots[n].hints.append((x, y, rgb))
+                self.hint_times[(n, x, y, tuple(rgb))] = t
         if self.ref_dir.is_dir():
             try:
                 refs = load_references([str(self.ref_dir)], log)
             except BadInputError as e:  # an empty or all-gray folder: nothing to show yet
                 log(f"note: {e}")
                 refs = []
-            for r in refs:
+            for r in sorted(refs, key=lambda r: r.path.name):
                 i = None if r.t is None else self.map.frame_at(r.t)
-                if i is not None and OWN_REF.match(r.path.name):
-                    self.shots[self.map.shot_of(i)].reference = r.rgb
-                    self.own_refs.add(r.path.name)
+                if i is None or not OWN_REF.match(r.path.name):
+                    continue
+                n = self.map.shot_of(i)
+                if self.shots[n].reference is not None:
+                    continue  # a second picture in one shot: a file the page lists and never removes
+                self.shots[n].reference = r.rgb
+                self.ref_files[n] = (r.path.name, r.rgb)
+                self.own_refs.add(r.path.name)
