@@ -579,6 +579,15 @@ def test_a_folder_of_frames_is_a_film_too(tmp_path: Path, tiny_model: Path) -> N
     res = CliRunner().invoke(app, [str(scans), "-o", str(out), "--model", str(tiny_model), "--device", "cpu"])
     assert res.exit_code == 0, res.output
     assert "using the guidance beside scans [1950]: scans [1950].hints.json" in res.output
+    # the same film given as a pattern: the same file, not `f_%04d.hints.json` inside the folder
+    pattern = scans / "f_%04d.png"
+    studio, client = open_studio(pattern, tiny_model)
+    assert studio.hints_path == tmp_path / "scans [1950].hints.json" and studio.shots[0].hints
+    client.post("/api/shots/0/hints", query_string=q, json={"x": 0.2, "y": 0.2, "rgb": BLUE})
+    assert client.post("/api/save", query_string=q).get_json() == {"written": ["scans [1950].hints.json"]}
+    assert not list(scans.glob("*.hints.json"))
+    res = CliRunner().invoke(app, [str(pattern), "-o", str(out), "--model", str(tiny_model), "--overwrite"])
+    assert res.exit_code == 0 and "using the guidance beside" in res.output, res.output
 
 
 def test_undo_takes_back_each_change_in_turn(tmp_path: Path, tiny_model: Path) -> None:

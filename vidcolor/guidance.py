@@ -23,6 +23,7 @@ import hashlib
 import io
 import json
 import math
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,6 +50,7 @@ from vidcolor.propagate import (
     shrink,
     to_u8,
 )
+from vidcolor.sequence import is_sequence
 from vidcolor.shots import ShotMap
 
 MIN_SIZE = 16  # px: a smaller reference cannot be matched
@@ -277,18 +279,31 @@ class Guidance:
         }
 
 
+def film_base(film: Path) -> Path:
+    """The path whose name the guidance files beside a film take: a film file without its extension
+    (``film.mp4`` -> ``film``), a folder of frames whole (``scans`` -> ``scans``, ``reel.v2`` -> ``reel.v2``), a
+    frame pattern as its folder (``scans/f_%04d.png`` -> ``scans``): one name per film, whichever way it is given."""
+    if is_sequence(film) and not film.is_dir():  # a printf pattern names the frames in a folder
+        film = film.parent
+    if film.name in ("", ".", ".."):
+        film = Path(os.path.abspath(film))
+    return film if film.is_dir() else film.with_suffix("")
+
+
 def beside(input: Path) -> tuple[list[str], list[str]]:
     """The batch convention: ``film.ref/`` or ``film.ref.<image>`` and ``film.hints.json`` or
-    ``film.hints.png`` next to ``film.mp4`` -> (reference specs, hint specs)."""
+    ``film.hints.png`` next to ``film.mp4`` (or to a folder of frames, :func:`film_base`) ->
+    (reference specs, hint specs)."""
     refs, hints = [], []
-    folder = input.with_name(input.stem + ".ref")
+    base = film_base(input)
+    folder = base.with_name(base.name + ".ref")
     if folder.is_dir():
         refs.append(str(folder))
-    for f in sorted(input.parent.glob(f"{glob.escape(input.stem)}.ref.*")):
-        if f.stem == f"{input.stem}.ref" and media_kind(f).kind in ("image", "damaged"):
+    for f in sorted(base.parent.glob(f"{glob.escape(base.name)}.ref.*")):
+        if f.stem == f"{base.name}.ref" and media_kind(f).kind in ("image", "damaged"):
             refs.append(str(f))
     for ext in (".json", ".png", ".webp", ".tif", ".tiff"):
-        if (f := input.with_name(f"{input.stem}.hints{ext}")).is_file():
+        if (f := base.with_name(f"{base.name}.hints{ext}")).is_file():
             hints.append(str(f))
     return refs, hints
 

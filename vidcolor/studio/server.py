@@ -158,7 +158,8 @@ def create_app(studio: Studio, token: str, quit: Callable[[], None] = lambda: No
     @app.post("/api/save")
     def save() -> Response:
         written = studio.save()
-        return jsonify(written=[str(p.relative_to(studio.film.parent)) for p in written])
+        where = studio.hints_path.parent  # beside the film: its folder's (a pattern's frames are one deeper)
+        return jsonify(written=[str(p.relative_to(where)) for p in written])
 
     @app.post("/api/render")
     def render() -> Response:

@@ -26,7 +26,16 @@ from vidcolor.colorizer import Colorizer
 from vidcolor.config import ColorizeConfig
 from vidcolor.decode import media_kind
 from vidcolor.errors import BadInputError, Log, ProcessingError, describe
-from vidcolor.guidance import Guidance, Hints, Reference, beside, load_hints, load_references, reference_rgb
+from vidcolor.guidance import (
+    Guidance,
+    Hints,
+    Reference,
+    beside,
+    film_base,
+    load_hints,
+    load_references,
+    reference_rgb,
+)
 from vidcolor.pipeline import colorize, colorize_array, preview_sheet
 from vidcolor.planes import render_size
 from vidcolor.preview import stack_rows
@@ -177,8 +186,9 @@ class Studio:
         self.history: list[
             tuple[int, list, np.ndarray | None]
         ] = []  # (shot, its hints, its reference) before each edit
-        self.hints_path = self.film.with_name(self.film.stem + ".hints.json")
-        self.ref_dir = self.film.with_name(self.film.stem + ".ref")
+        base = film_base(self.film)  # one name per film: scans.hints.json for scans/ and for 'scans/f_%04d.png'
+        self.hints_path = base.with_name(base.name + ".hints.json")
+        self.ref_dir = base.with_name(base.name + ".ref")
         info = probe(self.film)
         size = render_size(info.width, info.height, colorizer.cfg.render_size, 1)
         kw, kh = keyframe_size(info.display_width, info.height)  # as shown: a 16:9 DVD at 16:9
@@ -256,7 +266,7 @@ class Studio:
         """Guidance files beside the film that the page does not edit but the command line reads
         (:func:`vidcolor.guidance.beside`): unpinned or hand-named references, painted hints.
         Each file is opened to tell pictures from the rest, so the list is kept until a folder changes."""
-        key = tuple(p.stat().st_mtime_ns if p.is_dir() else 0 for p in (self.film.parent, self.ref_dir))
+        key = tuple(p.stat().st_mtime_ns if p.is_dir() else 0 for p in (self.hints_path.parent, self.ref_dir))
         if self._others is None or self._others[0] != key:
             refs, hints = beside(self.film)
             names = [Path(h).name for h in hints if Path(h) != self.hints_path]
