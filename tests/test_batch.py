@@ -217,7 +217,7 @@ def test_stale_temporaries_of_names_with_glob_characters_are_removed(tmp_path):
     from vidcolor.encode import temp_path
 
     out = tmp_path / "Film [1950] (restored).mp4"
-    stale = temp_path(out).with_name(temp_path(out).name.replace(f"-{os.getpid()}.", "-999999999."))
+    stale = temp_path(out).with_name(temp_path(out).name.replace(f"-{os.getpid()}-", "-999999999-"))
     stale.write_bytes(b"half a film")
     remove_stale_partials(out)
     assert not stale.exists()

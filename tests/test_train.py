@@ -265,7 +265,7 @@ def test_kill_9_then_resume_finishes_the_run(image_folder, tmp_path):
     # A kill during a checkpoint's write leaves its temporary (named by the dead process): the resume removes it.
     from vidcolor.encode import temp_path
 
-    stale = temp_path(out / "last.pt").with_name(temp_path(out / "last.pt").name.replace(f"-{os.getpid()}.", "-1."))
+    stale = temp_path(out / "last.pt").with_name(temp_path(out / "last.pt").name.replace(f"-{os.getpid()}-", "-1-"))
     stale.write_bytes(b"half a checkpoint")
     r = _cli("train", "--out", str(out), "--resume", "--steps", str(killed_at + 3))
     assert r.returncode == 0, r.stderr
