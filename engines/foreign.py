@@ -235,6 +235,25 @@ def _check_operators(path: Path, model: Any) -> None:
             )
 
 
+def external_data_files(path: Path) -> list[Path]:
+    """The files an ONNX file keeps its weights in besides itself (external data), sorted: part of
+    what the model is (:func:`vidcolor.colorizer.model_id`). Unreadable: ModelFileError."""
+    import onnx
+
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception as e:  # protobuf's and onnx's errors vary
+        raise ModelFileError(f"{path}: not a readable ONNX file ({type(e).__name__})") from None
+    _check_external_data(path, model)  # nothing outside the model's folder is read, not even to hash it
+    found = set()
+    for g in _graphs(model.graph):
+        for t in g.initializer:
+            if t.data_location == onnx.TensorProto.EXTERNAL:
+                location = {e.key: e.value for e in t.external_data}.get("location", "")
+                found.add(path.parent / location)
+    return sorted(found)
+
+
 def _check_external_data(path: Path, model: Any) -> None:
     import onnx
 
@@ -341,7 +360,7 @@ class ForeignEngine:
     def dry_run(self) -> None:
         """One run on a mid-gray picture: the real output shape against the convention, before any frame."""
         h, w = self.size or (2 * self.conv.multiple, 2 * self.conv.multiple)
-        n = self.batch or 1
+        n = self.batch or 2  # a dynamic batch is tried with 2: a file that always answers 1 shows here, not mid-film
         x = self._model_input(torch.zeros(n, 1, h, w, device=self.device))
         try:
             out = self.session.run([self.info.output_name], {self.info.input_name: x})[0]
@@ -374,6 +393,7 @@ class ForeignEngine:
         if self.batch and n < self.batch:  # a fixed batch larger than what is left: fill with copies
             L = torch.cat([L, L[-1:].expand(self.batch - n, -1, -1, -1)])
         out = self.session.run([self.info.output_name], {self.info.input_name: self._model_input(L)})[0]
+        self._check_output(tuple(out.shape), "gave", len(L))
         return self._to_ab(torch.from_numpy(out).to(self.device)[:n])
 
     def _model_input(self, L: torch.Tensor) -> np.ndarray:

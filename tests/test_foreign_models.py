@@ -5,6 +5,7 @@ known RGB offset; the colour that arrives in the output is checked against that.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -422,3 +423,37 @@ def test_a_sidecar_value_of_the_wrong_type_or_size_is_one_line_naming_it(text, s
     with pytest.raises(ModelFileError) as e:
         read_sidecar(tmp_path / "m.onnx.json")
     assert said in str(e.value) and "\n" not in str(e.value)
+
+
+def test_the_model_id_changes_with_external_data_the_convention_file_and_the_format(tmp_path):
+    # Was: the id hashed the .onnx alone, so batch took a changed model's films as done, --resume
+    # joined stale segments, and two models' outputs carried the same digest.
+    from vidcolor.colorizer import model_id
+
+    plain = ddcolor_file(tmp_path / "plain.onnx")
+    assert model_id(plain) == f"plain.onnx:{hashlib.sha256(plain.read_bytes()).hexdigest()[:12]}"  # as before
+    m = ddcolor_file(tmp_path / "m.onnx")
+    model = onnx.load(str(m))
+    onnx.save(model, str(m), save_as_external_data=True, all_tensors_to_one_file=True, location="m.data",
+              size_threshold=0)  # fmt: skip
+    ids = {model_id(m)}
+    (tmp_path / "m.data").write_bytes((tmp_path / "m.data").read_bytes()[:-4] + b"\0\0\x80?")  # other weights
+    ids.add(model_id(m))
+    (tmp_path / "m.onnx.json").write_text('{"ab_scale": 2}')
+    ids.add(model_id(m))
+    ids.add(model_id(m, "deoldify"))
+    assert len(ids) == 4
+
+
+def test_a_dynamic_batch_whose_output_batch_is_always_1_is_refused_before_any_frame(tmp_path):
+    # Was an IndexError on video: the dry run tried batch 1 only, where such a file looks right.
+    w = numpy_helper.from_array(np.zeros((2, 3, 1, 1), np.float32), "w")
+    b = numpy_helper.from_array(np.array([20.0, -10.0], np.float32), "b")
+    conv = helper.make_node("Conv", ["image", "w", "b"], ["ab_n"])
+    first = helper.make_node("ReduceMean", ["ab_n"], ["ab"], axes=[0], keepdims=1)
+    inp = helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 3, 64, 64])
+    out = helper.make_tensor_value_info("ab", TensorProto.FLOAT, ["M", 2, 64, 64])
+    graph = helper.make_graph([conv, first], "one", [inp], [out], [w, b])
+    model = _save(tmp_path / "one.onnx", graph)
+    with pytest.raises(ModelFileError, match="output gives batch 1 for an input of 2"):
+        ForeignEngine(model, "ddcolor", torch.device("cpu"))

@@ -279,17 +279,33 @@ def models_id(specs: list[ModelSpec] | ColorizeConfig) -> str:
     each file of a blend with its weight (``a.onnx:1f2e..*0.5+default.safetensors:9a8b..*0.5``)."""
     specs = model_specs(specs) if isinstance(specs, ColorizeConfig) else specs
     if len(specs) == 1:
-        return model_id(specs[0].path)
-    return "+".join(f"{model_id(s.path)}*{s.weight:g}" for s in specs)
+        return model_id(specs[0].path, specs[0].format)
+    return "+".join(f"{model_id(s.path, s.format)}*{s.weight:g}" for s in specs)
 
 
-def model_id(path: Path) -> str:
-    """``name:sha256[:12]`` of a weights file: what outputs and batch manifests record as the model."""
-    try:
-        with path.open("rb") as f:
-            return f"{path.name}:{hashlib.file_digest(f, 'sha256').hexdigest()[:12]}"
-    except OSError as e:
-        raise BadInputError(f"{path}: cannot read the weights file ({describe(e)})") from None
+def model_id(path: Path, fmt: str | None = None) -> str:
+    """``name:sha256[:12]``: what outputs and batch manifests record as the model, so a changed model is
+    never taken for the one a film was coloured with. The digest covers everything that decides the
+    colour: the weights file; for an ONNX file also its external data files, its ``FILE.onnx.json``
+    convention and the ``--model-format`` given. A file with none of those extras keeps the plain
+    SHA-256 of its bytes (the ids of earlier outputs and manifests)."""
+    extras: list[Path] = []
+    if path.suffix.lower() == ".onnx":
+        from vidcolor.engines.foreign import external_data_files, sidecar_path
+
+        extras = [*external_data_files(path), *[p for p in [sidecar_path(path)] if p.is_file()]]
+    digests = []
+    for f in [path, *extras]:
+        try:
+            with f.open("rb") as fh:
+                digests.append(hashlib.file_digest(fh, "sha256").hexdigest())
+        except OSError as e:
+            what = "the weights file" if f == path else f"its file {f.name}"
+            raise BadInputError(f"{path}: cannot read {what} ({describe(e)})") from None
+    if not extras and not fmt:
+        return f"{path.name}:{digests[0][:12]}"
+    parts = [*(f"{f.name}:{d}" for f, d in zip([path, *extras], digests, strict=True)), f"format:{fmt or ''}"]
+    return f"{path.name}:{hashlib.sha256(chr(10).join(parts).encode()).hexdigest()[:12]}"
 
 
 def output_metadata(colorizer: Colorizer, guidance: Guidance | None = None) -> dict:
