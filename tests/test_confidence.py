@@ -113,8 +113,8 @@ def test_option_reaches_the_colorizer_from_the_command_line(tmp_path, tiny_model
 
     monkeypatch.setattr(colorizer_module, "confident_ab", spy)
     out = tmp_path / "o.mp4"
-    r = run(gray_clip(tmp_path / "in.mp4"), "-o", out, "--model", tiny_model, "--confidence", mode,
-            "--confidence-tau", "5", *FAST)  # fmt: skip
+    tau = ["--confidence-tau", "5"] if mode == "pale" else []  # only pale takes it (flip refuses it: below)
+    r = run(gray_clip(tmp_path / "in.mp4"), "-o", out, "--model", tiny_model, "--confidence", mode, *tau, *FAST)
     assert r.exit_code == 0, r.output
     assert seen and all(t == (5.0 if mode == "pale" else None) for t in seen)
     with av.open(str(out)) as c:
@@ -162,3 +162,12 @@ def test_luma_stays_bit_exact_with_the_option_on(tmp_path, tiny_model, mode):
     assert r.exit_code == 0, r.output
     y_in, y_out = luma_planes(src)[0], luma_planes(tmp_path / "o.mp4")[0]
     assert len(y_out) == len(y_in) and all(np.array_equal(a, b) for a, b in zip(y_in, y_out, strict=True))
+
+
+def test_confidence_tau_without_pale_is_said_not_ignored():
+    from vidcolor.config import ColorizeConfig
+    from vidcolor.errors import BadInputError
+
+    with pytest.raises(BadInputError, match="--confidence-tau 4: only --confidence pale uses it"):
+        ColorizeConfig(confidence="flip", confidence_tau=4.0)
+    assert ColorizeConfig(confidence="pale", confidence_tau=4.0).confidence_tau == 4.0

@@ -190,6 +190,12 @@ class ColorizeConfig:
             if not ok:
                 hint = f" (one of: {', '.join(choices[name])})" if name in choices else ""
                 raise BadInputError(f"invalid option --{name.replace('_', '-')} {getattr(self, name)!r}{hint}")
+        tau = ColorizeConfig.__dataclass_fields__["confidence_tau"].default
+        if self.confidence != "pale" and self.confidence_tau != tau:  # said, not silently ignored
+            raise BadInputError(
+                f"--confidence-tau {self.confidence_tau:g}: only --confidence pale uses it (this run has "
+                f"--confidence {self.confidence}); add --confidence pale or leave it out"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
