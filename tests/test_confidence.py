@@ -120,7 +120,7 @@ def test_option_reaches_the_colorizer_from_the_command_line(tmp_path, tiny_model
     with av.open(str(out)) as c:
         ours = c.metadata["comment"].splitlines()[-1].removeprefix("colorized by vidcolor ")
     settings = json.loads(ours)["settings"]
-    assert settings["confidence"] == mode and settings["confidence_tau"] == 5.0
+    assert settings["confidence"] == mode and settings["confidence_tau"] == (5.0 if mode == "pale" else 8.0)
 
 
 def test_eval_and_batch_take_the_option(tmp_path, tiny_model):
