@@ -456,3 +456,12 @@ def test_a_huge_reference_is_kept_at_a_bounded_size(tmp_path):
     (ref,) = load_references([str(big)])
     assert ref.rgb.shape[:2] == (MAX_REFERENCE_SIDE // 2, MAX_REFERENCE_SIDE)  # aspect kept
     assert reference_rgb(big.read_bytes(), "scan.png").shape == ref.rgb.shape
+
+
+def test_a_bad_guidance_file_found_beside_the_film_is_said_as_found_there(tmp_path):
+    # Was `--hints film.hints.json: ...`, naming an option the user never gave.
+    film = write_video(tmp_path / "film.mp4", [gradient_frame(64, 48, t=i) for i in range(3)])
+    (tmp_path / "film.hints.json").write_text("{bad")
+    r = runner.invoke(app, [str(film), "-o", str(tmp_path / "o.mp4")])
+    assert r.exit_code == 2
+    assert "error: guidance beside film.mp4: " in r.output and "--hints" not in r.output

@@ -36,7 +36,7 @@ from vidcolor.config import ColorizeConfig, SegmentSettings
 from vidcolor.decode import media_kind
 from vidcolor.errors import BadInputError, Log, VidcolorError, describe
 from vidcolor.formats import CONTAINERS, IMAGE_OUTPUTS, frame_series
-from vidcolor.guidance import Guidance, beside, is_guidance_file
+from vidcolor.guidance import Guidance, is_guidance_file, load_beside
 from vidcolor.lease import Lease, Slice, fingerprint
 from vidcolor.pipeline import colorize
 
@@ -286,7 +286,7 @@ def classify(job: Job, out: Path, prev: dict | None, cfg: ColorizeConfig, model:
         if job.kind == "damaged":
             return Step(job, out, "fail", job.why, {"rel": job.rel, "input": str(job.input), "output": str(out)})
         try:  # per-file guidance by convention: film.ref/, film.ref.png, film.hints.json beside film.mp4
-            guidance, guidance_error = Guidance.load(*beside(job.input), log), ""
+            guidance, guidance_error = load_beside(job.input, log), ""
         except VidcolorError as e:
             guidance, guidance_error = None, str(e)
         st = job.input.stat()

@@ -308,6 +308,17 @@ def beside(input: Path) -> tuple[list[str], list[str]]:
     return refs, hints
 
 
+def load_beside(film: Path, log: Log = lambda _m: None) -> Guidance:
+    """The guidance found beside ``film`` (:func:`beside`), loaded; a bad file is said as found there,
+    not as an option the user never gave (``guidance beside film.mp4: film.hints.json: ...``)."""
+    try:
+        return Guidance.load(*beside(film), log)
+    except BadInputError as e:
+        what = str(e).removeprefix("--hints ").removeprefix("--reference ")
+        name = film_base(film).name if is_sequence(film) else film.name
+        raise type(e)(f"guidance beside {name}: {what}") from None
+
+
 def is_guidance_file(rel: Path) -> bool:
     """True for files the batch convention reads as guidance (never colorized as inputs): anything
     in a ``*.ref/`` folder, and ``*.ref.<ext>`` / ``*.hints.<ext>`` files. ``rel``: relative path."""

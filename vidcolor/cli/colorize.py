@@ -63,7 +63,7 @@ def colorize_cmd(
 ) -> None:
     from vidcolor.atomic import remove_dead_partials
     from vidcolor.colorizer import Colorizer
-    from vidcolor.guidance import Guidance, beside
+    from vidcolor.guidance import Guidance, beside, load_beside
     from vidcolor.pipeline import check_output, colorize
     from vidcolor.sequence import check_frame_target, frame_target, is_sequence, set_fps
 
@@ -93,10 +93,13 @@ def colorize_cmd(
     if not reference and not hints:
         # the batch convention (what `vidcolor studio` saves): film.ref/, film.hints.json beside
         # the film guide it here too; --reference/--hints given on the line replace them
-        reference, hints = beside(input)
-        if reference or hints:
-            log(f"using the guidance beside {input.name}: {', '.join(Path(p).name for p in reference + hints)}")
-    guidance = Guidance.load(reference or [], hints or [], log)
+        refs, hint_files = beside(input)
+        found = [Path(p).name for p in [*refs, *hint_files]]
+        if found:
+            log(f"using the guidance beside {input.name}: {', '.join(found)}")
+        guidance = load_beside(input, log)
+    else:
+        guidance = Guidance.load(reference or [], hints or [], log)
     colorizer = Colorizer(cfg, log)
     with progress_bar(input, cfg, enabled=not quiet, parts=part.count if part else 1) as advance:
         if part is not None:
