@@ -58,7 +58,7 @@ def test_ssim_identical_and_different():
 
 
 def test_eval_scores_a_clip_in_chunks_exactly_as_at_once():
-    # vidcolor eval scores long clips CHUNK frames at a time (flat memory); every figure must equal
+    # vidcolor eval scores long clips a chunk of frames at a time (flat memory); every figure must equal
     # the metric functions applied to the whole clip.
     g = torch.Generator().manual_seed(0)
     truth = torch.rand(37, 3, 24, 32, generator=g)
@@ -146,3 +146,10 @@ def test_eval_reports_gray_flicker_as_zero_and_no_ssim_below_one_window():
     assert r["flicker"] == 0.0 and r["flicker_truth"] > 0
     tiny = Scorer().add(truth[:2, :, :8, :8], truth[:2, :, :8, :8], gray[:2, :, :8, :8]).result()
     assert tiny["ssim"] is None and tiny["psnr"] == 100.0
+
+
+def test_eval_scores_large_frames_a_few_at_a_time():
+    from vidcolor.evaluate import chunk_frames
+
+    assert chunk_frames(640, 480) == 16 and chunk_frames(1920, 1080) == 2 and chunk_frames(7680, 4320) == 1
+    assert chunk_frames(176, 144) == 16  # never more than 16, however small

@@ -205,7 +205,13 @@ def _frames(path: Path, limit: int | None = None) -> Iterator[np.ndarray]:
 
 
 LAST_FRAMES = 10  # "psnr_last": mean PSNR of a clip's last frames (is guided colour still right there?)
-CHUNK = 16  # frames scored at once: bounds eval's memory whatever the clip's length and size
+CHUNK_PIXELS = 16 * 640 * 480  # pixels of the frames scored at once (16 at 480p, 2 at 1080p): flat memory for any
+# clip's length and size (16 frames of 1080p took 8 GB, and the system's OOM killer stopped eval)
+
+
+def chunk_frames(w: int, h: int) -> int:
+    """How many frames of ``w`` x ``h`` are scored at once (the figures do not depend on it)."""
+    return max(1, min(16, CHUNK_PIXELS // max(1, w * h)))
 
 
 def _random_points(rgb: np.ndarray, n: int, seed: int) -> list[dict]:
@@ -282,7 +288,7 @@ def evaluate_item(
                 if i in picks:
                     sheet_rows.append([frames[1], *frames[2:], frames[0]])
                 chunk.append(frames)
-                if len(chunk) == CHUNK:
+                if len(chunk) == chunk_frames(frames[0].shape[1], frames[0].shape[0]):
                     _score_chunk(chunk, scorers)
                     chunk = []
             if chunk:
