@@ -538,7 +538,9 @@ def test_ctrl_c_stops_the_studio_command(film: Path, tiny_model: Path) -> None:
     import urllib.request
 
     cmd = [sys.executable, "-m", "vidcolor", "studio", str(film), "--model", str(tiny_model), "--device", "cpu"]
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # a suite started in the background (`make test &`, nohup) passes SIGINT on ignored: Ctrl-C could not be tested
+    restore = lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)  # noqa: E731
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=restore)
     try:
         url = p.stdout.readline().strip()  # the one line on stdout: the server is listening
         assert url.startswith("http://127.0.0.1:") and "?token=" in url
