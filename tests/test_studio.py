@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import threading
+from dataclasses import astuple
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +21,7 @@ from typer.testing import CliRunner
 
 from vidcolor.cli import app
 from vidcolor.colorizer import Colorizer
-from vidcolor.config import ColorizeConfig
+from vidcolor.config import ColorizeConfig, EncodeSettings
 from vidcolor.studio.server import create_app
 from vidcolor.studio.session import Studio
 
@@ -100,7 +101,7 @@ def test_hint_colours_the_preview_then_save_and_the_cli_uses_it(film: Path, tiny
     auto = png(client.get("/api/shots/0/colour.png", query_string=q))
     x, y = 0.5, 0.5
     r = client.post("/api/shots/0/hints", query_string=q, json={"x": x, "y": y, "rgb": BLUE})
-    assert r.status_code == 200 and r.get_json() == {"index": 0, "rgb": BLUE}
+    assert r.status_code == 200 and r.get_json() == {"id": 0, "rgb": BLUE, "version": 1}
     guided = png(client.get("/api/shots/0/colour.png", query_string=q))
     assert dist(near(guided, x, y), BLUE) < dist(near(auto, x, y), BLUE) - 20
     # luma kept: the hint changes colour, not the picture
@@ -127,7 +128,7 @@ def test_hint_colours_the_preview_then_save_and_the_cli_uses_it(film: Path, tiny
     # ... and a new studio loads them back
     _again, client2 = open_studio(film, tiny_model)
     hints = client2.get("/api/shots", query_string=q).get_json()["shots"][0]["hints"]
-    assert hints == [{"x": x, "y": y, "rgb": BLUE}]
+    assert hints == [{"id": 0, "x": x, "y": y, "rgb": BLUE}]
 
 
 def test_edit_and_delete_hints(film: Path, tiny_model: Path) -> None:
@@ -139,7 +140,7 @@ def test_edit_and_delete_hints(film: Path, tiny_model: Path) -> None:
         == 200
     )
     assert client.get("/api/shots", query_string=q).get_json()["shots"][0]["hints"] == [
-        {"x": 0.3, "y": 0.4, "rgb": [1, 2, 3]}
+        {"id": 0, "x": 0.3, "y": 0.4, "rgb": [1, 2, 3]}
     ]
     bad = client.post("/api/shots/0/hints", query_string=q, json={"x": 2, "y": 0.4, "rgb": [1, 2, 3]})
     assert bad.status_code == 400 and "x" in bad.get_json()["error"]
@@ -296,14 +297,14 @@ def test_browser_click_adds_a_hint_and_the_preview_changes(film: Path, tiny_mode
             page.mouse.click(box["x"] + box["width"] * 0.25, box["y"] + box["height"] * 0.5)
             page.wait_for_selector("#hints li")
             page.wait_for_function(f"{src} !== {before!r}")
-            ((x, y, rgb),) = studio.shots[0].hints
+            ((_id, x, y, rgb, _t),) = map(astuple, studio.shots[0].hints)
             assert abs(x - 0.25) < 0.02 and abs(y - 0.5) < 0.02
 
             before = page.evaluate(src)
             page.locator("#hints input[type=color]").fill("#1e3ce6")  # the picker, as a user sets it
             page.wait_for_function(f"{src} !== {before!r}")
             page.wait_for_function("document.getElementById('colour').complete")
-            assert studio.shots[0].hints[0][2] == (0x1E, 0x3C, 0xE6)
+            assert studio.shots[0].hints[0].rgb == (0x1E, 0x3C, 0xE6)
 
             dot = page.locator(".dot").bounding_box()
             page.mouse.move(dot["x"] + dot["width"] / 2, dot["y"] + dot["height"] / 2)
@@ -311,7 +312,7 @@ def test_browser_click_adds_a_hint_and_the_preview_changes(film: Path, tiny_mode
             page.mouse.move(box["x"] + box["width"] * 0.75, box["y"] + box["height"] * 0.25, steps=5)
             page.mouse.up()
             page.wait_for_function("document.querySelector('#hints li').textContent.includes('(0.75, 0.25)')")
-            ((x, y, rgb),) = studio.shots[0].hints
+            ((_id, x, y, rgb, _t),) = map(astuple, studio.shots[0].hints)
             assert abs(x - 0.75) < 0.02 and abs(y - 0.25) < 0.02 and rgb == (0x1E, 0x3C, 0xE6)
 
             buf = io.BytesIO()
@@ -387,7 +388,7 @@ def test_a_hint_without_a_colour_starts_at_the_automatic_colour_there(film: Path
     assert r.status_code == 200
     rgb = r.get_json()["rgb"]
     assert dist(near(auto, 0.25, 0.75), rgb) < 3  # what the page showed there: its picker starts at it
-    assert studio.shots[0].hints == [(0.25, 0.75, tuple(rgb))]
+    assert [(h.x, h.y, h.rgb) for h in studio.shots[0].hints] == [(0.25, 0.75, tuple(rgb))]
     bad = client.post("/api/shots/0/hints", query_string=q, json={"x": "left", "y": 0.5})
     assert bad.status_code == 400 and "x" in bad.get_json()["error"]
 
@@ -550,7 +551,7 @@ def test_ctrl_c_stops_the_studio_command(film: Path, tiny_model: Path) -> None:
             f"{base}api/shots/0/hints?{token}", hint, {"Content-Type": "application/json"}, method="POST"
         )
         with urllib.request.urlopen(add, timeout=30) as r:
-            assert json.loads(r.read())["index"] == 0
+            assert json.loads(r.read())["id"] == 0
         p.send_signal(signal.SIGINT)
         _out, err = p.communicate(timeout=60)
     finally:
@@ -601,17 +602,25 @@ def test_undo_takes_back_each_change_in_turn(tmp_path: Path, tiny_model: Path) -
     q = {"token": TOKEN}
 
     def hints(n: int) -> list:
-        return client.get("/api/shots", query_string=q).get_json()["shots"][n]["hints"]
+        return [
+            {k: h[k] for k in ("x", "y", "rgb")}
+            for h in client.get("/api/shots", query_string=q).get_json()["shots"][n]["hints"]
+        ]
 
     client.post("/api/shots/0/hints", query_string=q, json={"x": 0.2, "y": 0.2, "rgb": BLUE})
     client.put("/api/shots/0/hints/0", query_string=q, json={"x": 0.7, "y": 0.6, "rgb": BLUE})  # dragged
-    client.post("/api/shots/1/hints", query_string=q, json={"x": 0.5, "y": 0.5, "rgb": [1, 2, 3]})
+    client.post("/api/shots/1/hints", query_string=q, json={"x": 0.5, "y": 0.5, "rgb": [1, 2, 3]})  # id 1
     buf = io.BytesIO()
     Image.fromarray(gradient_frame(64, 48)).save(buf, format="PNG")
     client.post("/api/shots/1/reference", query_string=q, data=buf.getvalue())
     client.delete("/api/shots/0/hints/0", query_string=q)
     client.post("/api/save", query_string=q)
     undo = lambda: client.post("/api/undo", query_string=q).get_json()["shot"]  # noqa: E731
+    client.post("/api/shots/0/hints", query_string=q, json={"x": 0.9, "y": 0.9, "rgb": BLUE})
+    assert studio.unsaved
+    assert undo() == 0 and not studio.unsaved  # undone back to what the files hold: nothing to save
+    assert client.delete("/api/shots/0/reference", query_string=q).status_code == 200  # it has none
+    assert not studio.unsaved  # no change (and none to undo: the next undo below is the delete's)
     assert undo() == 0 and hints(0) == [{"x": 0.7, "y": 0.6, "rgb": BLUE}]  # the delete
     assert studio.unsaved
     assert undo() == 1 and studio.shots[1].reference is None  # the reference
@@ -737,3 +746,113 @@ def test_save_keeps_what_the_page_did_not_edit(tmp_path: Path, tiny_model: Path)
     assert {p.name: p.read_bytes() for p in refs.iterdir()} == before
     saved = json.loads((tmp_path / "reel.hints.json").read_text())
     assert hand in saved and {"x": 0.5, "y": 0.5, "rgb": BLUE, "t": studio.shots[0].t} in saved
+
+
+def test_an_edit_from_a_stale_tab_is_refused_never_applied_to_another_hint(film: Path, tiny_model: Path) -> None:
+    """Two pages on one film: tab B deletes a hint; tab A, which has not seen that, deletes "its"
+    hint: refused (409, a message saying why), and no hint is touched. Hints are addressed by id,
+    so even an edit that names no version lands on the hint it means."""
+    studio, client = open_studio(film, tiny_model)
+    q = {"token": TOKEN}
+    for x in (0.2, 0.5, 0.8):
+        client.post("/api/shots/0/hints", query_string=q, json={"x": x, "y": 0.5, "rgb": BLUE})
+    seen = client.get("/api/shots", query_string=q).get_json()  # both tabs load the page
+    v, ids = seen["version"], [h["id"] for h in seen["shots"][0]["hints"]]
+    ok = client.delete(f"/api/shots/0/hints/{ids[0]}", query_string=q, headers={"X-Studio-Version": str(v)})
+    assert ok.status_code == 200 and ok.get_json()["version"] == v + 1  # tab B
+    stale = client.delete(f"/api/shots/0/hints/{ids[1]}", query_string=q, headers={"X-Studio-Version": str(v)})
+    assert stale.status_code == 409 and "another tab" in stale.get_json()["error"]  # tab A
+    assert [h.x for h in studio.shots[0].hints] == [0.5, 0.8]
+    for stale_edit in (
+        lambda h: client.put(
+            f"/api/shots/0/hints/{ids[2]}", query_string=q, headers=h, json={"x": 0, "y": 0, "rgb": BLUE}
+        ),
+        lambda h: client.post("/api/undo", query_string=q, headers=h),
+        lambda h: client.put("/api/strength", query_string=q, headers=h, json={"strength": 2}),
+    ):
+        assert stale_edit({"X-Studio-Version": str(v)}).status_code == 409
+    assert [h.x for h in studio.shots[0].hints] == [0.5, 0.8] and studio.colorizer.cfg.strength == 1.0
+    # tab A reloads: its next edit applies, to the hint it names (by id, not by place in the list)
+    v = client.get("/api/shots", query_string=q).get_json()["version"]
+    ok = client.delete(f"/api/shots/0/hints/{ids[2]}", query_string=q, headers={"X-Studio-Version": str(v)})
+    assert ok.status_code == 200 and [h.x for h in studio.shots[0].hints] == [0.5]
+    gone = client.delete(f"/api/shots/0/hints/{ids[0]}", query_string=q)  # already deleted: 404, not another
+    assert gone.status_code == 404 and "hint 0 of shot 0" in gone.get_json()["error"]
+    assert [h.x for h in studio.shots[0].hints] == [0.5]
+
+
+def test_the_page_shows_the_frame_render_writes_and_how_well_a_reference_matches(
+    tmp_path: Path, tiny_model: Path
+) -> None:
+    """What you see is what renders: shot 2's picture on the page (a hint and a reference that
+    matches the shot poorly, pinned to it) against the same frame of the rendered film (lossless,
+    so only the code path can differ): within 2 levels. The poor match is reported with its score;
+    a reference that is the shot's own colour frame scores above the gate."""
+    from test_guidance import luma_gray, two_shots
+
+    a, b = two_shots()
+    film = write_video(tmp_path / "reel.mkv", [luma_gray(f) for f in a + b], fps=12, codec="ffv1")
+    out = tmp_path / "out.mkv"
+    cfg = ColorizeConfig(model=str(tiny_model), device="cpu", encode=EncodeSettings(codec="ffv1"))
+    studio = Studio(film, Colorizer(cfg), render_to=out)
+    client = create_app(studio, TOKEN).test_client()
+    q = {"token": TOKEN}
+    assert [s.start for s in studio.shots] == [0, 8]
+
+    def reference(n: int, rgb: np.ndarray) -> float:
+        buf = io.BytesIO()
+        Image.fromarray(rgb).save(buf, format="PNG")
+        assert client.post(f"/api/shots/{n}/reference", query_string=q, data=buf.getvalue()).status_code == 200
+        return client.get("/api/shots", query_string=q).get_json()["shots"][n]["match"]
+
+    doc = client.get("/api/shots", query_string=q).get_json()
+    assert doc["shots"][1]["match"] is None
+    auto = png(client.get("/api/shots/1/colour.png", query_string=q))
+    assert reference(0, a[0]) >= doc["match_gate"]  # the shot's own colour: it lines up
+    poor = reference(1, np.ascontiguousarray(np.rot90(gradient_frame(64, 96, t=2.0))))  # something else
+    assert poor < doc["match_gate"]
+    client.post("/api/shots/1/hints", query_string=q, json={"x": 0.3, "y": 0.6, "rgb": [220, 40, 40]})
+    page = png(client.get("/api/shots/1/colour.png", query_string=q))
+    assert client.post("/api/render", query_string=q).status_code == 200
+    studio.renderer.wait(120)
+    assert studio.renderer.state["state"] == "done", studio.renderer.state
+    rendered = read_frames(out)[8].astype(np.float64)
+    assert page.shape == rendered.shape
+    diff = np.abs(page - rendered)
+    assert diff.max() <= 2, (diff.max(), diff.mean())
+    # and what both show is guided, not the automatic colour the page showed before
+    assert np.abs(page - auto).max() > 20
+
+
+def test_the_shot_list_is_cached_by_the_file(tmp_path: Path, tiny_model: Path, monkeypatch) -> None:
+    """A film opened a second time does not decode it again (the shot pass of a feature film takes
+    minutes); a film changed since, or a damaged cache entry, is scanned again."""
+    import os
+
+    from test_guidance import luma_gray, two_shots
+
+    import vidcolor.studio.session as session
+
+    a, b = two_shots()
+    film = write_video(tmp_path / "reel [1950].mkv", [luma_gray(f) for f in a + b], fps=12, codec="ffv1")
+    first = Studio(film, Colorizer(ColorizeConfig(model=str(tiny_model), device="cpu")))
+    real = session.shot_frames
+    scans = []
+    monkeypatch.setattr(session, "shot_frames", lambda *a, **k: scans.append(1) or real(*a, **k))
+    frames: list[int] = []
+    again = Studio(film, first.colorizer, progress=frames.append)
+    assert scans == [] and sum(frames) == 16
+    assert [(s.start, s.t, s.gray_png, s.thumb_png) for s in again.shots] == [
+        (s.start, s.t, s.gray_png, s.thumb_png) for s in first.shots
+    ]
+    assert np.array_equal(again.map.times, first.map.times) and again.map.starts == first.map.starts == [0, 8]
+    st = film.stat()
+    os.utime(film, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # edited (or replaced) since
+    Studio(film, first.colorizer)
+    assert scans == [1]
+    for entry in (Path(os.environ["VIDCOLOR_CACHE"]) / "studio-shots").glob("*.npz"):
+        entry.write_bytes(b"not a cache entry")
+    notes: list[str] = []
+    third = Studio(film, first.colorizer, notes.append)
+    assert scans == [1, 1] and [s.start for s in third.shots] == [0, 8]
+    assert any("could not be read" in n and "finding the shots again" in n for n in notes), notes

@@ -524,3 +524,21 @@ class Guider:
             else:
                 lines[a.name] = f"{a.name} guided no frame (its shot or frame was not reached)"
         return [lines[name] for name in sorted(lines)]
+
+
+def reference_coverage(
+    reference: np.ndarray, gray: np.ndarray, aspect: float, cfg: PropagationConfig | None = None
+) -> float:
+    """How much of a frame a colour reference lines up with, in [0, 1]: the mean confidence of its
+    dense match (:func:`~vidcolor.propagate.match`) on ``gray`` (H, W) uint8, the frame as shown,
+    at the size the film's guides work at. ``reference`` (h, w, 3) uint8 is fitted to ``aspect``
+    (width / height as shown) as the film's loop fits it. ``cfg.gate`` is what an unpinned
+    reference needs to guide a frame; a pinned one guides its shot whatever it scores."""
+    cfg = cfg or PropagationConfig()
+    H, W = gray.shape
+    k = min(1.0, cfg.guide_short / min(H, W))
+    size = (max(1, round(W * k)), max(1, round(H * k)))
+    small = np.array(Image.fromarray(gray).resize(size, Image.Resampling.BOX))
+    L = uint8_rgb_to_L(torch.from_numpy(small).expand(3, -1, -1)[None])[0]
+    ref_L, ref_ab = _model_lab(_resize_rgb(reference, size, (aspect,)), torch.device("cpu"), "bt601")
+    return match(L, ref_L, ref_ab, cfg).coverage

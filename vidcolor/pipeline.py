@@ -40,7 +40,7 @@ from vidcolor.guidance import Guidance, Guider
 from vidcolor.planes import (
     render_size,
 )
-from vidcolor.preview import PreviewSheet
+from vidcolor.preview import TILE_WIDTH, PreviewSheet
 from vidcolor.sequence import FrameTarget, FrameWriter, frame_namer, frame_target, is_sequence, open_sequence, set_fps
 from vidcolor.shots import ShotMap, scan
 from vidcolor.source import probe
@@ -184,6 +184,7 @@ def preview_sheet(
     guidance: Guidance | None = None,
     log: Log = lambda _m: None,
     progress: Progress = lambda _n: None,
+    tile_width: int = TILE_WIDTH,
 ) -> PreviewSheet:
     """A sheet of ``n`` evenly spaced frames of ``[cfg.start, cfg.start + cfg.duration)`` (gray |
     colour, or gray | automatic | guided) showing what the video would show: the same temporal
@@ -200,12 +201,12 @@ def preview_sheet(
         plan = interlace.Plan(deinterlace=plan.keep)
     film = Film.open(input, colorizer, log, source, plan)
     expected = film.info.expected_frames(cfg.start, cfg.duration)
-    sheet, run, guider = _preview_pass(film, colorizer, n, expected, guidance, log, progress)
+    sheet, run, guider = _preview_pass(film, colorizer, n, expected, guidance, log, progress, tile_width)
     if len(sheet.rows) < len(sheet.wanted) and 0 < run.seen < expected:
         # The header counts more frames than decode (an AVI's null frames, a file cut short): the
         # frames were chosen among frames that are not there. Choose among those that are.
         log(f"note: {input.name} decoded {run.seen} of the {expected} frames its header announces: choosing again")
-        sheet, run, guider = _preview_pass(film, colorizer, n, run.seen, guidance, log, lambda _n: None)
+        sheet, run, guider = _preview_pass(film, colorizer, n, run.seen, guidance, log, lambda _n: None, tile_width)
     if not sheet.rows:
         raise ProcessingError(f"{input}: no decodable video frames for a preview")
     if guider:
@@ -221,10 +222,11 @@ def _preview_pass(
     guidance: Guidance | None,
     log: Log,
     progress: Progress,
+    tile_width: int,
 ) -> tuple[PreviewSheet, Run, Guider | None]:
     """One pass over the film for a sheet of ``n`` frames chosen among ``expected``."""
     cfg = colorizer.cfg
-    sheet = PreviewSheet(n, expected, film.info.display_width, film.info.height)
+    sheet = PreviewSheet(n, expected, film.info.display_width, film.info.height, tile_width)
     runs = {j for i in sheet.wanted for j in range(max(0, i - PREVIEW_WARMUP), i + 1)}
     guider = _guider(film, guidance, colorizer, log) if guidance else None
     items = _windows(film.items(cfg.start, cfg.duration, log, keep=sheet.wanted.__contains__), runs)

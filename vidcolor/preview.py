@@ -20,17 +20,18 @@ def pick_indices(n: int, total: int) -> list[int]:
     return sorted({min(total - 1, int((i + 0.5) * total / n)) for i in range(n)})
 
 
-def tile_size(width: int, height: int) -> tuple[int, int]:
-    w = min(TILE_WIDTH, width)
+def tile_size(width: int, height: int, tile_width: int = TILE_WIDTH) -> tuple[int, int]:
+    """(w, h) of a sheet's tile for a frame shown at ``width`` x ``height``: at most ``tile_width`` wide."""
+    w = min(tile_width, width)
     return w, max(1, round(height * w / width))
 
 
 class PreviewSheet:
     """Collects (gray, colour) tiles of chosen frames while a video streams past."""
 
-    def __init__(self, n: int, expected_frames: int, width: int, height: int) -> None:
+    def __init__(self, n: int, expected_frames: int, width: int, height: int, tile_width: int = TILE_WIDTH) -> None:
         self.wanted = set(pick_indices(n, expected_frames))
-        self.size = tile_size(width, height)
+        self.size = tile_size(width, height, tile_width)
         self.rows: list[np.ndarray] = []
 
     def wants(self, first: int, end: int) -> bool:

@@ -37,6 +37,7 @@ def studio_cmd(
         import flask  # noqa: F401  (an optional dependency: say how to get it, not a traceback)
     except ImportError:
         raise BadInputError(INSTALL) from None
+    from vidcolor.cli.progress import progress_bar
     from vidcolor.colorizer import Colorizer
     from vidcolor.decode import is_image
     from vidcolor.sequence import is_sequence
@@ -57,15 +58,19 @@ def studio_cmd(
 
         for p in remove_dead_partials(output):  # what a killed or hung-up studio's Render left behind
             log(f"note: removed {p.name}, left by a run that was stopped")
-    log(f"finding the shots of {film.name} ...")
-    studio = Studio(film, Colorizer(cfg, log), log, render_to=output)
+    colorizer = Colorizer(cfg, log)
+    log(f"finding the shots of {film.name} (once: the list is cached for the next opening) ...")
+    with progress_bar(film, cfg, enabled=not quiet, label="shots") as advance:
+        studio = Studio(film, colorizer, log, render_to=output, progress=advance)
     try:
         server = Server(studio, port)
     except OSError as e:
         raise BadInputError(f"--port {port}: cannot listen on 127.0.0.1 ({e.strerror})") from None
     try:
         typer.echo(server.url)  # stdout, always: the one line a user (or a script) needs
-        log(f"{len(studio.shots)} shots; Ctrl-C or Quit on the page stops the studio")
+        log(
+            f"{len(studio.shots)} shot{'s' if len(studio.shots) != 1 else ''}; Ctrl-C or Quit on the page stops the studio"
+        )
         if open_page:
             import webbrowser
 

@@ -18,7 +18,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from vidcolor.errors import BadInputError, describe
-from vidcolor.studio.session import MAX_UPLOAD, Studio
+from vidcolor.studio.session import MAX_UPLOAD, Stale, Studio
 
 STATIC = {"index.html": "text/html", "app.js": "text/javascript", "style.css": "text/css"}
 
@@ -45,11 +45,12 @@ def create_app(studio: Studio, token: str, quit: Callable[[], None] = lambda: No
 
     @app.errorhandler(BadInputError)
     def bad_input(e: BadInputError) -> tuple[Response, int]:
-        return jsonify(error=str(e)), 400
+        return jsonify(error=str(e)), 409 if isinstance(e, Stale) else 400
 
     @app.errorhandler(KeyError)
     def unknown(e: KeyError) -> tuple[Response, int]:
-        return jsonify(error=f"no such shot or hint: {e.args[0]!r}"), 404
+        what = e.args[0]  # a shot's number, or "hint H of shot N" (deleted or undone meanwhile, maybe in another tab)
+        return jsonify(error=f"no such shot or hint: {what if isinstance(what, str) else repr(what)}"), 404
 
     @app.errorhandler(RequestEntityTooLarge)
     def too_large(_e: HTTPException) -> tuple[Response, int]:
@@ -102,6 +103,12 @@ def create_app(studio: Studio, token: str, quit: Callable[[], None] = lambda: No
     def shot_preview(n: int) -> Response:
         return _png(studio.shot_preview_png(n))
 
+    def version() -> int | str | None:
+        """The version of the studio the page saw (``X-Studio-Version``): an edit from a page that has
+        not seen the latest change is refused (409). Absent: the edit applies (scripts, the tests)."""
+        given = request.headers.get("X-Studio-Version")
+        return None if given is None else int(given) if given.isdigit() else given
+
     def body() -> dict:
         doc = request.get_json(silent=True)
         if not isinstance(doc, dict):
@@ -112,19 +119,19 @@ def create_app(studio: Studio, token: str, quit: Callable[[], None] = lambda: No
     def add_hint(n: int) -> Response:
         doc = body()
         # no rgb: the hint starts at the automatic colour there (the page then opens its picker)
-        i, rgb = studio.add_hint(n, doc.get("x"), doc.get("y"), doc.get("rgb"))
-        return jsonify(index=i, rgb=list(rgb))
+        h = studio.add_hint(n, doc.get("x"), doc.get("y"), doc.get("rgb"), version())
+        return jsonify(id=h.id, rgb=list(h.rgb), version=studio.version)
 
-    @app.put("/api/shots/<int:n>/hints/<int:i>")
-    def set_hint(n: int, i: int) -> Response:
+    @app.put("/api/shots/<int:n>/hints/<int:hint_id>")
+    def set_hint(n: int, hint_id: int) -> Response:
         doc = body()
-        studio.set_hint(n, i, doc.get("x"), doc.get("y"), doc.get("rgb"))
-        return jsonify(ok=True)
+        studio.set_hint(n, hint_id, doc.get("x"), doc.get("y"), doc.get("rgb"), version())
+        return jsonify(ok=True, version=studio.version)
 
-    @app.delete("/api/shots/<int:n>/hints/<int:i>")
-    def delete_hint(n: int, i: int) -> Response:
-        studio.delete_hint(n, i)
-        return jsonify(ok=True)
+    @app.delete("/api/shots/<int:n>/hints/<int:hint_id>")
+    def delete_hint(n: int, hint_id: int) -> Response:
+        studio.delete_hint(n, hint_id, version())
+        return jsonify(ok=True, version=studio.version)
 
     @app.post("/api/shots/<int:n>/reference")
     def set_reference(n: int) -> Response:
@@ -133,27 +140,27 @@ def create_app(studio: Studio, token: str, quit: Callable[[], None] = lambda: No
         data = upload.read() if upload is not None else request.get_data()
         if not data:
             raise BadInputError("reference: no file was sent")
-        studio.set_reference(n, data)
-        return jsonify(ok=True)
+        studio.set_reference(n, data, version())
+        return jsonify(ok=True, version=studio.version)
 
     @app.delete("/api/shots/<int:n>/reference")
     def delete_reference(n: int) -> Response:
-        studio.set_reference(n, None)
-        return jsonify(ok=True)
+        studio.set_reference(n, None, version())
+        return jsonify(ok=True, version=studio.version)
 
     @app.post("/api/undo")
     def undo() -> Response:
-        return jsonify(shot=studio.undo())
+        return jsonify(shot=studio.undo(version()), version=studio.version)
 
     @app.put("/api/strength")
     def strength() -> Response:
-        studio.set_strength(body().get("strength"))
-        return jsonify(ok=True)
+        studio.set_strength(body().get("strength"), version())
+        return jsonify(ok=True, version=studio.version)
 
     @app.put("/api/smoothing")
     def smoothing() -> Response:
-        studio.set_smoothing(body().get("smoothing"))
-        return jsonify(ok=True)
+        studio.set_smoothing(body().get("smoothing"), version())
+        return jsonify(ok=True, version=studio.version)
 
     @app.post("/api/save")
     def save() -> Response:

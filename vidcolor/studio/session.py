@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import itertools
 import json
 import re
 import shlex
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,10 +23,12 @@ import numpy as np
 from av.video.reformatter import Interpolation
 from PIL import Image
 
+from vidcolor import __version__
 from vidcolor.atomic import write_atomic
 from vidcolor.colorizer import Colorizer
 from vidcolor.config import ColorizeConfig
 from vidcolor.decode import media_kind
+from vidcolor.engines.cache import entry
 from vidcolor.errors import BadInputError, Log, ProcessingError, describe
 from vidcolor.guidance import (
     Guidance,
@@ -34,11 +38,13 @@ from vidcolor.guidance import (
     film_base,
     load_hints,
     load_references,
+    reference_coverage,
     reference_rgb,
 )
 from vidcolor.pipeline import colorize, colorize_array, preview_sheet
 from vidcolor.planes import render_size
 from vidcolor.preview import stack_rows
+from vidcolor.propagate import PropagationConfig
 from vidcolor.shots import ShotMap, keyframe_name, shot_frames
 from vidcolor.source import probe
 
@@ -53,8 +59,32 @@ OWN_REF = re.compile(r"^shot\d{4}_t\d+\.\d{3}s\.png$")
 Rgb = tuple[int, int, int]
 
 
+@dataclass(frozen=True)
+class Hint:
+    """One hint on a shot. ``id`` is stable for the studio's life (two tabs, an undo, a delete
+    elsewhere never make an edit land on another hint); ``t`` is the time it was read with from
+    ``film.hints.json`` (its frame in the shot), kept while the hint is unchanged so a hand-written
+    ``"t": 4.0`` is not moved to the shot's start; None for a hint made or edited here."""
+
+    id: int
+    x: float  # fraction of the width, [0, 1]
+    y: float  # fraction of the height, [0, 1]
+    rgb: Rgb  # 0..255
+    t: float | None = None
+
+
 class CannotSave(BadInputError):
     """The film's folder cannot be written (a read-only archive, a full disk)."""
+
+
+class Stale(BadInputError):
+    """An edit sent by a page that has not seen the latest change (another tab, another window)."""
+
+    def __init__(self, sent: object, current: int) -> None:
+        super().__init__(
+            f"the studio changed since this page last loaded (version {sent!r}, now {current}): "
+            "another tab or window edited it; the page reloads to show it, then make your edit again"
+        )
 
 
 class Cancelled(ProcessingError):
@@ -122,9 +152,10 @@ class Shot:
     t: float  # seconds from the file's start
     gray_png: bytes = field(repr=False)  # the first frame, gray, at most KEYFRAME_SIDE: PNG (small in memory)
     thumb_png: bytes = field(repr=False)  # ... THUMB_HEIGHT high, for the strip
-    hints: list[tuple[float, float, Rgb]] = field(default_factory=list)  # (x, y in [0,1], rgb 0..255)
+    hints: list[Hint] = field(default_factory=list)
     reference: np.ndarray | None = field(default=None, repr=False)  # (h, w, 3) uint8
     automatic: tuple[float, np.ndarray] | None = field(default=None, repr=False)  # (strength, colour) cache
+    match: tuple[np.ndarray, float] | None = field(default=None, repr=False)  # (reference, its match) cache
 
     @property
     def gray(self) -> np.ndarray:
@@ -150,6 +181,83 @@ def keyframe_size(width: int, height: int) -> tuple[int, int]:
     return max(1, round(width * k)), max(1, round(height * k))
 
 
+SHOTS_CACHE_FORMAT = 1  # bump when what find_shots stores, or the cut test, changes
+
+
+def _shots_entry(film: Path, size: tuple[int, int], keyframe: tuple[int, int]) -> Path:
+    """The cache entry of a film's shot pass: keyed by the file as it is now (path, bytes, mtime),
+    the size cuts are tested at and the keyframes' size, so an edited or replaced film is scanned again.
+    A folder of frames goes by the folder's mtime: frames added or removed count, one redrawn in place not."""
+    st = (film if film.exists() else film.parent).stat()  # a pattern of frames ('f_%04d.png'): their folder
+    return entry(
+        "studio-shots", ".npz", film=str(film), bytes=st.st_size, mtime=st.st_mtime_ns, size=size,
+        keyframe=keyframe, format=SHOTS_CACHE_FORMAT, vidcolor=__version__,
+    )  # fmt: skip
+
+
+def _packed(blobs: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
+    return np.frombuffer(b"".join(blobs), np.uint8), np.cumsum([0] + [len(b) for b in blobs])
+
+
+def _unpacked(data: np.ndarray, ends: np.ndarray) -> list[bytes]:
+    return [data[a:b].tobytes() for a, b in itertools.pairwise(ends)]
+
+
+def find_shots(
+    film: Path,
+    size: tuple[int, int],
+    keyframe: tuple[int, int],
+    progress: Callable[[int], None] = lambda _n: None,
+    log: Log = lambda _m: None,
+) -> tuple[list[Shot], ShotMap]:
+    """The shots of ``film`` (cuts tested at ``size``) with their gray keyframes at ``keyframe`` (w, h)
+    and strip thumbnails. The pass decodes the whole film (109 s for a 5-minute SD film on 2 cores),
+    so its result is cached (:func:`engines.cache.entry`, ``studio-shots/``): a film opened again
+    opens at once. ``progress(n)``: n more frames scanned."""
+    path = _shots_entry(film, size, keyframe)
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            times, starts = z["times"], [int(i) for i in z["starts"]]
+            grays, thumbs = _unpacked(z["gray"], z["gray_ends"]), _unpacked(z["thumb"], z["thumb_ends"])
+        shots = [Shot(i, float(times[i]), g, th) for i, g, th in zip(starts, grays, thumbs, strict=True)]
+        progress(len(times))
+        return shots, ShotMap(times, starts)
+    except FileNotFoundError:
+        pass
+    except Exception as e:  # a damaged or foreign entry: scanned again and replaced, said
+        log(f"note: the cached shot list of {film.name} could not be read ({describe(e)}); finding the shots again")
+    kw, kh = keyframe
+    shots: list[Shot] = []
+    times: list[float] = []
+    for _i, t, new, frame in shot_frames(film, size):
+        times.append(t)
+        if new:
+            gray = frame.to_ndarray(format="gray", width=kw, height=kh, interpolation=Interpolation.AREA)
+            tw, th = max(1, round(kw * min(1.0, THUMB_HEIGHT / kh))), min(kh, THUMB_HEIGHT)
+            thumb = frame.to_ndarray(format="gray", width=tw, height=th, interpolation=Interpolation.AREA)
+            shots.append(Shot(len(times) - 1, t, png_bytes(gray), png_bytes(thumb)))
+        progress(1)
+    if not shots:
+        raise BadInputError(f"{film}: no decodable video frames")
+    gray, gray_ends = _packed([s.gray_png for s in shots])
+    thumb, thumb_ends = _packed([s.thumb_png for s in shots])
+    arrays = {
+        "times": np.asarray(times, np.float64), "starts": np.asarray([s.start for s in shots], np.int64),
+        "gray": gray, "gray_ends": gray_ends, "thumb": thumb, "thumb_ends": thumb_ends,
+    }  # fmt: skip
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(path, write)
+    except OSError as e:  # a read-only or full cache: the studio works, the next opening scans again
+        log(f"note: could not cache the shot list in {path.parent} ({e.strerror or e})")
+    return shots, ShotMap(arrays["times"], [s.start for s in shots])
+
+
 def _hint(x: object, y: object, rgb: object) -> tuple[float, float, Rgb]:
     """Validate one hint from a request: x, y fractions in [0, 1], rgb three ints 0..255."""
     for name, v in (("x", x), ("y", y)):
@@ -167,7 +275,12 @@ class Studio:
     (the web server answers requests on several threads; the model and the state are shared)."""
 
     def __init__(
-        self, film: Path, colorizer: Colorizer, log: Log = lambda _m: None, render_to: Path | None = None
+        self,
+        film: Path,
+        colorizer: Colorizer,
+        log: Log = lambda _m: None,
+        render_to: Path | None = None,
+        progress: Callable[[int], None] = lambda _n: None,
     ) -> None:
         self.film = film.resolve()
         self.colorizer = colorizer
@@ -175,16 +288,16 @@ class Studio:
         self.renderer = Renderer()
         self.own_refs: set[str] = set()  # film.ref/ files the studio loaded or wrote: the only ones it may remove
         self.unplaced: list[dict] = []  # hints of film.hints.json past the film's end: saved back as they were
-        # the time each hint read from film.hints.json had (its frame in the shot): saved back while the hint is
-        # unchanged, so a hand-written "t": 4.0 is not moved to its shot's start; a hint made or edited here has none
-        self.hint_times: dict[tuple[int, float, float, tuple[int, ...]], float] = {}
+        self.next_id = 0  # the next hint's id
         self.ref_files: dict[int, tuple[str, np.ndarray]] = {}  # shot -> the file its reference was read from
         self._others: tuple[tuple[int, ...], list[str]] | None = None  # (folders' mtimes, other_guidance())
         self.lock = threading.Lock()
         self.saving = threading.Lock()  # one save at a time (a double-clicked Save, Save then Render)
-        self.changes = self.saved_changes = 0  # edits of hints and references, and how many a save holds
+        # every change (hints, references, sliders, undo) moves the version on: a page's edit names the
+        # version it saw, and one made from an out-of-date page (another tab) is refused, not misapplied
+        self.version = 0
         self.history: list[
-            tuple[int, list, np.ndarray | None]
+            tuple[int, list[Hint], np.ndarray | None]
         ] = []  # (shot, its hints, its reference) before each edit
         base = film_base(self.film)  # one name per film: scans.hints.json for scans/ and for 'scans/f_%04d.png'
         self.hints_path = base.with_name(base.name + ".hints.json")
@@ -192,19 +305,12 @@ class Studio:
         info = probe(self.film)
         size = render_size(info.width, info.height, colorizer.cfg.render_size, 1)
         kw, kh = keyframe_size(info.display_width, info.height)  # as shown: a 16:9 DVD at 16:9
-        self.shots: list[Shot] = []
-        times: list[float] = []
-        for _i, t, new, frame in shot_frames(self.film, size):
-            times.append(t)
-            if new:
-                gray = frame.to_ndarray(format="gray", width=kw, height=kh, interpolation=Interpolation.AREA)
-                tw, th = max(1, round(kw * min(1.0, THUMB_HEIGHT / kh))), min(kh, THUMB_HEIGHT)
-                thumb = frame.to_ndarray(format="gray", width=tw, height=th, interpolation=Interpolation.AREA)
-                self.shots.append(Shot(len(times) - 1, t, png_bytes(gray), png_bytes(thumb)))
-        if not self.shots:
-            raise BadInputError(f"{film}: no decodable video frames")
-        self.map = ShotMap(np.asarray(times, np.float64), [s.start for s in self.shots])
+        self.kw, self.aspect = kw, info.display_width / info.height
+        # a window of one frame from a shot's start (its frames' times are exact): half a frame's span
+        self.frame_span = 0.5 / float(info.rate or 25)
+        self.shots, self.map = find_shots(self.film, size, (kw, kh), progress, log)
         self._load(log)
+        self.saved = self._state()  # what the files beside the film hold
 
     # ------------------------------------------------------------ state
 
@@ -221,6 +327,8 @@ class Studio:
             cfg = self.colorizer.cfg
             return {
                 "film": self.film.name,
+                "version": self.version,
+                "match_gate": PropagationConfig().gate,  # what an unpinned reference needs to guide a frame
                 "strength": cfg.strength,
                 "smoothing": cfg.smoothing,
                 "command": self.command(),
@@ -231,17 +339,34 @@ class Studio:
                         "shot": i,
                         "t": s.t,
                         "end": self.end_of(i),
-                        "hints": [{"x": x, "y": y, "rgb": list(rgb)} for x, y, rgb in s.hints],
+                        "hints": [{"id": h.id, "x": h.x, "y": h.y, "rgb": list(h.rgb)} for h in s.hints],
                         "reference": s.reference is not None,
+                        "match": self._match(s),
                     }
                     for i, s in enumerate(self.shots)
                 ],
             }
 
+    def _match(self, s: Shot) -> float | None:
+        """(The lock held.) How much of the shot's keyframe its reference lines up with, in [0, 1]
+        (:func:`vidcolor.guidance.reference_coverage`), None without one; kept until it changes."""
+        if s.reference is None:
+            return None
+        if s.match is None or s.match[0] is not s.reference:
+            s.match = (s.reference, reference_coverage(s.reference, s.gray, self.aspect))
+        return s.match[1]
+
+    def _state(self) -> list[tuple[list[Hint], np.ndarray | None]]:
+        """What a save writes, to compare: each shot's hints and its reference."""
+        return [(list(s.hints), s.reference) for s in self.shots]
+
     @property
     def unsaved(self) -> bool:
-        """Whether hints or references changed since the last save (or the opening)."""
-        return self.changes != self.saved_changes
+        """Whether hints or references differ from the last save (or the opening): an undo back to
+        the saved state is saved. References compare by identity: an edit always makes a new array."""
+        return any(
+            hints != s.hints or ref is not s.reference for (hints, ref), s in zip(self.saved, self.shots, strict=True)
+        )
 
     def end_of(self, n: int) -> float | None:
         """Where shot ``n`` ends (the next one's start), None for the last."""
@@ -283,37 +408,54 @@ class Studio:
         own = {f"{self.ref_dir.name}/{name}" for name in self.own_refs}  # they change with every save
         return [name for name in self._others[1] if name not in own]
 
-    def add_hint(self, n: int, x: object, y: object, rgb: object = None) -> tuple[int, Rgb]:
+    def _check(self, version: object) -> None:
+        """(The lock held.) Refuse an edit made from a page that has not seen the latest change;
+        ``version`` None: the caller does not say (a script, the tests), the edit applies."""
+        if version is not None and version != self.version:
+            raise Stale(version, self.version)
+
+    def _find(self, n: int, hint_id: int) -> int:
+        """(The lock held.) Where hint ``hint_id`` is in shot ``n``'s list; KeyError when it is not there
+        (deleted in another tab, or undone)."""
+        for i, h in enumerate(self.shot(n).hints):
+            if h.id == hint_id:
+                return i
+        raise KeyError(f"hint {hint_id} of shot {n}")
+
+    def add_hint(self, n: int, x: object, y: object, rgb: object = None, version: object = None) -> Hint:
         """Add a hint to shot ``n``; without ``rgb`` it takes the automatic colour there (the page
-        then opens a picker that starts at it). Returns its index and colour."""
+        then opens a picker that starts at it). Returns it (its id addresses it from then on)."""
         if rgb is None:
             _hint(x, y, [0, 0, 0])  # x and y checked before the model runs
             rgb = list(self.automatic_at(n, float(x), float(y)))  # type: ignore[arg-type]
-        h = _hint(x, y, rgb)
+        x_, y_, rgb_ = _hint(x, y, rgb)
         with self.lock:
+            self._check(version)
             self._edit(n)
+            h = Hint(self.next_id, x_, y_, rgb_)
+            self.next_id += 1
             self.shot(n).hints.append(h)
-            return len(self.shot(n).hints) - 1, h[2]
+            return h
 
-    def set_hint(self, n: int, i: int, x: object, y: object, rgb: object) -> None:
-        h = _hint(x, y, rgb)
+    def set_hint(self, n: int, hint_id: int, x: object, y: object, rgb: object, version: object = None) -> None:
+        """Move or recolour hint ``hint_id`` of shot ``n`` (it then sits at the shot's start)."""
+        x_, y_, rgb_ = _hint(x, y, rgb)
         with self.lock:
-            hints = self.shot(n).hints
-            if not 0 <= i < len(hints):
-                raise KeyError(i)
+            self._check(version)
+            i = self._find(n, hint_id)
             self._edit(n)
-            hints[i] = h
+            self.shot(n).hints[i] = Hint(hint_id, x_, y_, rgb_)
 
-    def delete_hint(self, n: int, i: int) -> None:
+    def delete_hint(self, n: int, hint_id: int, version: object = None) -> None:
         with self.lock:
-            hints = self.shot(n).hints
-            if not 0 <= i < len(hints):
-                raise KeyError(i)
+            self._check(version)
+            i = self._find(n, hint_id)
             self._edit(n)
-            del hints[i]
+            del self.shot(n).hints[i]
 
-    def set_reference(self, n: int, data: bytes | None) -> None:
-        """Give shot ``n`` a colour reference (an image file's bytes), or remove it (None)."""
+    def set_reference(self, n: int, data: bytes | None, version: object = None) -> None:
+        """Give shot ``n`` a colour reference (an image file's bytes), or remove it (None; removing
+        none is no change)."""
         self.shot(n)  # an unknown shot is a 404 before any decoding
         rgb = None
         if data is not None:
@@ -321,6 +463,9 @@ class Studio:
                 raise BadInputError(f"reference: {len(data) / 2**20:.1f} MB is over the {MAX_UPLOAD // 2**20} MB limit")
             rgb = reference_rgb(data, "reference")
         with self.lock:
+            self._check(version)
+            if rgb is None and self.shot(n).reference is None:
+                return
             self._edit(n)
             self.shot(n).reference = rgb
 
@@ -329,31 +474,36 @@ class Studio:
         s = self.shot(n)
         self.history.append((n, list(s.hints), s.reference))
         del self.history[:-UNDO_DEPTH]
-        self.changes += 1
+        self.version += 1
 
-    def undo(self) -> int | None:
+    def undo(self, version: object = None) -> int | None:
         """Take back the last change of hints or a reference; returns its shot, None when there is none."""
         with self.lock:
+            self._check(version)
             if not self.history:
                 return None
             n, hints, reference = self.history.pop()
             self.shots[n].hints, self.shots[n].reference = hints, reference
-            self.changes += 1
+            self.version += 1
             return n
 
-    def set_strength(self, value: object) -> None:
+    def set_strength(self, value: object, version: object = None) -> None:
         """Colour strength 0..4 (as ``--strength``); held in the colorizer's config, which previews read."""
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 4.0:
             raise BadInputError(f"strength must be a number in [0, 4], got {value!r}")
         with self.lock:
+            self._check(version)
             self.colorizer.cfg = dataclasses.replace(self.colorizer.cfg, strength=float(value))
+            self.version += 1
 
-    def set_smoothing(self, value: object) -> None:
+    def set_smoothing(self, value: object, version: object = None) -> None:
         """Temporal smoothing 0..1 (as ``--smoothing``): what "preview the shot" and Render use."""
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
             raise BadInputError(f"smoothing must be a number in [0, 1], got {value!r}")
         with self.lock:
+            self._check(version)
             self.colorizer.cfg = dataclasses.replace(self.colorizer.cfg, smoothing=float(value))
+            self.version += 1
 
     # ------------------------------------------------------------ pictures
 
@@ -364,11 +514,18 @@ class Studio:
         return self.shot(n).thumb_png
 
     def colour(self, n: int) -> np.ndarray:
-        """Shot ``n``'s keyframe colorized with its hints and reference: (H, W, 3) uint8 at keyframe size.
-        The still-image path (:func:`vidcolor.pipeline.colorize_array`), as a photo with guidance."""
+        """Shot ``n``'s first frame as Render colours it, at keyframe size: (H, W, 3) uint8.
+
+        The film's own loop (:func:`vidcolor.pipeline.preview_sheet` on a window of that one frame)
+        with the shot's hints and reference as a save pins them: the same decoding, colour matrix,
+        guide (a pinned reference is used however poorly it matches, as Render uses it) and
+        smoothing (which starts afresh at a cut), so the page shows what the film will show."""
         guidance = self.shot_guidance(n)
-        with self.lock:  # one preview at a time: the model is shared, the sliders are read once
-            return colorize_array(self.shot(n).gray_rgb, self.colorizer, guidance)
+        s = self.shot(n)
+        with self.lock:  # the sliders are read once
+            cfg = dataclasses.replace(self.colorizer.cfg, start=s.t, duration=self.frame_span)
+        sheet = preview_sheet(self.film, self.colorizer.with_config(cfg), 1, guidance or None, tile_width=self.kw)
+        return np.ascontiguousarray(sheet.rows[0][:, -sheet.size[0] :])
 
     def colour_png(self, n: int) -> bytes:
         return png_bytes(self.colour(n))
@@ -403,7 +560,7 @@ class Studio:
         with self.lock:
             s = self.shot(n)
             ref = Reference(self.ref_dir / keyframe_name(n, s.t), s.t, s.reference) if s.reference is not None else None
-            points = tuple((s.t, x, y, rgb) for x, y, rgb in s.hints)
+            points = tuple((s.t, h.x, h.y, h.rgb) for h in s.hints)
             return Guidance((ref,) if ref else (), (Hints(self.hints_path, s.t, points),) if points else ())
 
     def shot_preview(self, n: int, frames: int = SHOT_PREVIEW_FRAMES) -> np.ndarray:
@@ -438,12 +595,12 @@ class Studio:
         hold a reference are removed, other files in ``film.ref/`` are left alone. Returns what was written."""
         with self.lock:
             points = [
-                {"x": x, "y": y, "rgb": list(rgb), "t": self.hint_times.get((n, x, y, tuple(rgb)), s.t)}
-                for n, s in enumerate(self.shots)
-                for x, y, rgb in s.hints
+                {"x": h.x, "y": h.y, "rgb": list(h.rgb), "t": s.t if h.t is None else h.t}
+                for s in self.shots
+                for h in s.hints
             ]
             points += self.unplaced
-            changes = self.changes  # what this save holds: an edit made while it writes is still unsaved
+            state = self._state()  # what this save holds: an edit made while it writes is still unsaved
             refs, kept = {}, set()
             for i, s in enumerate(self.shots):
                 if s.reference is None:
@@ -473,7 +630,7 @@ class Studio:
             write_atomic(self.ref_dir / name, lambda tmp, data=data: tmp.write_bytes(data))
             self.own_refs.add(name)
             written.append(self.ref_dir / name)
-        self.saved_changes = changes
+        self.saved = state
         return written
 
     def start_render(self) -> None:
@@ -526,9 +683,8 @@ class Studio:
                     log(f"warning: {self.hints_path.name}: a hint at {t:g} s is past the film's end: kept, not shown")
                     self.unplaced.append({"x": x, "y": y, "rgb": list(rgb), "t": t})
                     continue
-                n = self.map.shot_of(i)
-                self.shots[n].hints.append((x, y, rgb))
-                self.hint_times[(n, x, y, tuple(rgb))] = t
+                self.shots[self.map.shot_of(i)].hints.append(Hint(self.next_id, x, y, rgb, t))
+                self.next_id += 1
         if self.ref_dir.is_dir():
             try:
                 refs = load_references([str(self.ref_dir)], log)
