@@ -856,3 +856,77 @@ def test_the_shot_list_is_cached_by_the_file(tmp_path: Path, tiny_model: Path, m
     third = Studio(film, first.colorizer, notes.append)
     assert scans == [1, 1] and [s.start for s in third.shots] == [0, 8]
     assert any("could not be read" in n and "finding the shots again" in n for n in notes), notes
+
+
+def shift_click(page, box: dict, x: float, y: float) -> None:
+    """Shift-click at (x, y) fractions of ``box``: a hint in the last colour picked."""
+    page.keyboard.down("Shift")
+    page.mouse.click(box["x"] + box["width"] * x, box["y"] + box["height"] * y)
+    page.keyboard.up("Shift")
+
+
+@pytest.mark.skipif(_chromium() is None, reason="no Chromium installed (Debian: apt-get install chromium)")
+def test_browser_what_you_see_is_what_renders_and_a_stale_tab_is_refused(tmp_path: Path, tiny_model: Path) -> None:
+    """In a real browser, as a user: the arrow key goes to shot 2, a reference (its match score
+    said) and a hint are given, Render; the rendered frame is within 2 levels of the picture the
+    page shows. A second tab, opened before another hint was added, deletes a hint: refused with a
+    message, nothing deleted; a reload comes back to the same shot."""
+    playwright = pytest.importorskip("playwright.sync_api", reason="needs playwright (pip install playwright)")
+    from test_guidance import luma_gray, two_shots
+
+    from vidcolor.studio.server import Server
+
+    a, b = two_shots()
+    film = write_video(tmp_path / "reel.mkv", [luma_gray(f) for f in a + b], fps=12, codec="ffv1")
+    out = tmp_path / "out.mkv"
+    cfg = ColorizeConfig(model=str(tiny_model), device="cpu", encode=EncodeSettings(codec="ffv1"))
+    studio = Studio(film, Colorizer(cfg), render_to=out)
+    server = Server(studio)
+    threading.Thread(target=server.run, daemon=True).start()
+    ref = tmp_path / "maple.png"
+    Image.fromarray(np.ascontiguousarray(np.rot90(gradient_frame(64, 96, t=2.0)))).save(ref)
+    src = "document.getElementById('colour').src"
+    try:
+        with playwright.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=_chromium())
+            page = browser.new_page(viewport={"width": 800, "height": 700})  # the narrowest layout meant
+            page.goto(server.url)
+            page.wait_for_selector("#strip .cell")
+            assert page.inner_text("#strip .cell.sel") == "1 · 0:00.0"
+            page.keyboard.press("ArrowRight")
+            page.wait_for_function("location.hash === '#shot=1'")
+            page.set_input_files("#ref", str(ref))
+            page.wait_for_selector("#ref-img:not([hidden])")
+            assert "matches this shot poorly" in page.inner_text("#ref-match")
+            page.wait_for_function("document.getElementById('colour').complete")
+            before = page.evaluate(src)
+            box = page.locator("#colour").bounding_box()
+            shift_click(page, box, 0.3, 0.6)
+            page.wait_for_selector("#hints li")
+            page.wait_for_function(f"{src} !== {before!r}")
+            page.wait_for_function("document.getElementById('colour').complete")
+            assert "H1 R" in page.inner_text("#strip .cell.sel")
+            shown = page.request.get(page.evaluate(src))
+            assert shown.ok
+            picture = np.asarray(Image.open(io.BytesIO(shown.body())).convert("RGB")).astype(np.float64)
+
+            page.click("#render")
+            page.wait_for_function("document.getElementById('status').textContent.startsWith('wrote out.mkv')")
+            rendered = read_frames(out)[8].astype(np.float64)
+            assert picture.shape == rendered.shape and np.abs(picture - rendered).max() <= 2
+
+            other = browser.new_page(viewport={"width": 1280, "height": 800})
+            other.goto(server.url + "#shot=1")  # a second tab, on the same shot
+            other.wait_for_selector("#hints li")
+            shift_click(page, box, 0.7, 0.3)
+            page.wait_for_function("document.querySelectorAll('#hints li').length === 2")
+            other.click("#hints li button")  # "delete", from a page that has not seen the second hint
+            other.wait_for_function("document.getElementById('error').textContent.includes('another tab')")
+            assert len(studio.shots[1].hints) == 2
+            other.wait_for_function("document.querySelectorAll('#hints li').length === 2")  # it reloaded
+            other.reload()
+            other.wait_for_selector("#strip .cell.sel")
+            assert other.inner_text("#strip .cell.sel").startswith("2 · ")
+            browser.close()
+    finally:
+        server.stop()
