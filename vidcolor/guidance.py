@@ -46,6 +46,7 @@ from vidcolor.propagate import (
     guide_factor,
     match,
     move_points,
+    place_points,
     point_guide,
     shrink,
     to_u8,
@@ -386,7 +387,7 @@ class _Anchor:
     L: torch.Tensor | None = None
     ab: torch.Tensor | None = None
     guide: Guide | None = None  # painted strokes
-    points: torch.Tensor | None = None  # (n,5) hint points: x, y fractions, a, b, confidence
+    points: torch.Tensor | None = None  # (n,5) hint points: x, y fractions, a, b, confidence (anchored when placed)
     used: bool = False
     best: float = 0.0  # an unpinned reference: its best match coverage so far (said when it matches nothing)
 
@@ -459,7 +460,7 @@ class Guider:
                     continue
                 self.anchors.append(_Anchor(s.path.name, None, i, **kw))
         self.state: Guide | None = None  # carried colour of references and strokes
-        self.points = torch.zeros(0, 5, device=device)  # carried hint points
+        self.points = torch.zeros(0, 6, device=device)  # carried hint points, anchored: propagate.move_points
         self.prev_L: torch.Tensor | None = None
         self.shot = -1
         self.candidates: list[_Anchor] = []
@@ -485,7 +486,7 @@ class Guider:
             if len(self.points) or float(self.state.c.max()) >= self.cfg.min_conf:
                 fw, bw, c = correspondence(L, self.prev_L, self.cfg, u8)
                 self.state = carry(self.state, fw, c, self.cfg)
-                self.points = move_points(self.points, bw, c, self.cfg)
+                self.points = move_points(self.points, bw, c, L, self.cfg)
         for a in self.active:
             self.state = self.state.merge(match(L, a.L, a.ab, self.cfg, u8))
             a.used = True
@@ -503,7 +504,7 @@ class Guider:
                 if a.guide is not None:
                     self.state = self.state.merge(a.guide)
                 if a.points is not None:
-                    self.points = torch.cat([self.points, a.points])
+                    self.points = torch.cat([self.points, place_points(a.points, L)])  # anchored on this frame
                 a.used = True
         self.prev_L = L
         return self.state.merge(point_guide(self.points, h, w, self.cfg)) if len(self.points) else self.state

@@ -9,7 +9,9 @@ per-pixel confidence c in [0, 1], at the render size the model sees. Three pure 
                                                          from forward-backward flow consistency
     carry(guide, flow, c) / move_points(...)   -> guide  the previous frame's guide (hint points
                                                          as points) moved with the motion (same
-                                                         confidence terms, plus decay)
+                                                         confidence terms; the dense guide also
+                                                         decays, points are checked against the
+                                                         lightness they were put on instead)
     fuse(L, automatic ab, guide)               -> ab     the guide where it is confident; elsewhere
                                                          the automatic colour, corrected near the
                                                          guide by an edge-aware spread of the
@@ -37,12 +39,19 @@ import torch.nn.functional as F
 class PropagationConfig:
     """Constants of matching and spreading (chosen on the validation split, see RESULTS.md)."""
 
-    photo_sigma: float = 0.1  # |ΔL| (normalised; 0.1 = 2.5 L*) at which match confidence falls to 1/e
+    photo_sigma: float = 0.1  # |ΔL| (normalised, L* / 50 - 1; 0.1 = 5 L*) at which match confidence falls to 1/e
     fb_sigma: float = 1.0  # forward-backward flow disagreement, px at render size, at which it falls to 1/e
-    decay: float = 0.995  # confidence kept per frame of carrying a guide through motion
+    decay: float = 0.995  # confidence a carried dense guide (references, strokes) keeps per frame; not points
     carry_floor: float = 0.0  # share of its confidence a carried pixel keeps through one doubtful step
     gate: float = 0.3  # mean match confidence a frame needs for an unpinned reference to count
     min_conf: float = 0.05  # below this a guide pixel is ignored
+    # |ΔL| (normalised) between a hint point's anchor lightness (where it was put) and the lightness
+    # where it is now, at which the point's confidence falls to 1/e: the guard against a point
+    # drifting onto other content over thousands of frames. Wider than photo_sigma, which judges one
+    # step: over a whole shot the light under a well-tracked point may change a little (exposure,
+    # flicker, grain); drifting onto another region changes it by more (0.2 = 10 L*). Set by this
+    # reasoning, not tuned on the validation split as the others were
+    anchor_sigma: float = 0.2
     spread_sigma: float = 0.15  # spatial reach of the residual spread, fraction of the frame's diagonal
     spread_luma: float = 0.3  # |ΔL| (normalised) at which the spread falls to 1/e (edge awareness)
     spread_eps: float = 1.0  # confidence mass (px) that keeps the spread at half strength far from hints
@@ -162,29 +171,58 @@ def match(
 
 def carry(guide: Guide, fw: torch.Tensor, c: torch.Tensor, cfg: PropagationConfig) -> Guide:
     """The previous frame's guide moved to the current frame: ``fw`` (2,h,w) is the flow from the
-    current frame to the previous one, ``c`` (1,h,w) the confidence of that correspondence."""
+    current frame to the previous one, ``c`` (1,h,w) the confidence of that correspondence.
+
+    The carried confidence also loses ``decay`` a frame: this guide holds the references' colour,
+    matched afresh on the frames of their shot (a sure fresh match takes over from colour carried,
+    and bilinearly eroded, for long), and painted strokes, which so fade over a long shot. Hint
+    points are carried by :func:`move_points`, without decay."""
     if float(guide.c.max()) < cfg.min_conf:
         return guide
     moved = warp(torch.cat([guide.ab * guide.c, guide.c]), fw)
     conf = moved[2:].clamp(0, 1)
     ab = moved[:2] / conf.clamp_min(1e-6)
-    conf = _keep(conf, c, cfg)
+    conf = _keep(conf, c, cfg, cfg.decay)
     return Guide(ab, torch.where(conf >= cfg.min_conf, conf, torch.zeros_like(conf)))
 
 
-def _keep(conf: torch.Tensor, c: torch.Tensor, cfg: PropagationConfig) -> torch.Tensor:
+def _keep(conf: torch.Tensor, c: torch.Tensor, cfg: PropagationConfig, decay: float = 1.0) -> torch.Tensor:
     # min, not product: a pixel tracked well for 100 frames keeps its confidence; a step the flow
     # is unsure of (fast motion, noise) costs at most a share of it, occlusion over several frames all
-    return torch.minimum(conf * cfg.decay, torch.maximum(c, cfg.carry_floor * conf))
+    return torch.minimum(conf * decay, torch.maximum(c, cfg.carry_floor * conf))
 
 
-def move_points(points: torch.Tensor, bw: torch.Tensor, c: torch.Tensor, cfg: PropagationConfig) -> torch.Tensor:
-    """Hint points (n,5) = (x, y fractions of width/height, a, b, confidence) moved along ``bw``
-    (2,h,w), the flow from the previous frame to the current one; ``c`` (1,h,w) is the current
-    frame's correspondence confidence. Points that leave the frame or lose confidence are dropped.
+def _window_L(L: torch.Tensor, px: torch.Tensor, py: torch.Tensor) -> torch.Tensor:
+    """Mean lightness of the 3x3 window around pixel positions (n,) of ``L`` (1,h,w) -> (n,), bilinear
+    between windows. A window, not one pixel: noise and grain average out, texture does not flicker."""
+    box = F.avg_pool2d(L[None].float(), 3, stride=1, padding=1, count_include_pad=False)[0]
+    return _sample(box, px, py)[0]
+
+
+def place_points(points: torch.Tensor, L: torch.Tensor) -> torch.Tensor:
+    """Hint points (n,5) = (x, y fractions of width/height, a, b, confidence) put on the frame of
+    lightness ``L`` (1,h,w) in [-1,1] they are drawn on -> (n,6), with each point's anchor lightness
+    (:func:`_window_L` at the point, in [-1,1]) appended: what :func:`move_points` checks it against."""
+    _, h, w = L.shape
+    return torch.cat([points[:, :5], _window_L(L, points[:, 0] * w - 0.5, points[:, 1] * h - 0.5)[:, None]], 1)
+
+
+def move_points(
+    points: torch.Tensor, bw: torch.Tensor, c: torch.Tensor, L: torch.Tensor, cfg: PropagationConfig
+) -> torch.Tensor:
+    """Hint points (n,6) = (x, y fractions of width/height, a, b, confidence in [0,1], anchor
+    lightness in [-1,1]; :func:`place_points`) moved along ``bw`` (2,h,w), the flow from the previous
+    frame to the current one; ``c`` (1,h,w) is the current frame's correspondence confidence and
+    ``L`` (1,h,w) its lightness. -> (m,6), m <= n: points that leave the frame or fall under
+    ``min_conf`` are dropped.
 
     Points move as points (not as painted discs, which bilinear warping would erode a little every
-    frame), so a hint keeps its size and colour for as long as the motion is followed."""
+    frame), so a hint keeps its size and colour for as long as the motion is followed. They keep
+    their confidence too (no per-frame decay: a hint holds its region's colour through a shot of
+    any length); it falls only where the correspondence doubts the step (``c``: occlusion, fast
+    motion) or where the lightness under the point no longer agrees with its anchor
+    (exp(-(ΔL / anchor_sigma)^2): the point has drifted onto other content). Both as a minimum, so
+    a point's confidence never rises again once doubted."""
     if not len(points):
         return points
     _, h, w = bw.shape
@@ -192,8 +230,9 @@ def move_points(points: torch.Tensor, bw: torch.Tensor, c: torch.Tensor, cfg: Pr
     d = _sample(bw, px, py)
     px, py = px + d[0], py + d[1]
     inside = (px >= -0.5) & (px <= w - 0.5) & (py >= -0.5) & (py <= h - 0.5)
-    conf = _keep(points[:, 4], _sample(c, px, py)[0], cfg)
-    moved = torch.stack([(px + 0.5) / w, (py + 0.5) / h, points[:, 2], points[:, 3], conf], 1)
+    agree = torch.exp(-(((_window_L(L, px, py) - points[:, 5]) / cfg.anchor_sigma) ** 2))
+    conf = torch.minimum(_keep(points[:, 4], _sample(c, px, py)[0], cfg), agree)
+    moved = torch.stack([(px + 0.5) / w, (py + 0.5) / h, points[:, 2], points[:, 3], conf, points[:, 5]], 1)
     return moved[inside & (conf >= cfg.min_conf)]
 
 
@@ -262,10 +301,11 @@ def fuse(L: torch.Tensor, ab: torch.Tensor, guide: Guide, cfg: PropagationConfig
 
 
 def point_guide(points: torch.Tensor, h: int, w: int, cfg: PropagationConfig) -> Guide:
-    """Hint points (n,5) = (x, y fractions of width/height, a, b normalised, confidence) -> a guide
-    of small discs (radius ``point_radius`` of the short side, at least 1 px). Where discs overlap,
-    the colour is their confidence-weighted mean and the confidence their maximum. Vectorised: a
-    hint file of ten thousand points costs milliseconds per frame."""
+    """Hint points (n,5) or (n,6) = (x, y fractions of width/height, a, b normalised, confidence in
+    [0,1][, anchor lightness: not used here]) -> a guide of small discs (radius ``point_radius`` of
+    the short side, at least 1 px). Where discs overlap, the colour is their confidence-weighted
+    mean and the confidence their maximum. Vectorised: a hint file of ten thousand points costs
+    milliseconds per frame."""
     g = Guide.empty(h, w, device=points.device)
     if not len(points):
         return g
