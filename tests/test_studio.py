@@ -930,3 +930,54 @@ def test_browser_what_you_see_is_what_renders_and_a_stale_tab_is_refused(tmp_pat
             browser.close()
     finally:
         server.stop()
+
+
+def test_save_keeps_the_sliders_and_the_cli_and_batch_use_them(tmp_path: Path, tiny_model: Path) -> None:
+    """Save writes the sliders beside the film (film.settings.json): reopening the studio shows
+    them, `vidcolor FILM -o OUT` and `vidcolor batch` render with them (the same frames as the
+    flags would), a flag given on the command line wins, and sliders back at the defaults leave no file."""
+    film = gray_film(tmp_path / "film.mp4")
+    _studio, client = open_studio(film, tiny_model)
+    q = {"token": TOKEN}
+    client.put("/api/strength", query_string=q, json={"strength": 2.5})
+    client.put("/api/smoothing", query_string=q, json={"smoothing": 0.5})
+    doc = client.get("/api/shots", query_string=q).get_json()
+    assert doc["unsaved"] and doc["command"].endswith("--strength 2.5 --smoothing 0.5")
+    assert client.post("/api/save", query_string=q).get_json() == {"written": ["film.settings.json"]}
+    assert json.loads(film.with_name("film.settings.json").read_text()) == {"strength": 2.5, "smoothing": 0.5}
+    doc = client.get("/api/shots", query_string=q).get_json()
+    assert not doc["unsaved"] and doc["command"] == "vidcolor film.mp4 -o OUT"
+    _again, client2 = open_studio(film, tiny_model)
+    doc = client2.get("/api/shots", query_string=q).get_json()
+    assert (doc["strength"], doc["smoothing"], doc["unsaved"]) == (2.5, 0.5, False)
+
+    run = lambda *a: CliRunner().invoke(app, [*map(str, a), "--model", str(tiny_model), "--device", "cpu"])  # noqa: E731
+    res = run(film, "-o", tmp_path / "saved.mp4")
+    assert (
+        res.exit_code == 0
+        and "settings saved beside film.mp4 (film.settings.json): --strength 2.5 --smoothing 0.5" in res.output
+    )
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    bare = gray_film(plain / "film.mp4")  # the same film with nothing beside it
+    assert run(bare, "-o", tmp_path / "flags.mp4", "--strength", "2.5", "--smoothing", "0.5", "-q").exit_code == 0
+    assert run(bare, "-o", tmp_path / "default.mp4", "-q").exit_code == 0
+    assert run(film, "-o", tmp_path / "given.mp4", "--strength", "1", "--smoothing", "0.9", "-q").exit_code == 0
+    frames = {n: np.stack(read_frames(tmp_path / f"{n}.mp4")) for n in ("saved", "flags", "default", "given")}
+    assert np.array_equal(frames["saved"], frames["flags"]) and not np.array_equal(frames["saved"], frames["default"])
+    assert np.array_equal(frames["given"], frames["default"])  # the flags given win
+
+    out = tmp_path / "batch"
+    assert run("batch", tmp_path / "film.mp4", "-o", out, "-q").exit_code == 0
+    assert np.array_equal(np.stack(read_frames(out / "film.mp4")), frames["flags"])
+    client2.put("/api/strength", query_string=q, json={"strength": 1.0})
+    client2.put("/api/smoothing", query_string=q, json={"smoothing": 0.9})
+    assert client2.post("/api/save", query_string=q).get_json() == {"written": []}
+    assert not film.with_name("film.settings.json").exists()
+    res = run("batch", tmp_path / "film.mp4", "-o", out, "--dry-run")
+    assert "would run" in res.output  # the look changed: the film is redone
+
+    film.with_name("film.settings.json").write_text('{"strength": 9}')
+    res = run(film, "-o", tmp_path / "bad.mp4")
+    assert res.exit_code == 2 and "film.settings.json: strength must be a number in [0, 4], got 9" in res.output
+    assert "Traceback" not in res.output and not (tmp_path / "bad.mp4").exists()

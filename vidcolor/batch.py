@@ -26,7 +26,7 @@ import json
 import os
 import socket
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,7 +36,7 @@ from vidcolor.config import ColorizeConfig, SegmentSettings
 from vidcolor.decode import media_kind
 from vidcolor.errors import BadInputError, Log, VidcolorError, describe
 from vidcolor.formats import CONTAINERS, IMAGE_OUTPUTS, frame_series
-from vidcolor.guidance import Guidance, is_guidance_file, load_beside
+from vidcolor.guidance import Guidance, is_guidance_file, load_beside, with_saved_settings
 from vidcolor.lease import Lease, Slice, fingerprint
 from vidcolor.pipeline import colorize
 
@@ -246,6 +246,7 @@ class Step:
     record: dict = field(default_factory=dict)  # identity of this attempt, for the manifest
     guidance: Guidance | None = None
     completed: dict | None = None  # a ``running`` record whose output turned out complete: record it done
+    cfg: ColorizeConfig | None = None  # the settings saved beside the file applied (film.settings.json), or None
 
 
 def decide(job: Job, out: Path, prev: dict | None, ident: dict, redo: str) -> tuple[str, str]:
@@ -279,14 +280,27 @@ def decide(job: Job, out: Path, prev: dict | None, ident: dict, redo: str) -> tu
     return "skip", "done" if prev["status"] == "done" else "completed before an interruption"
 
 
-def classify(job: Job, out: Path, prev: dict | None, cfg: ColorizeConfig, model: str, redo: str, log: Log) -> Step:
+def classify(
+    job: Job,
+    out: Path,
+    prev: dict | None,
+    cfg: ColorizeConfig,
+    model: str,
+    redo: str,
+    log: Log,
+    given: Collection[str] = (),
+) -> Step:
     """One job's :class:`Step`. Reads the file's size, time and (only when they disagree with the
-    manifest) its content; never raises for a problem of this one file: that becomes a ``fail``."""
+    manifest) its content; never raises for a problem of this one file: that becomes a ``fail``.
+    Settings saved beside the file (:func:`~vidcolor.guidance.with_saved_settings`) apply to it,
+    except those in ``given`` (options given to the batch)."""
     try:
         if job.kind == "damaged":
             return Step(job, out, "fail", job.why, {"rel": job.rel, "input": str(job.input), "output": str(out)})
+        saved: dict[str, float] = {}
         try:  # per-file guidance by convention: film.ref/, film.ref.png, film.hints.json beside film.mp4
             guidance, guidance_error = load_beside(job.input, log), ""
+            cfg, saved = with_saved_settings(cfg, job.input, given)  # and film.settings.json (the studio's sliders)
         except VidcolorError as e:
             guidance, guidance_error = None, str(e)
         st = job.input.stat()
@@ -305,7 +319,7 @@ def classify(job: Job, out: Path, prev: dict | None, cfg: ColorizeConfig, model:
         if action == "run" and guidance_error:
             return Step(job, out, "fail", guidance_error, record)
         completed = prev if action == "skip" and prev is not None and prev["status"] == "running" else None
-        return Step(job, out, action, why, record, guidance or None, completed)
+        return Step(job, out, action, why, record, guidance or None, completed, cfg if saved else None)
     except Exception as e:  # the file vanished or cannot be read between discovery and now
         return Step(job, out, "fail", _reason(e), {"rel": job.rel, "input": str(job.input), "output": str(out)})
 
@@ -322,6 +336,7 @@ def run_batch(
     log: Log = lambda _m: None,
     on_file: Callable[[Job, bool], Callable[[int], None]] | None = None,
     on_plan: Callable[[list[Job]], None] | None = None,
+    given: Collection[str] = (),
 ) -> BatchReport:
     """Process this shard's jobs; returns what happened to each. Loads the model once.
 
@@ -339,7 +354,7 @@ def run_batch(
     state = read_manifests(out_dir) if out_dir.is_dir() else {}
     model = models_id(cfg)
     steps = [
-        classify(j, output_for(j, out_dir, suffix, container), state.get(j.rel), cfg, model, redo, log)
+        classify(j, output_for(j, out_dir, suffix, container), state.get(j.rel), cfg, model, redo, log, given)
         for j in jobs
         if shard.owns(j.rel)
     ]
@@ -429,7 +444,8 @@ def _execute(
         remove_stale_partials(out)
         out.parent.mkdir(parents=True, exist_ok=True)
         progress = on_file(job, True) if on_file else (lambda _n: None)
-        result = _colorize_file(job, out, colorizer, progress, file_log, step.guidance)
+        own = colorizer.with_config(step.cfg) if step.cfg is not None else colorizer
+        result = _colorize_file(job, out, own, progress, file_log, step.guidance)
     except Exception as e:  # KeyboardInterrupt and SystemExit (Terminated) stop the batch instead
         seconds = time.perf_counter() - t0
         manifest.append(**step.record, status="failed", error=_reason(e), seconds=round(seconds, 3))

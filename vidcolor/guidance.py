@@ -18,6 +18,7 @@ size; :func:`vidcolor.propagate.fuse` puts it on the automatic colour.
 
 from __future__ import annotations
 
+import dataclasses
 import glob
 import hashlib
 import io
@@ -25,6 +26,7 @@ import json
 import math
 import os
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,6 +37,7 @@ import torch.nn.functional as F
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from vidcolor.color import rgb_to_model, uint8_rgb_to_L
+from vidcolor.config import ColorizeConfig
 from vidcolor.decode import media_kind
 from vidcolor.errors import BadInputError, Log, describe
 from vidcolor.planes import MATRICES
@@ -309,6 +312,47 @@ def beside(input: Path) -> tuple[list[str], list[str]]:
     return refs, hints
 
 
+# The sliders a studio Save keeps beside the film (``film.settings.json``) and their ranges, as the
+# options take them: the command line and batch apply them to that film; a flag given overrides.
+SAVED_SETTINGS = {"strength": (0.0, 4.0), "smoothing": (0.0, 1.0)}
+
+
+def settings_path(film: Path) -> Path:
+    """``film.settings.json`` beside ``film`` (:func:`film_base`)."""
+    base = film_base(film)
+    return base.with_name(base.name + ".settings.json")
+
+
+def load_settings(film: Path) -> dict[str, float]:
+    """The settings saved beside ``film`` (``{"strength": 1.4, "smoothing": 0.8}``, either or both);
+    {} when there is no file. A file that cannot be read, or holds anything else, is a
+    :class:`BadInputError` naming it: a look silently dropped would render another film."""
+    path = settings_path(film)
+    if not path.is_file():
+        return {}
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise BadInputError(f"{path.name}: not a readable settings file ({describe(e)})") from None
+    if not isinstance(doc, dict):
+        raise BadInputError(
+            f'{path.name}: expected a JSON object such as {{"strength": 1.2}}, got {type(doc).__name__}'
+        )
+    unknown = sorted(set(doc) - set(SAVED_SETTINGS))
+    if unknown:
+        raise BadInputError(f"{path.name}: unknown setting {unknown[0]!r} (it may hold {', '.join(SAVED_SETTINGS)})")
+    return {k: _number(v, f"{path.name}: {k}", *SAVED_SETTINGS[k]) for k, v in doc.items()}
+
+
+def with_saved_settings(
+    cfg: ColorizeConfig, film: Path, given: Collection[str] = ()
+) -> tuple[ColorizeConfig, dict[str, float]]:
+    """``cfg`` with the settings saved beside ``film`` (:func:`load_settings`), except those in
+    ``given`` (options given on the command line win); and what was applied."""
+    applied = {k: v for k, v in load_settings(film).items() if k not in given}
+    return (dataclasses.replace(cfg, **applied) if applied else cfg), applied
+
+
 def load_beside(film: Path, log: Log = lambda _m: None) -> Guidance:
     """The guidance found beside ``film`` (:func:`beside`), loaded; a bad file is said as found there,
     not as an option the user never gave (``guidance beside film.mp4: film.hints.json: ...``)."""
@@ -325,7 +369,7 @@ def is_guidance_file(rel: Path) -> bool:
     in a ``*.ref/`` folder, and ``*.ref.<ext>`` / ``*.hints.<ext>`` files. ``rel``: relative path."""
     if any(p.endswith(".ref") for p in rel.parts[:-1]):
         return True
-    return Path(rel.stem).suffix in (".ref", ".hints")
+    return Path(rel.stem).suffix in (".ref", ".hints", ".settings")
 
 
 # ---------------------------------------------------------------- the per-frame stage

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from vidcolor.cli.app import Debug, Quiet, app, handle_errors, logger
-from vidcolor.cli.options import colorize_options
+from vidcolor.cli.options import colorize_options, given_options
 from vidcolor.cli.progress import batch_progress
 from vidcolor.config import ColorizeConfig
 from vidcolor.errors import BadInputError
@@ -22,6 +22,7 @@ from vidcolor.errors import BadInputError
 )  # fmt: skip
 def batch_cmd(
     *,  # keyword-only: typer passes every option by name, and ``cfg`` (the options it makes) has no default
+    ctx: typer.Context,
     inputs: Annotated[list[Path] | None, typer.Argument(help="Folders (searched recursively) and files.")] = None,
     out_dir: Annotated[Path, typer.Option("--output", "-o", help="Output folder (mirrors the inputs' layout).")] = Path(
         "colorized"
@@ -64,7 +65,8 @@ def batch_cmd(
     jobs = discover(inputs or [], from_list, exclude=out_dir)
     with batch_progress(enabled=not quiet and not dry_run, total=sum(part.owns(j.rel) for j in jobs)) as hooks:
         on_file, on_plan = hooks or (None, None)
-        report = run_batch(jobs, out_dir, cfg, part, suffix, container, redo, dry_run, log, on_file, on_plan)
+        given = given_options(ctx, "strength", "smoothing")  # over the settings saved beside a film
+        report = run_batch(jobs, out_dir, cfg, part, suffix, container, redo, dry_run, log, on_file, on_plan, given)
     if not quiet or report.failed or report.salvaged:
         batch_summary(report, dry_run, strict)
     if report.failed or (strict and report.salvaged):

@@ -8,7 +8,15 @@ from typing import Annotated
 import typer
 
 from vidcolor.cli.app import DEFAULT_COMMAND, Debug, Quiet, app, handle_errors, logger
-from vidcolor.cli.options import SEQUENCE, HintsOpt, ReferenceOpt, SegmentSecondsOpt, colorize_options, film_path
+from vidcolor.cli.options import (
+    SEQUENCE,
+    HintsOpt,
+    ReferenceOpt,
+    SegmentSecondsOpt,
+    colorize_options,
+    film_path,
+    given_options,
+)
 from vidcolor.cli.progress import progress_bar
 from vidcolor.config import ColorizeConfig, SegmentSettings
 from vidcolor.errors import BadInputError
@@ -22,6 +30,7 @@ from vidcolor.errors import BadInputError
     "confidence", "confidence_tau",
 )  # fmt: skip
 def colorize_cmd(
+    ctx: typer.Context,
     input: Annotated[
         Path,
         typer.Argument(
@@ -63,7 +72,7 @@ def colorize_cmd(
 ) -> None:
     from vidcolor.atomic import remove_dead_partials
     from vidcolor.colorizer import Colorizer
-    from vidcolor.guidance import Guidance, beside, load_beside
+    from vidcolor.guidance import Guidance, beside, load_beside, settings_path, with_saved_settings
     from vidcolor.pipeline import check_output, colorize
     from vidcolor.sequence import check_frame_target, frame_target, is_sequence, set_fps
 
@@ -98,6 +107,11 @@ def colorize_cmd(
         if found:
             log(f"using the guidance beside {input.name}: {', '.join(found)}")
         guidance = load_beside(input, log)
+        # the studio's sliders, saved beside the film: a flag given here wins
+        cfg, saved = with_saved_settings(cfg, input, given_options(ctx, "strength", "smoothing"))
+        if saved:
+            flags = " ".join(f"--{k} {v:g}" for k, v in saved.items())
+            log(f"using the settings saved beside {input.name} ({settings_path(input).name}): {flags}")
     else:
         guidance = Guidance.load(reference or [], hints or [], log)
     colorizer = Colorizer(cfg, log)

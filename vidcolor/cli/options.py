@@ -86,3 +86,10 @@ def colorize_options(*names: str) -> Callable[[F], F]:
     """Decorate a command: the options of these ColorizeConfig/EncodeSettings fields (in this
     order) take the place of its ``cfg`` parameter, which gets the ColorizeConfig they make."""
     return config_options("cfg", [colorize_option(n) for n in names], colorize_config)
+
+
+def given_options(ctx: typer.Context, *names: str) -> set[str]:
+    """Which of the options ``names`` the user gave (on the command line or in the environment),
+    rather than left at their defaults: settings saved beside a film yield to them."""
+    sources = {n: ctx.get_parameter_source(n) for n in names}
+    return {n for n, source in sources.items() if source is not None and source.name != "DEFAULT"}

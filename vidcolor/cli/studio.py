@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from vidcolor.cli.app import Debug, Quiet, app, handle_errors, logger
-from vidcolor.cli.options import FILM_HELP, colorize_options, film_path
+from vidcolor.cli.options import FILM_HELP, colorize_options, film_path, given_options
 from vidcolor.config import ColorizeConfig
 from vidcolor.errors import BadInputError
 
@@ -19,6 +19,7 @@ INSTALL = "vidcolor studio needs Flask: pip install 'vidcolor[studio]'"
 @handle_errors
 @colorize_options("model", "model_format", "render_size", "strength", "smoothing", "engine", "precision", "device")
 def studio_cmd(
+    ctx: typer.Context,
     film: Annotated[
         Path,
         typer.Argument(help=FILM_HELP, show_default=False, callback=film_path),
@@ -61,7 +62,8 @@ def studio_cmd(
     colorizer = Colorizer(cfg, log)
     log(f"finding the shots of {film.name} (once: the list is cached for the next opening) ...")
     with progress_bar(film, cfg, enabled=not quiet, label="shots") as advance:
-        studio = Studio(film, colorizer, log, render_to=output, progress=advance)
+        given = given_options(ctx, "strength", "smoothing")  # over the sliders a Save kept beside the film
+        studio = Studio(film, colorizer, log, render_to=output, progress=advance, given=given)
     try:
         server = Server(studio, port)
     except OSError as e:

@@ -15,7 +15,7 @@ import json
 import re
 import shlex
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +31,7 @@ from vidcolor.decode import media_kind
 from vidcolor.engines.cache import entry
 from vidcolor.errors import BadInputError, Log, ProcessingError, describe
 from vidcolor.guidance import (
+    SAVED_SETTINGS,
     Guidance,
     Hints,
     Reference,
@@ -38,8 +39,11 @@ from vidcolor.guidance import (
     film_base,
     load_hints,
     load_references,
+    load_settings,
     reference_coverage,
     reference_rgb,
+    settings_path,
+    with_saved_settings,
 )
 from vidcolor.pipeline import colorize, colorize_array, preview_sheet
 from vidcolor.planes import render_size
@@ -281,7 +285,9 @@ class Studio:
         log: Log = lambda _m: None,
         render_to: Path | None = None,
         progress: Callable[[int], None] = lambda _n: None,
+        given: Collection[str] = (),
     ) -> None:
+        """``given``: the sliders set on the command line, which win over those a Save kept beside the film."""
         self.film = film.resolve()
         self.colorizer = colorizer
         self.render_to = render_to  # the output "Render" writes (given on the command line), or None
@@ -310,7 +316,11 @@ class Studio:
         self.frame_span = 0.5 / float(info.rate or 25)
         self.shots, self.map = find_shots(self.film, size, (kw, kh), progress, log)
         self._load(log)
-        self.saved = self._state()  # what the files beside the film hold
+        self.settings_path = settings_path(self.film)
+        colorizer.cfg, _ = with_saved_settings(colorizer.cfg, self.film, given)
+        default = ColorizeConfig()
+        kept = {k: v for k, v in load_settings(self.film).items() if v != getattr(default, k)}
+        self.saved = (self._state()[0], kept)  # what the files beside the film hold
 
     # ------------------------------------------------------------ state
 
@@ -356,16 +366,22 @@ class Studio:
             s.match = (s.reference, reference_coverage(s.reference, s.gray, self.aspect))
         return s.match[1]
 
-    def _state(self) -> list[tuple[list[Hint], np.ndarray | None]]:
-        """What a save writes, to compare: each shot's hints and its reference."""
-        return [(list(s.hints), s.reference) for s in self.shots]
+    def sliders(self) -> dict[str, float]:
+        """The sliders a save keeps (``film.settings.json``): those that differ from the defaults."""
+        cfg, default = self.colorizer.cfg, ColorizeConfig()
+        return {k: getattr(cfg, k) for k in SAVED_SETTINGS if getattr(cfg, k) != getattr(default, k)}
+
+    def _state(self) -> tuple[list[tuple[list[Hint], np.ndarray | None]], dict[str, float]]:
+        """What a save writes, to compare: each shot's hints and its reference; the sliders."""
+        return [(list(s.hints), s.reference) for s in self.shots], self.sliders()
 
     @property
     def unsaved(self) -> bool:
-        """Whether hints or references differ from the last save (or the opening): an undo back to
-        the saved state is saved. References compare by identity: an edit always makes a new array."""
-        return any(
-            hints != s.hints or ref is not s.reference for (hints, ref), s in zip(self.saved, self.shots, strict=True)
+        """Whether hints, references or sliders differ from the last save (or the opening): an undo
+        back to the saved state is saved. References compare by identity: an edit makes a new array."""
+        shots, sliders = self.saved
+        return sliders != self.sliders() or any(
+            hints != s.hints or ref is not s.reference for (hints, ref), s in zip(shots, self.shots, strict=True)
         )
 
     def end_of(self, n: int) -> float | None:
@@ -373,17 +389,17 @@ class Studio:
         return self.shots[n + 1].t if n + 1 < len(self.shots) else None
 
     def command(self) -> str:
-        """``vidcolor FILM -o OUT`` with the page's sliders where they differ from the defaults: the
-        saved files hold the guidance, not the sliders."""
-        cfg, default = self.colorizer.cfg, ColorizeConfig()
+        """``vidcolor FILM -o OUT`` that renders what the page shows: with a flag for each slider that
+        differs from what the files beside the film hold (after a Save: none)."""
+        cfg, (_, saved) = self.colorizer.cfg, self.saved
         words = [
             "vidcolor",
             shlex.quote(self.film.name),
             "-o",
             shlex.quote(self.render_to.name if self.render_to else "OUT"),
         ]
-        for name in ("strength", "smoothing"):
-            if getattr(cfg, name) != getattr(default, name):
+        for name in SAVED_SETTINGS:
+            if getattr(cfg, name) != saved.get(name, getattr(ColorizeConfig(), name)):
                 words += [f"--{name}", f"{getattr(cfg, name):g}"]
         return " ".join(words)
 
@@ -611,6 +627,13 @@ class Studio:
                 else:
                     refs[keyframe_name(i, s.t)] = s.reference
         written = []
+        sliders = state[1]
+        if sliders:  # the sliders: the command line and batch apply them to this film (their flags win)
+            text = json.dumps(sliders) + "\n"
+            write_atomic(self.settings_path, lambda tmp: tmp.write_text(text))
+            written.append(self.settings_path)
+        else:  # at the defaults: no file (one left by an earlier save would keep an old look)
+            self.settings_path.unlink(missing_ok=True)
         if points:
             text = json.dumps(points, indent=1) + "\n"
             write_atomic(self.hints_path, lambda tmp: tmp.write_text(text))
