@@ -915,10 +915,21 @@ def test_browser_what_you_see_is_what_renders_and_a_stale_tab_is_refused(tmp_pat
             rendered = read_frames(out)[8].astype(np.float64)
             assert picture.shape == rendered.shape and np.abs(picture - rendered).max() <= 2
 
+            page.select_option("#preview-frames", "16")  # more than the shot's 8 frames: one row each
+            page.click("#preview")
+            page.wait_for_selector("#player:not([hidden])")
+            assert page.evaluate("[$('frame').width, $('frame').height, $('scrub').max]") == [3 * 96 + 8, 64, "7"]
+            page.click("#play")  # the rows play in a loop
+            page.wait_for_function("document.getElementById('scrub').value !== '0'")
+            page.click("#play")
+            page.fill("#wipe", "40")  # before | after: the gray film over the left 40 %
+            assert page.evaluate("$('wipe-gray').style.clipPath") == "inset(0px 60% 0px 0px)"
+
             other = browser.new_page(viewport={"width": 1280, "height": 800})
             other.goto(server.url + "#shot=1")  # a second tab, on the same shot
             other.wait_for_selector("#hints li")
-            shift_click(page, box, 0.7, 0.3)
+            page.locator("#colour").scroll_into_view_if_needed()  # the player scrolled the page down
+            shift_click(page, page.locator("#colour").bounding_box(), 0.7, 0.3)
             page.wait_for_function("document.querySelectorAll('#hints li').length === 2")
             other.click("#hints li button")  # "delete", from a page that has not seen the second hint
             other.wait_for_function("document.getElementById('error').textContent.includes('another tab')")

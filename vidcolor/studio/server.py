@@ -18,7 +18,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from vidcolor.errors import BadInputError, describe
-from vidcolor.studio.session import MAX_UPLOAD, Stale, Studio
+from vidcolor.studio.session import MAX_PREVIEW_FRAMES, MAX_UPLOAD, SHOT_PREVIEW_FRAMES, Stale, Studio
 
 STATIC = {"index.html": "text/html", "app.js": "text/javascript", "style.css": "text/css"}
 
@@ -101,7 +101,10 @@ def create_app(studio: Studio, token: str, quit: Callable[[], None] = lambda: No
 
     @app.get("/api/shots/<int:n>/preview.png")
     def shot_preview(n: int) -> Response:
-        return _png(studio.shot_preview_png(n))
+        frames = request.args.get("frames", str(SHOT_PREVIEW_FRAMES))
+        if not frames.isdigit() or not 1 <= int(frames) <= MAX_PREVIEW_FRAMES:
+            raise BadInputError(f"frames must be a whole number in 1..{MAX_PREVIEW_FRAMES}, got {frames!r}")
+        return _png(studio.shot_preview_png(n, int(frames)))
 
     def version() -> int | str | None:
         """The version of the studio the page saw (``X-Studio-Version``): an edit from a page that has

@@ -55,7 +55,8 @@ from vidcolor.source import probe
 MAX_UPLOAD = 20 * 1024 * 1024  # bytes: a colour reference is a still, not a scan archive
 KEYFRAME_SIDE = 1280  # longest side a keyframe is held and shown at: enough to place a hint on a face
 THUMB_HEIGHT = 120  # the shot strip's pictures (shown 60 px high: sharp on a high-DPI screen)
-SHOT_PREVIEW_FRAMES = 4  # "preview the shot": this many frames spread over it
+SHOT_PREVIEW_FRAMES = 4  # "preview the shot": this many frames spread over it (the page offers up to the max)
+MAX_PREVIEW_FRAMES = 24  # what a preview may ask for: each costs its frame and the warm-up before it
 UNDO_DEPTH = 200  # edits Undo can take back
 # the references the page edits: keyframe_name()'s pattern (what save writes, what `vidcolor keyframes` exports)
 OWN_REF = re.compile(r"^shot\d{4}_t\d+\.\d{3}s\.png$")
@@ -349,6 +350,7 @@ class Studio:
                         "shot": i,
                         "t": s.t,
                         "end": self.end_of(i),
+                        "frames": self.frames_of(i),
                         "hints": [{"id": h.id, "x": h.x, "y": h.y, "rgb": list(h.rgb)} for h in s.hints],
                         "reference": s.reference is not None,
                         "match": self._match(s),
@@ -383,6 +385,11 @@ class Studio:
         return sliders != self.sliders() or any(
             hints != s.hints or ref is not s.reference for (hints, ref), s in zip(shots, self.shots, strict=True)
         )
+
+    def frames_of(self, n: int) -> int:
+        """How many frames shot ``n`` has."""
+        last = self.shots[n + 1].start if n + 1 < len(self.shots) else len(self.map.times)
+        return last - self.shots[n].start
 
     def end_of(self, n: int) -> float | None:
         """Where shot ``n`` ends (the next one's start), None for the last."""
@@ -585,6 +592,7 @@ class Studio:
         temporal smoothing as Render would do them. (H, W, 3) uint8."""
         guidance = self.shot_guidance(n)
         end = self.end_of(n)
+        frames = min(frames, self.frames_of(n))  # a row per frame asked for: the page plays them
         with self.lock:
             cfg = dataclasses.replace(
                 self.colorizer.cfg, start=self.shots[n].t, duration=None if end is None else end - self.shots[n].t
@@ -592,8 +600,8 @@ class Studio:
         colorizer = self.colorizer.with_config(cfg)
         return stack_rows(preview_sheet(self.film, colorizer, frames, guidance or None).rows)
 
-    def shot_preview_png(self, n: int) -> bytes:
-        return png_bytes(self.shot_preview(n))
+    def shot_preview_png(self, n: int, frames: int = SHOT_PREVIEW_FRAMES) -> bytes:
+        return png_bytes(self.shot_preview(n, frames))
 
     # ------------------------------------------------------------ the batch convention
 

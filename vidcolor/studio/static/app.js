@@ -86,8 +86,9 @@ function select(n) {
   history.replaceState(null, "", `${location.search}#shot=${n}`);
   [...$("strip").children].forEach((c, i) => c.classList.toggle("sel", i === n));
   const sel = $("strip").children[n]; if (sel) sel.scrollIntoView({ block: "nearest", inline: "nearest" });
-  $("gray").src = `/api/shots/${n}/gray.png${q}`;
+  $("gray").src = $("wipe-gray").src = `/api/shots/${n}/gray.png${q}`;
   $("shot-preview").removeAttribute("src"); $("shot-preview").hidden = true; $("preview-note").textContent = "";
+  stop(); $("player").hidden = true;
   refresh();
 }
 
@@ -207,14 +208,42 @@ $("ref-del").onclick = () => api("DELETE", `/api/shots/${shot}/reference`).then(
 
 $("preview").onclick = () => {  // frames across the shot, through the film's loop: takes seconds
   const img = $("shot-preview"), t0 = performance.now();
+  const frames = Math.min(parseInt($("preview-frames").value, 10), state.shots[shot].frames);  // as the server clamps
   $("status").textContent = "colouring frames across the shot ...";
   img.onload = () => {
     img.hidden = false; img.classList.remove("stale"); $("preview-note").textContent = "";
     $("status").textContent = `shot preview ${((performance.now() - t0) / 1000).toFixed(1)} s`;
+    player(img, frames);
   };
   img.onerror = () => fail(new Error("the shot preview failed"));
-  img.src = `/api/shots/${shot}/preview.png${q}&v=${++bust}`;
+  img.src = `/api/shots/${shot}/preview.png${q}&frames=${frames}&v=${++bust}`;
 };
+
+// The shot preview played: one row of the sheet (gray | automatic | guided) at a time, in a loop or
+// by the scrubber. The sheet's rows are equal and 4 px apart (vidcolor.preview.stack_rows).
+let timer = null;
+function stop() { if (timer !== null) { clearInterval(timer); timer = null; $("play").textContent = "Play"; } }
+function player(img, frames) {
+  const h = (img.naturalHeight - 4 * (frames - 1)) / frames;
+  const canvas = $("frame"), scrub = $("scrub");
+  if (!(h > 0)) return;
+  canvas.width = img.naturalWidth; canvas.height = Math.round(h);
+  scrub.max = String(frames - 1); scrub.value = "0";
+  const show = (k) => {
+    canvas.getContext("2d").drawImage(img, 0, k * (h + 4), img.naturalWidth, h, 0, 0, canvas.width, canvas.height);
+    scrub.value = String(k); $("scrub-v").textContent = `frame ${k + 1} of ${frames}`;
+  };
+  scrub.oninput = () => { stop(); show(parseInt(scrub.value, 10)); };
+  $("play").onclick = () => {
+    if (timer !== null) { stop(); return; }
+    $("play").textContent = "Pause";
+    timer = setInterval(() => show((parseInt(scrub.value, 10) + 1) % frames), 400);
+  };
+  stop(); show(0); $("player").hidden = false;
+}
+$("wipe").addEventListener("input", (ev) => {  // the gray film over the left part of the colour picture
+  $("wipe-gray").style.clipPath = `inset(0 ${100 - ev.target.value}% 0 0)`;
+});
 function undo() {  // the last change of hints or a reference, on whichever shot it was
   api("POST", "/api/undo").then((d) => {
     if (d.shot === null) { $("status").textContent = "nothing to undo"; return; }
