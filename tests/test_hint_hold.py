@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 import torch
 from test_guidance import run
 
@@ -63,10 +64,10 @@ def test_a_point_that_drifts_onto_other_lightness_is_doubted_and_one_that_leaves
     L = torch.full((1, 16, 24), -0.6)
     L[:, :, 12:] = 0.6  # a dark left half, a bright right half
     sure = torch.ones(1, 16, 24)
-    # x, y, a, b, confidence, anchor lightness: placed on the dark half
-    p = torch.tensor([[6 / 24, 0.5, 0.3, 0.0, 1.0, -0.6]])
+    # x, y, a, b, confidence, reach (0: the default), anchor lightness: placed on the dark half
+    p = torch.tensor([[6 / 24, 0.5, 0.3, 0.0, 1.0, 0.0, -0.6]])
     still = move_points(p, torch.zeros(2, 16, 24), sure, L, CFG)
-    assert still.shape == (1, 6) and torch.allclose(still, p)  # tracked well: kept whole, no decay
+    assert still.shape == (1, 7) and torch.allclose(still, p)  # tracked well: kept whole, no decay
     right = torch.zeros(2, 16, 24)
     right[0] = 12.0  # everything moves 12 px right: the point lands on the bright half
     assert len(move_points(p, right, sure, L, CFG)) == 0  # flow says sure, the lightness says no
@@ -91,7 +92,7 @@ def test_a_hint_follows_a_pan_and_is_dropped_when_its_content_leaves_the_frame()
     yy, xx = np.mgrid[0:H, 0 : W + n * step].astype(np.float32)
     scene = 128 + 50 * np.sin(xx / 3.0) * np.cos(yy / 4.0) + 30 * np.sin((xx + 2 * yy) / 7.0)
     scene = np.repeat(scene.round().astype(np.uint8)[..., None], 3, -1)
-    hints = Hints(Path("h.json"), 0.0, ((0.0, 20 / W, 0.5, (220, 30, 40)),))
+    hints = Hints(Path("h.json"), 0.0, ((0.0, 20 / W, 0.5, (220, 30, 40), None),))
     shots = ShotMap(np.arange(n) / 12.0, [0])
     guider = Guider(Guidance(hints=(hints,)), shots, (W, H), torch.device("cpu"), aspects=(W / H,))
     xs = []
@@ -102,3 +103,31 @@ def test_a_hint_follows_a_pan_and_is_dropped_when_its_content_leaves_the_frame()
     assert len(tracked) >= 5 and None in xs  # followed for a while, then gone
     assert abs(tracked[4] - (19.5 - 4 * step)) < 1.0, tracked  # moved with its content, not left behind
     assert xs.index(None) <= 8 and all(x is None for x in xs[xs.index(None) :])  # out at 19.5 / 3 ≈ frame 7
+
+
+def test_a_hints_reach_says_how_far_its_colour_spreads(tmp_path):
+    """A hint with a small reach colours its own region and leaves the rest of the frame its
+    automatic colour; the default reach spreads further (the red tie that turned a man red)."""
+    from vidcolor.errors import BadInputError
+    from vidcolor.guidance import load_hints
+    from vidcolor.propagate import fuse, point_guide
+
+    h, w = 64, 96
+    L = torch.zeros(1, h, w)  # one flat region: only the reach limits the spread
+    auto = torch.zeros(2, h, w)
+
+    def spread_to(reach: float) -> float:
+        points = torch.tensor([[0.5, 0.5, 0.6, 0.3, 1.0, reach]])
+        out = fuse(L, auto, point_guide(points, h, w, CFG), CFG)
+        return float(out[:, 32, 48 + 20].norm())  # 20 px right of the hint: 0.17 of the diagonal
+
+    near, default, far = spread_to(0.03), spread_to(0.0), spread_to(0.4)
+    assert near < 0.02 * default and default < far  # 0 is the default reach (spread_sigma)
+    hints = tmp_path / "h.json"
+    hints.write_text(
+        json.dumps([{"x": 0.5, "y": 0.5, "rgb": [200, 30, 30], "reach": 0.05}, {"x": 0.1, "y": 0.1, "rgb": [1, 2, 3]}])
+    )
+    assert [p[4] for p in load_hints(str(hints)).points] == [0.05, None]
+    hints.write_text(json.dumps([{"x": 0.5, "y": 0.5, "rgb": [200, 30, 30], "reach": 3}]))
+    with pytest.raises(BadInputError, match=r"point 0: reach .* must be a number in \[0.01, 1\], got 3"):
+        load_hints(str(hints))

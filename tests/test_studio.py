@@ -128,7 +128,7 @@ def test_hint_colours_the_preview_then_save_and_the_cli_uses_it(film: Path, tiny
     # ... and a new studio loads them back
     _again, client2 = open_studio(film, tiny_model)
     hints = client2.get("/api/shots", query_string=q).get_json()["shots"][0]["hints"]
-    assert hints == [{"id": 0, "x": x, "y": y, "rgb": BLUE}]
+    assert hints == [{"id": 0, "x": x, "y": y, "rgb": BLUE, "reach": None}]
 
 
 def test_edit_and_delete_hints(film: Path, tiny_model: Path) -> None:
@@ -140,7 +140,7 @@ def test_edit_and_delete_hints(film: Path, tiny_model: Path) -> None:
         == 200
     )
     assert client.get("/api/shots", query_string=q).get_json()["shots"][0]["hints"] == [
-        {"id": 0, "x": 0.3, "y": 0.4, "rgb": [1, 2, 3]}
+        {"id": 0, "x": 0.3, "y": 0.4, "rgb": [1, 2, 3], "reach": None}
     ]
     bad = client.post("/api/shots/0/hints", query_string=q, json={"x": 2, "y": 0.4, "rgb": [1, 2, 3]})
     assert bad.status_code == 400 and "x" in bad.get_json()["error"]
@@ -297,7 +297,7 @@ def test_browser_click_adds_a_hint_and_the_preview_changes(film: Path, tiny_mode
             page.mouse.click(box["x"] + box["width"] * 0.25, box["y"] + box["height"] * 0.5)
             page.wait_for_selector("#hints li")
             page.wait_for_function(f"{src} !== {before!r}")
-            ((_id, x, y, rgb, _t),) = map(astuple, studio.shots[0].hints)
+            ((_id, x, y, rgb, _t, _reach),) = map(astuple, studio.shots[0].hints)
             assert abs(x - 0.25) < 0.02 and abs(y - 0.5) < 0.02
 
             before = page.evaluate(src)
@@ -312,7 +312,7 @@ def test_browser_click_adds_a_hint_and_the_preview_changes(film: Path, tiny_mode
             page.mouse.move(box["x"] + box["width"] * 0.75, box["y"] + box["height"] * 0.25, steps=5)
             page.mouse.up()
             page.wait_for_function("document.querySelector('#hints li').textContent.includes('(0.75, 0.25)')")
-            ((_id, x, y, rgb, _t),) = map(astuple, studio.shots[0].hints)
+            ((_id, x, y, rgb, _t, _reach),) = map(astuple, studio.shots[0].hints)
             assert abs(x - 0.75) < 0.02 and abs(y - 0.25) < 0.02 and rgb == (0x1E, 0x3C, 0xE6)
 
             buf = io.BytesIO()
@@ -684,7 +684,7 @@ def test_the_pages_guidance_is_what_its_save_says(tmp_path: Path, tiny_model: Pa
     saved, page = Guidance.load(*beside(film)), studio.page_guidance()
 
     def points(g: Guidance) -> list:
-        return sorted((round(t, 6), x, y, tuple(rgb)) for h in g.hints for t, x, y, rgb in h.points)
+        return sorted((round(t, 6), x, y, tuple(rgb)) for h in g.hints for t, x, y, rgb, _reach in h.points)
 
     def refs(g: Guidance) -> list:
         return [(studio.map.shot_of(studio.map.frame_at(r.t)), r.rgb.tobytes()) for r in g.references]
@@ -906,6 +906,19 @@ def test_browser_what_you_see_is_what_renders_and_a_stale_tab_is_refused(tmp_pat
             page.wait_for_function(f"{src} !== {before!r}")
             page.wait_for_function("document.getElementById('colour').complete")
             assert "H1 R" in page.inner_text("#strip .cell.sel")
+            page.click("#hints li button:text('palette')")  # colours at the hint's lightness
+            page.wait_for_selector("#hints li.swatches button")
+            swatch = page.locator("#hints li.swatches button").nth(1)
+            picked = swatch.get_attribute("title")
+            before = page.evaluate(src)
+            swatch.click()
+            page.wait_for_function(f"{src} !== {before!r}")
+            assert "#{:02x}{:02x}{:02x}".format(*studio.shots[1].hints[0].rgb) == picked
+            before = page.evaluate(src)
+            page.fill("#hints input.reach", "0.05")  # a small reach: the colour stays near the hint
+            page.wait_for_function(f"{src} !== {before!r}")
+            page.wait_for_function("document.getElementById('colour').complete")
+            assert studio.shots[1].hints[0].reach == 0.05
             shown = page.request.get(page.evaluate(src))
             assert shown.ok
             picture = np.asarray(Image.open(io.BytesIO(shown.body())).convert("RGB")).astype(np.float64)
@@ -931,7 +944,7 @@ def test_browser_what_you_see_is_what_renders_and_a_stale_tab_is_refused(tmp_pat
             page.locator("#colour").scroll_into_view_if_needed()  # the player scrolled the page down
             shift_click(page, page.locator("#colour").bounding_box(), 0.7, 0.3)
             page.wait_for_function("document.querySelectorAll('#hints li').length === 2")
-            other.click("#hints li button")  # "delete", from a page that has not seen the second hint
+            other.click("#hints li button:text('delete')")  # "delete", from a page that has not seen the second hint
             other.wait_for_function("document.getElementById('error').textContent.includes('another tab')")
             assert len(studio.shots[1].hints) == 2
             other.wait_for_function("document.querySelectorAll('#hints li').length === 2")  # it reloaded

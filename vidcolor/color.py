@@ -32,10 +32,11 @@ def rgb_to_lab(rgb: torch.Tensor) -> torch.Tensor:
     return kornia.color.rgb_to_lab(rgb.float().clamp(0.0, 1.0))
 
 
-def lab_to_rgb(lab: torch.Tensor) -> torch.Tensor:
-    """Lab (*,3,H,W) -> sRGB (*,3,H,W) clipped to [0,1]. Out-of-gamut colours are clipped."""
+def lab_to_rgb(lab: torch.Tensor, clip: bool = True) -> torch.Tensor:
+    """Lab (*,3,H,W) -> sRGB (*,3,H,W) clipped to [0,1] (out-of-gamut colours are clipped);
+    ``clip=False``: as computed, so a colour sRGB cannot show is seen outside [0,1]."""
     _check(lab, 3, "lab")
-    return kornia.color.lab_to_rgb(lab.float(), clip=True)
+    return kornia.color.lab_to_rgb(lab.float(), clip=clip)
 
 
 def normalize_lab(lab: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

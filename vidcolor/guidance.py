@@ -94,6 +94,7 @@ VIDEO_MAGIC = (
     (0, b"\x00\x00\x01\xba", "an MPEG video"),
     (0, b"OggS", "an Ogg file"),
 )
+REACH = (0.01, 1.0)  # a hint's reach (how far its colour spreads), fraction of the frame's diagonal
 MAX_REFERENCE_SIDE = 2048  # a reference is matched at the render size: a 12000 px scan is kept at this
 
 
@@ -126,7 +127,8 @@ class Reference:
 class Hints:
     path: Path
     t: float  # the frame the hints are drawn on (points may carry their own "t")
-    points: tuple[tuple[float, float, float, tuple[int, int, int]], ...] = ()  # (t, x, y, rgb)
+    # (t, x, y, rgb, reach): reach None is PropagationConfig.spread_sigma
+    points: tuple[tuple[float, float, float, tuple[int, int, int], float | None], ...] = ()
     rgba: np.ndarray | None = field(default=None, repr=False)  # (H, W, 4) uint8 strokes
 
 
@@ -227,7 +229,10 @@ def load_hints(spec: str) -> Hints:
                 raise BadInputError(f"{where}: rgb must be [r, g, b] in 0..255, got {rgb!r}")
             rgb = tuple(int(_number(c, f"{where}: rgb", 0, 255)) for c in rgb)
             pt = _number(p.get("t", t), f"{where}: t (seconds)", 0.0, math.inf)
-            points.append((pt, x, y, rgb))
+            reach = p.get("reach")
+            if reach is not None:
+                reach = _number(reach, f"{where}: reach (how far its colour spreads, fraction of the diagonal)", *REACH)
+            points.append((pt, x, y, rgb, reach))
         if not points:
             raise BadInputError(f"--hints {path}: the list has no points")
         return Hints(path, t, tuple(points))
@@ -269,7 +274,9 @@ class Guidance:
             h.update(f"ref {r.t} {r.rgb.shape}".encode())
             h.update(r.rgb.tobytes())
         for s in self.hints:
-            h.update(f"hints {s.t} {s.points}".encode())
+            # a point without a reach as before reaches existed: a batch's earlier outputs stay valid
+            points = tuple(p[:4] if p[4] is None else p for p in s.points)
+            h.update(f"hints {s.t} {points}".encode())
             if s.rgba is not None:
                 h.update(s.rgba.tobytes())
         return h.hexdigest()[:16] if self else ""
@@ -488,14 +495,15 @@ class Guider:
                 groups: dict[float, dict] = {s.t: {"guide": strokes_guide(s.rgba, size, device)}}
             else:
                 by_t: dict[float, list] = {}
-                for t, x, y, rgb in s.points:
-                    by_t.setdefault(t, []).append((x, y, rgb))
+                for t, x, y, rgb, reach in s.points:
+                    by_t.setdefault(t, []).append((x, y, rgb, reach))
                 groups = {}
                 for t, pts in by_t.items():
                     rgb = torch.tensor([p[2] for p in pts], dtype=torch.float32).T[:, :, None] / 255.0  # (3,n,1)
                     _, ab = rgb_to_model(rgb)
                     xy = torch.tensor([p[:2] for p in pts], dtype=torch.float32)
-                    points = torch.cat([xy, ab[:, :, 0].T, torch.ones(len(pts), 1)], 1)
+                    reach = torch.tensor([[p[3] or 0.0] for p in pts], dtype=torch.float32)  # 0: the default
+                    points = torch.cat([xy, ab[:, :, 0].T, torch.ones(len(pts), 1), reach], 1)
                     groups[t] = {"points": points.to(device)}
             for t, kw in groups.items():
                 i = shots.frame_at(t)
@@ -504,7 +512,7 @@ class Guider:
                     continue
                 self.anchors.append(_Anchor(s.path.name, None, i, **kw))
         self.state: Guide | None = None  # carried colour of references and strokes
-        self.points = torch.zeros(0, 6, device=device)  # carried hint points, anchored: propagate.move_points
+        self.points = torch.zeros(0, 7, device=device)  # carried hint points, anchored: propagate.move_points
         self.prev_L: torch.Tensor | None = None
         self.shot = -1
         self.candidates: list[_Anchor] = []

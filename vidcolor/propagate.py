@@ -61,21 +61,33 @@ class PropagationConfig:
     guide_short: int = 96  # guides are computed at about this short side (px), then scaled up
 
 
+# Columns of a hint-point tensor (n,6) or, once placed on its frame (:func:`place_points`), (n,7):
+# x, y fractions of width/height; a, b normalised; confidence in [0,1]; reach (how far its colour
+# spreads, a fraction of the frame's diagonal; 0: ``spread_sigma``); anchor lightness in [-1,1].
+X, Y, A, B, CONF, REACH, ANCHOR = range(7)
+
+
 @dataclass
 class Guide:
-    """Known colour at render size: ab (2,h,w) and confidence c (1,h,w) in [0, 1]."""
+    """Known colour at render size: ab (2,h,w) and confidence c (1,h,w) in [0, 1]; ``reach``
+    (1,h,w) how far each pixel's colour spreads (fraction of the diagonal; 0 or None: ``spread_sigma``)."""
 
     ab: torch.Tensor
     c: torch.Tensor
+    reach: torch.Tensor | None = None
 
     @staticmethod
     def empty(h: int, w: int, device: torch.device | str = "cpu") -> Guide:
         return Guide(torch.zeros(2, h, w, device=device), torch.zeros(1, h, w, device=device))
 
     def merge(self, other: Guide) -> Guide:
-        """Per pixel, the more confident of the two guides."""
+        """Per pixel, the more confident of the two guides (its colour and its reach)."""
         take = other.c > self.c
-        return Guide(torch.where(take, other.ab, self.ab), torch.maximum(self.c, other.c))
+        reach = None
+        if self.reach is not None or other.reach is not None:
+            mine, theirs = (g.reach if g.reach is not None else torch.zeros_like(g.c) for g in (self, other))
+            reach = torch.where(take, theirs, mine)
+        return Guide(torch.where(take, other.ab, self.ab), torch.maximum(self.c, other.c), reach)
 
     @property
     def coverage(self) -> float:
@@ -200,21 +212,21 @@ def _window_L(L: torch.Tensor, px: torch.Tensor, py: torch.Tensor) -> torch.Tens
 
 
 def place_points(points: torch.Tensor, L: torch.Tensor) -> torch.Tensor:
-    """Hint points (n,5) = (x, y fractions of width/height, a, b, confidence) put on the frame of
-    lightness ``L`` (1,h,w) in [-1,1] they are drawn on -> (n,6), with each point's anchor lightness
-    (:func:`_window_L` at the point, in [-1,1]) appended: what :func:`move_points` checks it against."""
+    """Hint points (n,6) (columns X..REACH) put on the frame of lightness ``L`` (1,h,w) in [-1,1]
+    they are drawn on -> (n,7), with each point's anchor lightness (:func:`_window_L` at the point,
+    in [-1,1]) appended (ANCHOR): what :func:`move_points` checks it against."""
     _, h, w = L.shape
-    return torch.cat([points[:, :5], _window_L(L, points[:, 0] * w - 0.5, points[:, 1] * h - 0.5)[:, None]], 1)
+    anchor = _window_L(L, points[:, X] * w - 0.5, points[:, Y] * h - 0.5)[:, None]
+    return torch.cat([points[:, : REACH + 1], anchor], 1)
 
 
 def move_points(
     points: torch.Tensor, bw: torch.Tensor, c: torch.Tensor, L: torch.Tensor, cfg: PropagationConfig
 ) -> torch.Tensor:
-    """Hint points (n,6) = (x, y fractions of width/height, a, b, confidence in [0,1], anchor
-    lightness in [-1,1]; :func:`place_points`) moved along ``bw`` (2,h,w), the flow from the previous
-    frame to the current one; ``c`` (1,h,w) is the current frame's correspondence confidence and
-    ``L`` (1,h,w) its lightness. -> (m,6), m <= n: points that leave the frame or fall under
-    ``min_conf`` are dropped.
+    """Placed hint points (n,7) (columns X..ANCHOR; :func:`place_points`) moved along ``bw`` (2,h,w),
+    the flow from the previous frame to the current one; ``c`` (1,h,w) is the current frame's
+    correspondence confidence and ``L`` (1,h,w) its lightness. -> (m,7), m <= n: points that leave
+    the frame or fall under ``min_conf`` are dropped.
 
     Points move as points (not as painted discs, which bilinear warping would erode a little every
     frame), so a hint keeps its size and colour for as long as the motion is followed. They keep
@@ -230,20 +242,29 @@ def move_points(
     d = _sample(bw, px, py)
     px, py = px + d[0], py + d[1]
     inside = (px >= -0.5) & (px <= w - 0.5) & (py >= -0.5) & (py <= h - 0.5)
-    agree = torch.exp(-(((_window_L(L, px, py) - points[:, 5]) / cfg.anchor_sigma) ** 2))
-    conf = torch.minimum(_keep(points[:, 4], _sample(c, px, py)[0], cfg), agree)
-    moved = torch.stack([(px + 0.5) / w, (py + 0.5) / h, points[:, 2], points[:, 3], conf, points[:, 5]], 1)
+    agree = torch.exp(-(((_window_L(L, px, py) - points[:, ANCHOR]) / cfg.anchor_sigma) ** 2))
+    conf = torch.minimum(_keep(points[:, CONF], _sample(c, px, py)[0], cfg), agree)
+    moved = points.clone()
+    moved[:, X], moved[:, Y], moved[:, CONF] = (px + 0.5) / w, (py + 0.5) / h, conf
     return moved[inside & (conf >= cfg.min_conf)]
 
 
-def spread(L: torch.Tensor, residual: torch.Tensor, c: torch.Tensor, cfg: PropagationConfig) -> torch.Tensor:
+def spread(
+    L: torch.Tensor,
+    residual: torch.Tensor,
+    c: torch.Tensor,
+    cfg: PropagationConfig,
+    reach: torch.Tensor | None = None,
+) -> torch.Tensor:
     """Edge-aware interpolation of a sparse residual: (L (1,h,w), residual (2,h,w), c (1,h,w)) -> (2,h,w).
 
     Each cell q of ``pool`` px takes sum_s K(q,s) m_s r_s / (sum_s K(q,s) m_s + spread_eps) over
     the key cells s holding guidance (mass m_s = summed confidence, r_s their mean residual), with
-    K = exp(-d^2 / 2 (spread_sigma * diagonal)^2 - (L_q - L_s)^2 / spread_luma^2). Far from any
-    guidance the result falls to 0, so the automatic colour is kept there. Keys are pooled
-    coarser (at most ``max_keys`` cells) so a dense guide costs what a sparse one does.
+    K = exp(-d^2 / 2 (sigma_s * diagonal)^2 - (L_q - L_s)^2 / spread_luma^2), sigma_s the key's
+    reach (``reach`` (1,h,w), confidence-weighted over its cell; 0 or None: ``spread_sigma``): a hint
+    given a small reach colours its own region, not the frame. Far from any guidance the result
+    falls to 0, so the automatic colour is kept there. Keys are pooled coarser (at most
+    ``max_keys`` cells) so a dense guide costs what a sparse one does.
     """
     _, h, w = L.shape
     k = cfg.pool
@@ -263,7 +284,11 @@ def spread(L: torch.Tensor, residual: torch.Tensor, c: torch.Tensor, cfg: Propag
     Lq = F.avg_pool2d(L[None], k, ceil_mode=True)[0]
     H, W = Lq.shape[-2:]
     pq = (_grid(H, W, L.device) * k + (k - 1) / 2).flatten(1)  # (2,Q)
-    s2 = 2 * (cfg.spread_sigma * math.hypot(h, w)) ** 2
+    if reach is None:
+        sigma: torch.Tensor | float = cfg.spread_sigma
+    else:
+        sigma = pooled(torch.where(reach > 0, reach, cfg.spread_sigma) * c, kk).flatten()[keys] / m  # (K,)
+    s2 = 2 * (sigma * math.hypot(h, w)) ** 2
     d2 = ((pq[0][:, None] - ps[0][None]) ** 2 + (pq[1][:, None] - ps[1][None]) ** 2) / s2
     dl2 = (Lq.flatten()[:, None] - Ls[None]) ** 2 / cfg.spread_luma**2
     K = torch.exp(-d2 - dl2) * m[None]  # (Q,K)
@@ -294,16 +319,16 @@ def fuse(L: torch.Tensor, ab: torch.Tensor, guide: Guide, cfg: PropagationConfig
     Lg, abg = (shrink(x, factor) for x in (L, ab))
     c = torch.where(guide.c >= cfg.min_conf, guide.c, torch.zeros_like(guide.c))
     residual = guide.ab - abg
-    delta = c * residual + (1.0 - c) * spread(Lg, residual, c, cfg)
+    delta = c * residual + (1.0 - c) * spread(Lg, residual, c, cfg, guide.reach)
     if factor > 1:
         delta = F.interpolate(delta[None], size=ab.shape[-2:], mode="bilinear", align_corners=False)[0]
     return ab + delta
 
 
 def point_guide(points: torch.Tensor, h: int, w: int, cfg: PropagationConfig) -> Guide:
-    """Hint points (n,5) or (n,6) = (x, y fractions of width/height, a, b normalised, confidence in
-    [0,1][, anchor lightness: not used here]) -> a guide of small discs (radius ``point_radius`` of
-    the short side, at least 1 px). Where discs overlap, the colour is their confidence-weighted
+    """Hint points (n,5..7) (columns X..CONF, then REACH and ANCHOR where present; ANCHOR is not used
+    here) -> a guide of small discs (radius ``point_radius`` of the short side, at least 1 px) with
+    each point's reach. Where discs overlap, the colour and reach are their confidence-weighted
     mean and the confidence their maximum. Vectorised: a hint file of ten thousand points costs
     milliseconds per frame."""
     g = Guide.empty(h, w, device=points.device)
@@ -330,4 +355,10 @@ def point_guide(points: torch.Tensor, h: int, w: int, cfg: PropagationConfig) ->
             torch.zeros(h * w, device=points.device).index_add_(0, idx, val * conf) / wsum.clamp_min(1e-9)
         ).reshape(h, w)
     g.c[0] = c.reshape(h, w)
+    if points.shape[1] > REACH and bool((points[:, REACH] > 0).any()):  # else every point has the default
+        own = torch.where(points[:, REACH] > 0, points[:, REACH], cfg.spread_sigma)[:, None]
+        val = own.expand_as(cx)[keep]
+        g.reach = (
+            torch.zeros(h * w, device=points.device).index_add_(0, idx, val * conf) / wsum.clamp_min(1e-9)
+        ).reshape(1, h, w)
     return g

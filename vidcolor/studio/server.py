@@ -95,6 +95,14 @@ def create_app(studio: Studio, token: str, quit: Callable[[], None] = lambda: No
     def colour(n: int) -> Response:
         return _png(studio.colour_png(n))
 
+    @app.get("/api/shots/<int:n>/palette")
+    def palette(n: int) -> Response:
+        try:
+            x, y = float(request.args.get("x", "")), float(request.args.get("y", ""))
+        except ValueError:
+            raise BadInputError("palette: x and y must be numbers in [0, 1]") from None
+        return jsonify(rgb=[list(c) for c in studio.palette(n, x, y)])
+
     @app.get("/api/shots/<int:n>/reference.png")
     def reference(n: int) -> Response:
         return _png(studio.reference_png(n))
@@ -122,13 +130,13 @@ def create_app(studio: Studio, token: str, quit: Callable[[], None] = lambda: No
     def add_hint(n: int) -> Response:
         doc = body()
         # no rgb: the hint starts at the automatic colour there (the page then opens its picker)
-        h = studio.add_hint(n, doc.get("x"), doc.get("y"), doc.get("rgb"), version())
+        h = studio.add_hint(n, doc.get("x"), doc.get("y"), doc.get("rgb"), version(), doc.get("reach"))
         return jsonify(id=h.id, rgb=list(h.rgb), version=studio.version)
 
     @app.put("/api/shots/<int:n>/hints/<int:hint_id>")
     def set_hint(n: int, hint_id: int) -> Response:
         doc = body()
-        studio.set_hint(n, hint_id, doc.get("x"), doc.get("y"), doc.get("rgb"), version())
+        studio.set_hint(n, hint_id, doc.get("x"), doc.get("y"), doc.get("rgb"), version(), doc.get("reach"))
         return jsonify(ok=True, version=studio.version)
 
     @app.delete("/api/shots/<int:n>/hints/<int:hint_id>")

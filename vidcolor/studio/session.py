@@ -12,6 +12,7 @@ import dataclasses
 import io
 import itertools
 import json
+import math
 import re
 import shlex
 import threading
@@ -20,17 +21,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import torch
 from av.video.reformatter import Interpolation
 from PIL import Image
 
 from vidcolor import __version__
 from vidcolor.atomic import write_atomic
+from vidcolor.color import lab_to_rgb, rgb_to_lab
 from vidcolor.colorizer import Colorizer
 from vidcolor.config import ColorizeConfig
 from vidcolor.decode import media_kind
 from vidcolor.engines.cache import entry
 from vidcolor.errors import BadInputError, Log, ProcessingError, describe
 from vidcolor.guidance import (
+    REACH,
     SAVED_SETTINGS,
     Guidance,
     Hints,
@@ -56,6 +60,7 @@ MAX_UPLOAD = 20 * 1024 * 1024  # bytes: a colour reference is a still, not a sca
 KEYFRAME_SIDE = 1280  # longest side a keyframe is held and shown at: enough to place a hint on a face
 THUMB_HEIGHT = 120  # the shot strip's pictures (shown 60 px high: sharp on a high-DPI screen)
 SHOT_PREVIEW_FRAMES = 4  # "preview the shot": this many frames spread over it (the page offers up to the max)
+PALETTE_HUES = 8  # a hint's suggested colours: this many hues (at two chromas) at the pixel's lightness
 MAX_PREVIEW_FRAMES = 24  # what a preview may ask for: each costs its frame and the warm-up before it
 UNDO_DEPTH = 200  # edits Undo can take back
 # the references the page edits: keyframe_name()'s pattern (what save writes, what `vidcolor keyframes` exports)
@@ -76,6 +81,7 @@ class Hint:
     y: float  # fraction of the height, [0, 1]
     rgb: Rgb  # 0..255
     t: float | None = None
+    reach: float | None = None  # how far its colour spreads, fraction of the diagonal; None: the default
 
 
 class CannotSave(BadInputError):
@@ -263,6 +269,16 @@ def find_shots(
     return shots, ShotMap(arrays["times"], [s.start for s in shots])
 
 
+def _reach(v: object) -> float | None:
+    """Validate a hint's reach from a request: None (the default) or a fraction of the diagonal in REACH."""
+    lo, hi = REACH
+    if v is None:
+        return None
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not lo <= v <= hi:
+        raise BadInputError(f"hint reach must be a number in [{lo:g}, {hi:g}] (fraction of the diagonal), got {v!r}")
+    return float(v)
+
+
 def _hint(x: object, y: object, rgb: object) -> tuple[float, float, Rgb]:
     """Validate one hint from a request: x, y fractions in [0, 1], rgb three ints 0..255."""
     for name, v in (("x", x), ("y", y)):
@@ -340,6 +356,7 @@ class Studio:
                 "film": self.film.name,
                 "version": self.version,
                 "match_gate": PropagationConfig().gate,  # what an unpinned reference needs to guide a frame
+                "reach_default": PropagationConfig().spread_sigma,  # a hint's reach when it has none of its own
                 "strength": cfg.strength,
                 "smoothing": cfg.smoothing,
                 "command": self.command(),
@@ -351,7 +368,9 @@ class Studio:
                         "t": s.t,
                         "end": self.end_of(i),
                         "frames": self.frames_of(i),
-                        "hints": [{"id": h.id, "x": h.x, "y": h.y, "rgb": list(h.rgb)} for h in s.hints],
+                        "hints": [
+                            {"id": h.id, "x": h.x, "y": h.y, "rgb": list(h.rgb), "reach": h.reach} for h in s.hints
+                        ],
                         "reference": s.reference is not None,
                         "match": self._match(s),
                     }
@@ -445,9 +464,12 @@ class Studio:
                 return i
         raise KeyError(f"hint {hint_id} of shot {n}")
 
-    def add_hint(self, n: int, x: object, y: object, rgb: object = None, version: object = None) -> Hint:
+    def add_hint(
+        self, n: int, x: object, y: object, rgb: object = None, version: object = None, reach: object = None
+    ) -> Hint:
         """Add a hint to shot ``n``; without ``rgb`` it takes the automatic colour there (the page
         then opens a picker that starts at it). Returns it (its id addresses it from then on)."""
+        reach_ = _reach(reach)
         if rgb is None:
             _hint(x, y, [0, 0, 0])  # x and y checked before the model runs
             rgb = list(self.automatic_at(n, float(x), float(y)))  # type: ignore[arg-type]
@@ -455,19 +477,22 @@ class Studio:
         with self.lock:
             self._check(version)
             self._edit(n)
-            h = Hint(self.next_id, x_, y_, rgb_)
+            h = Hint(self.next_id, x_, y_, rgb_, reach=reach_)
             self.next_id += 1
             self.shot(n).hints.append(h)
             return h
 
-    def set_hint(self, n: int, hint_id: int, x: object, y: object, rgb: object, version: object = None) -> None:
-        """Move or recolour hint ``hint_id`` of shot ``n`` (it then sits at the shot's start)."""
+    def set_hint(
+        self, n: int, hint_id: int, x: object, y: object, rgb: object, version: object = None, reach: object = None
+    ) -> None:
+        """Move, recolour or change the reach of hint ``hint_id`` of shot ``n`` (it then sits at the shot's start)."""
         x_, y_, rgb_ = _hint(x, y, rgb)
+        reach_ = _reach(reach)
         with self.lock:
             self._check(version)
             i = self._find(n, hint_id)
             self._edit(n)
-            self.shot(n).hints[i] = Hint(hint_id, x_, y_, rgb_)
+            self.shot(n).hints[i] = Hint(hint_id, x_, y_, rgb_, reach=reach_)
 
     def delete_hint(self, n: int, hint_id: int, version: object = None) -> None:
         with self.lock:
@@ -572,6 +597,27 @@ class Studio:
         r_, g_, b_ = (int(v) for v in np.rint(patch))
         return r_, g_, b_
 
+    def palette(self, n: int, x: float, y: float) -> list[Rgb]:
+        """Colours to start a hint at (x, y) in [0, 1] from, all at the keyframe's lightness there (a
+        hint changes colour, never the film's luma, so a colour of another lightness could not show as
+        picked): the automatic colour first, then PALETTE_HUES hues at two chromas, those sRGB can show.
+        (The model predicts one colour, not a distribution, so the rest is not ranked by it.)"""
+        _hint(x, y, [0, 0, 0])
+        gray = self.shot(n).gray
+        h, w = gray.shape
+        lum = float(gray[round(float(y) * (h - 1)), round(float(x) * (w - 1))]) / 255.0
+        L = float(rgb_to_lab(torch.full((1, 3, 1, 1), lum))[0, 0])  # the L* of that gray
+        angles = torch.arange(PALETTE_HUES) * (2 * math.pi / PALETTE_HUES)
+        lab = [[L, c * math.cos(a), c * math.sin(a)] for c in (20.0, 45.0) for a in angles.tolist()]
+        rgb = lab_to_rgb(torch.tensor(lab).T[None, :, :, None], clip=False)[0, :, :, 0].T  # (k, 3)
+        seen = [self.automatic_at(n, float(x), float(y))]
+        for c in rgb:
+            if bool(((c >= -0.01) & (c <= 1.01)).all()):  # in gamut: shows at this lightness
+                r, g, b = (int(v) for v in (c.clamp(0, 1) * 255).round().tolist())
+                if (r, g, b) not in seen:
+                    seen.append((r, g, b))
+        return seen
+
     def reference_png(self, n: int) -> bytes:
         s = self.shot(n)
         if s.reference is None:
@@ -583,7 +629,7 @@ class Studio:
         with self.lock:
             s = self.shot(n)
             ref = Reference(self.ref_dir / keyframe_name(n, s.t), s.t, s.reference) if s.reference is not None else None
-            points = tuple((s.t, h.x, h.y, h.rgb) for h in s.hints)
+            points = tuple((s.t, h.x, h.y, h.rgb, h.reach) for h in s.hints)
             return Guidance((ref,) if ref else (), (Hints(self.hints_path, s.t, points),) if points else ())
 
     def shot_preview(self, n: int, frames: int = SHOT_PREVIEW_FRAMES) -> np.ndarray:
@@ -620,6 +666,7 @@ class Studio:
         with self.lock:
             points = [
                 {"x": h.x, "y": h.y, "rgb": list(h.rgb), "t": s.t if h.t is None else h.t}
+                | ({"reach": h.reach} if h.reach is not None else {})
                 for s in self.shots
                 for h in s.hints
             ]
@@ -693,7 +740,7 @@ class Studio:
             refs += shot.references
             hints += shot.hints
         if self.unplaced:
-            points = tuple((p["t"], p["x"], p["y"], tuple(p["rgb"])) for p in self.unplaced)
+            points = tuple((p["t"], p["x"], p["y"], tuple(p["rgb"]), p.get("reach")) for p in self.unplaced)
             hints.append(Hints(self.hints_path, 0.0, points))
         return Guidance(tuple(refs), tuple(hints))
 
@@ -708,13 +755,15 @@ class Studio:
         ``vidcolor keyframes`` names them). Other references stay files the page lists and the
         command line uses; hints past the film's end are kept for the next save, not shown."""
         if self.hints_path.is_file():
-            for t, x, y, rgb in load_hints(str(self.hints_path)).points:
+            for t, x, y, rgb, reach in load_hints(str(self.hints_path)).points:
                 i = self.map.frame_at(t)
                 if i is None:
                     log(f"warning: {self.hints_path.name}: a hint at {t:g} s is past the film's end: kept, not shown")
-                    self.unplaced.append({"x": x, "y": y, "rgb": list(rgb), "t": t})
+                    self.unplaced.append(
+                        {"x": x, "y": y, "rgb": list(rgb), "t": t} | ({"reach": reach} if reach else {})
+                    )
                     continue
-                self.shots[self.map.shot_of(i)].hints.append(Hint(self.next_id, x, y, rgb, t))
+                self.shots[self.map.shot_of(i)].hints.append(Hint(self.next_id, x, y, rgb, t, reach))
                 self.next_id += 1
         if self.ref_dir.is_dir():
             try:

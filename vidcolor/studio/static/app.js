@@ -24,7 +24,8 @@ async function send(method, path, body) {
   if (body instanceof FormData || body instanceof Blob) opts.body = body;
   else if (body !== undefined) { opts.body = JSON.stringify(body); opts.headers["Content-Type"] = "application/json"; }
   let r;
-  try { r = await fetch(path + q, opts); } catch (_e) {
+  const url = path + (path.includes("?") ? "&" + q.slice(1) : q);
+  try { r = await fetch(url, opts); } catch (_e) {
     throw new Error("the studio is not answering: it was stopped (Ctrl-C in its terminal?) or the connection was lost");
   }
   const doc = await r.json().catch(() => ({}));
@@ -118,12 +119,23 @@ async function refresh(openPicker) {
   s.hints.forEach((h) => {
     const li = document.createElement("li");
     const colour = document.createElement("input"); colour.type = "color"; colour.value = hex(h.rgb);
+    const put = (change) => api("PUT", hintUrl(h.id), { x: h.x, y: h.y, rgb: h.rgb, reach: h.reach, ...change });
     colour.onchange = () => {
       $("last").value = colour.value;  // shift-click adds the next hint in it
-      api("PUT", hintUrl(h.id), { x: h.x, y: h.y, rgb: rgbOf(colour.value) }).then(edited, fail);
+      put({ rgb: rgbOf(colour.value) }).then(edited, fail);
     };
     li.appendChild(colour);
     li.appendChild(document.createTextNode(`(${h.x.toFixed(2)}, ${h.y.toFixed(2)}) `));
+    // reach: how far the colour spreads from the hint, a fraction of the frame's diagonal
+    const reach = document.createElement("input"); reach.type = "range"; reach.className = "reach";
+    reach.min = "0.02"; reach.max = "0.6"; reach.step = "0.01"; reach.value = h.reach ?? state.reach_default;
+    reach.title = `reach: how far its colour spreads (${h.reach === null ? "default" : h.reach})`;
+    reach.onchange = () => put({ reach: parseFloat(reach.value) }).then(edited, fail);
+    li.appendChild(reach);
+    const pal = document.createElement("button"); pal.textContent = "palette";
+    pal.title = "colours at this point's lightness (the first: the automatic colour)";
+    pal.onclick = () => palette(li, h, put);
+    li.appendChild(pal);
     const del = document.createElement("button"); del.textContent = "delete";
     del.onclick = () => api("DELETE", hintUrl(h.id)).then(edited, fail);
     li.appendChild(del); list.appendChild(li);
@@ -145,6 +157,21 @@ async function refresh(openPicker) {
   $("command").textContent = state.command;
 }
 const edited = () => { stale(); return refresh(); };
+
+// Swatches for a hint: colours at its pixel's lightness (what a hint can show there); a click picks one.
+async function palette(li, h, put) {
+  const old = li.nextElementSibling;
+  if (old && old.classList.contains("swatches")) { old.remove(); return; }
+  const d = await api("GET", `/api/shots/${shot}/palette?x=${h.x}&y=${h.y}`).catch(fail);
+  if (!d) return;
+  const row = document.createElement("li"); row.className = "swatches";
+  d.rgb.forEach((rgb) => {
+    const b = document.createElement("button"); b.style.background = hex(rgb); b.title = hex(rgb);
+    b.onclick = () => { $("last").value = hex(rgb); put({ rgb }).then(edited, fail); };
+    row.appendChild(b);
+  });
+  li.after(row);
+}
 
 // A hint's dot on the colour picture: drag it to move the hint; a click without a move opens its colour.
 function dot(h, colour) {
