@@ -485,3 +485,29 @@ def test_an_anamorphic_films_painted_hints_may_be_its_stored_or_shown_shape(tmp_
         assert (r.exit_code == 0) == ok, (w, r.output)
         if not ok:
             assert "does not have the video's aspect (1.778)" in r.output
+
+
+def test_a_raw_h264_stream_is_timed_by_frame_number(tmp_path, tiny_model):
+    """A raw .264 elementary stream has no timestamps: its frames are timed by their number at its
+    rate, so --start/--duration cut it where asked and the studio's shots have their own times
+    and pictures (was: every frame at 0 s; `--start 1` said "past the end"; the studio's pictures
+    failed, "no decodable video frames for a preview")."""
+    from test_guidance import luma_gray, two_shots
+
+    from vidcolor.colorizer import Colorizer
+    from vidcolor.config import ColorizeConfig
+    from vidcolor.source import frames
+    from vidcolor.studio.session import Studio
+
+    a, b = two_shots(n=25)
+    stream = write_video(tmp_path / "reel.264", [luma_gray(f) for f in a + b], fps=25)
+    assert [round(f.time, 2) for f in frames(stream)][:3] == [0.0, 0.04, 0.08]
+    out = tmp_path / "cut.mp4"
+    r = CliRunner().invoke(
+        app, [str(stream), "-o", str(out), "--start", "1", "--duration", "0.4", "--model", str(tiny_model), "-q"]
+    )
+    assert r.exit_code == 0, r.output
+    assert len(read_frames(out)) == 10
+    studio = Studio(stream, Colorizer(ColorizeConfig(model=str(tiny_model), device="cpu")))
+    assert [(s.start, s.t) for s in studio.shots] == [(0, 0.0), (25, 1.0)]
+    assert studio.colour(1).shape == (64, 96, 3)

@@ -551,15 +551,18 @@ def frames(
     Damaged input is met packet by packet: a packet the decoder rejects is left out (its frame is
     missing from the output, every other frame keeps its own timestamp), and data the demuxer
     cannot read past ends the film there; ``log`` gets one warning saying which happened.
-    Timestamps a demuxer guessed out of order are put back in order (:class:`_DisplayOrder`).
+    Timestamps a demuxer guessed out of order are put back in order (:class:`_DisplayOrder`); a
+    stream without any (a raw ``.264`` elementary stream) has its frames timed by their number at
+    the stream's rate, so windows, shots and guidance times mean the same as in a container.
     A ``start`` past the end of the film is a BadInputError. A video file only:
     :func:`vidcolor.source.frames` also takes a sequence of numbered image frames.
     """
     origin, seek = _window_origin(path, start) if start > 0 or duration is not None else (0.0, None)
     first, end = origin + start, (origin + start + duration if duration is not None else math.inf)
-    damaged, stopped, yielded, last = 0, "", False, None
+    damaged, stopped, yielded, last, counted = 0, "", False, None, 0
     with _open(path) as container:
         stream = video_stream(container, path)
+        untimed = Fraction(1) / Fraction(stream.average_rate or stream.guessed_rate or 25)
         stream.thread_type = "AUTO"  # frame + slice threads inside FFmpeg
         if seek is not None:
             container.seek(int(seek / stream.time_base), stream=stream, backward=True, any_frame=False)
@@ -571,6 +574,9 @@ def frames(
             if isinstance(decoded, str):
                 stopped = decoded
                 continue
+            if decoded.pts is None and seek is None:  # no timestamp: its number from the start says when
+                decoded.pts, decoded.time_base = counted, untimed
+            counted += 1
             t = last = decoded.time if decoded.time is not None else 0.0
             if t < first - 1e-6:
                 continue

@@ -202,10 +202,12 @@ def preview_sheet(
     film = Film.open(input, colorizer, log, source, plan)
     expected = film.info.expected_frames(cfg.start, cfg.duration)
     sheet, run, guider = _preview_pass(film, colorizer, n, expected, guidance, log, progress, tile_width)
-    if len(sheet.rows) < len(sheet.wanted) and 0 < run.seen < expected:
+    if (len(sheet.rows) < len(sheet.wanted) and 0 < run.seen < expected) or (not expected and run.seen):
         # The header counts more frames than decode (an AVI's null frames, a file cut short): the
-        # frames were chosen among frames that are not there. Choose among those that are.
-        log(f"note: {input.name} decoded {run.seen} of the {expected} frames its header announces: choosing again")
+        # frames were chosen among frames that are not there; or it does not say (a raw .264 stream).
+        # Choose among those that are.
+        if expected:
+            log(f"note: {input.name} decoded {run.seen} of the {expected} frames its header announces: choosing again")
         sheet, run, guider = _preview_pass(film, colorizer, n, run.seen, guidance, log, lambda _n: None, tile_width)
     if not sheet.rows:
         raise ProcessingError(f"{input}: no decodable video frames for a preview")

@@ -192,7 +192,7 @@ def keyframe_size(width: int, height: int) -> tuple[int, int]:
     return max(1, round(width * k)), max(1, round(height * k))
 
 
-SHOTS_CACHE_FORMAT = 1  # bump when what find_shots stores, or the cut test, changes
+SHOTS_CACHE_FORMAT = 2  # bump when what find_shots stores, or the cut test, changes (2: raw streams timed)
 
 
 def _shots_entry(film: Path, size: tuple[int, int], keyframe: tuple[int, int]) -> Path:
