@@ -1,6 +1,6 @@
 """End-to-end colorizing throughput, stage costs, a frame-dump comparison, and memory flatness.
 
-    .venv/bin/python benchmarks/pipeline.py [--frames 60] [--model PATH] [--precision fp32]
+    .venv/bin/python benchmarks/pipeline.py [--frames 60] [--model PATH] [--precision fp32] [--confidence pale]
 
 For 480p and 1080p clips (generated, gray, moving texture) it prints:
   * each stage's throughput measured in isolation (decode; prepare = working YUV + render-size RGB;
@@ -153,6 +153,7 @@ def main() -> None:
     ap.add_argument("--model", default=None)
     ap.add_argument("--engine", default="auto")
     ap.add_argument("--precision", default="auto")
+    ap.add_argument("--confidence", default=None, help="off | flip | pale (default: the config's)")
     ap.add_argument("--skip-rss", action="store_true", help="skip the 10 s / 10 min memory runs")
     ap.add_argument("--rss-only", action="store_true", help="only the memory runs")
     ap.add_argument("--rss-child", nargs=2, help=argparse.SUPPRESS)
@@ -161,10 +162,12 @@ def main() -> None:
         rss_child(*args.rss_child, args.model, args.engine, args.precision)
         return
     cfg = ColorizeConfig(model=args.model, engine=args.engine, precision=args.precision)
+    if args.confidence is not None:
+        cfg = dataclasses.replace(cfg, confidence=args.confidence)
     colorizer = Colorizer(cfg)
     print(
         f"# pipeline, {args.frames} frames per clip, render {cfg.render_size}, batch {cfg.batch_size}, "
-        f"engine {cfg.engine} -> {colorizer.engine.name}, x264 crf {cfg.encode.crf} preset {cfg.encode.preset}; {machine()}"
+        f"engine {cfg.engine} -> {colorizer.engine.name}, confidence {cfg.confidence}, x264 crf {cfg.encode.crf} preset {cfg.encode.preset}; {machine()}"
     )
     print(
         "| clip | decode fps | prepare fps | colour fps | encode fps | ideal fps | end-to-end fps | e2e / ideal | frame-dump fps | e2e / frame-dump |"

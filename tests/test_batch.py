@@ -299,7 +299,9 @@ def test_settings_added_later_do_not_redo_an_archive():
     from vidcolor.batch import settings_hash
     from vidcolor.config import ColorizeConfig, EncodeSettings
 
-    cfg = ColorizeConfig(render_size=64)
+    # --confidence off: what 0.1 did (the default is pale since issue 33, a different output: redone)
+    cfg = ColorizeConfig(render_size=64, confidence="off")
+    assert settings_hash(dataclasses.replace(cfg, confidence="pale")) != settings_hash(cfg)
     v01 = ("model", "render_size", "batch_size", "smoothing", "strength", "start", "duration", "preview", "engine")
     before = {k: v for k, v in cfg.to_dict().items() if k in (*v01, "precision")}  # the 0.1 layout
     before["encode"] = {"codec": None, "crf": 18, "preset": "fast"}

@@ -194,7 +194,8 @@ def test_vidcolors_own_export_is_recognised_without_a_format(tmp_path, tiny_mode
 def test_blend_is_the_weighted_mean_of_the_members_ab(tmp_path):
     dd = ddcolor_file(tmp_path / "dd.onnx")
     de = deoldify_file(tmp_path / "de.onnx")
-    base = {"device": "cpu", "engine": "auto", "precision": "auto"}
+    # confidence off: the blend's arithmetic (pale, the default, then pales the blend as a whole)
+    base = {"device": "cpu", "engine": "auto", "precision": "auto", "confidence": "off"}
     alone = [
         Colorizer(ColorizeConfig(model=str(dd), model_format="ddcolor", **base)),
         Colorizer(ColorizeConfig(model=str(de), model_format="deoldify", **base)),

@@ -573,3 +573,28 @@ def test_auto_precision_is_bf16_on_a_cpu_with_native_bf16_and_fp32_on_one_withou
     monkeypatch.setattr(loop, "cpu_has_fast_bf16", lambda: False)  # emulated bf16 is slower than fp32
     assert loop.pick_precision("auto", cpu) is None
     assert loop.pick_precision("bf16", cpu) == torch.bfloat16
+
+
+def test_a_cancelled_job_stops_cleanly_with_its_loader_workers(image_folder, tmp_path):
+    """A cluster cancels a job by signalling all its processes at once (Slurm's scancel, ``pkill -f``):
+    the run stops with "terminated" and exit 143, its checkpoint kept (was: a loader worker died
+    first and the run ended "unexpected RuntimeError: DataLoader worker ... killed by signal", exit 1)."""
+    out = tmp_path / "run"
+    cfg = _tiny_toml(tmp_path / "tiny.toml")
+    cmd = [sys.executable, "-m", "vidcolor", "train", str(image_folder), "--out", str(out), "--steps", "4000"]
+    proc = subprocess.Popen(
+        [*cmd, "--config", str(cfg), "--workers", "1", "--quiet"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group, as a job's
+    )
+    deadline = time.time() + 120
+    while time.time() < deadline and not (out / "last.pt").exists():
+        time.sleep(0.2)
+    time.sleep(1.0)
+    os.killpg(proc.pid, signal.SIGTERM)  # the main process and its worker, at once
+    _out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err
+    assert err.strip().endswith("terminated") and "RuntimeError" not in err, err
+    assert torch.load(out / "last.pt", weights_only=True)["step"] > 0

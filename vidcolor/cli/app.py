@@ -107,6 +107,27 @@ def logger(quiet: bool) -> Callable[[str], None]:
     return log
 
 
+def signal_behind(e: BaseException) -> BaseException | None:
+    """The Ctrl-C or SIGTERM/SIGHUP that ``e`` was raised while handling, if any. A job cancelled on a
+    cluster signals all its processes at once: a data-loader worker dies of it, and the error that
+    says so (raised from SIGCHLD while the main process is already stopping on its own SIGTERM)
+    would hide the signal, the one thing that happened."""
+    seen = 0
+    cause = e.__context__
+    while cause is not None and seen < 16:  # a chain, not a loop; short in practice
+        if isinstance(cause, KeyboardInterrupt | Terminated):
+            return cause
+        cause, seen = cause.__context__, seen + 1
+    return None
+
+
+def _quiet_children() -> None:
+    """Stopping on a signal: the children that died of it too (data-loader workers) are not errors,
+    so PyTorch's SIGCHLD check is not to report them, with a traceback, while the loader shuts down."""
+    if hasattr(signal, "SIGCHLD"):
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+
+
 def handle_errors(func: F) -> F:
     """Turn domain errors and interrupts into one line + exit code (traceback only with --debug)."""
 
@@ -114,16 +135,24 @@ def handle_errors(func: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         debug = bool(kwargs.get("debug"))
         try:
-            return func(*args, **kwargs)
+            try:
+                return func(*args, **kwargs)
+            except Exception as e:
+                stop = signal_behind(e)
+                if stop is not None:  # an error raised while unwinding from a signal: the signal is what happened
+                    raise stop from None
+                raise
         except VidcolorError as e:
             if debug:
                 traceback.print_exc()
             err(str(e))
             raise typer.Exit(e.exit_code) from None
         except KeyboardInterrupt:
+            _quiet_children()
             err("interrupted")
             raise typer.Exit(130) from None
         except Terminated as e:
+            _quiet_children()
             err("terminated" if e.signum == signal.SIGTERM else "hung up (the terminal closed)")
             raise typer.Exit(128 + e.signum) from None
         except (typer.Exit, typer.Abort, typer.TyperException):
