@@ -438,7 +438,7 @@ class _Anchor:
     L: torch.Tensor | None = None
     ab: torch.Tensor | None = None
     guide: Guide | None = None  # painted strokes
-    points: torch.Tensor | None = None  # (n,5) hint points: x, y fractions, a, b, confidence (anchored when placed)
+    points: torch.Tensor | None = None  # (n,6) hint points, columns X..REACH of vidcolor.propagate (placed: +ANCHOR)
     used: bool = False
     best: float = 0.0  # an unpinned reference: its best match coverage so far (said when it matches nothing)
 
