@@ -43,12 +43,25 @@ def pull(frame: np.ndarray, before: np.ndarray) -> float:
     return float(np.abs(d).mean())
 
 
-def test_a_hint_holds_its_colour_to_the_end_of_a_long_static_shot(tmp_path, tiny_model):
+@pytest.mark.parametrize("kind", ["points", "painted"])
+def test_a_hint_holds_its_colour_to_the_end_of_a_long_static_shot(tmp_path, tiny_model, kind):
+    """A red hint on the patch at 0.5 s, as a point (film.hints.json) or painted (a PNG with alpha,
+    carried as points since issue 35: as a dense guide it faded like the points did)."""
+    from PIL import Image
+
     src = write_video(tmp_path / "static.mkv", static_shot(FPS * SECONDS), fps=FPS, codec="ffv1")
-    hints = tmp_path / "h.json"
-    hints.write_text(json.dumps([{"x": 48 / W, "y": 32 / H, "rgb": [220, 30, 40], "t": 0.5}]))  # red, on the patch
+    if kind == "points":
+        hints = tmp_path / "h.json"
+        hints.write_text(json.dumps([{"x": 48 / W, "y": 32 / H, "rgb": [220, 30, 40], "t": 0.5}]))  # on the patch
+        spec = str(hints)
+    else:
+        paint = np.zeros((H, W, 4), np.uint8)
+        yy, xx = np.mgrid[0:H, 0:W]
+        paint[(yy - 32) ** 2 + (xx - 48) ** 2 <= 9] = [220, 30, 40, 255]  # a red dab of 3 px radius
+        Image.fromarray(paint).save(tmp_path / "paint.png")
+        spec = f"0.5:{tmp_path / 'paint.png'}"
     out = tmp_path / "guided.mkv"
-    r = run(src, "-o", out, "--hints", hints, "--model", tiny_model, "--engine", "eager", "--crf", "0", "--quiet")
+    r = run(src, "-o", out, "--hints", spec, "--model", tiny_model, "--engine", "eager", "--crf", "0", "--quiet")
     assert r.exit_code == 0, r.output
     g = read_frames(out, "yuv444p")
     assert len(g) == FPS * SECONDS

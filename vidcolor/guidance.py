@@ -428,6 +428,16 @@ def strokes_guide(rgba: np.ndarray, size: tuple[int, int], device: torch.device)
     return Guide(small[:2] / c.clamp_min(1e-6), torch.where(c >= 0.5, c, torch.zeros_like(c)))
 
 
+def stroke_points(guide: Guide) -> torch.Tensor:
+    """A painted guide's pixels as hint points (n,6) (columns X..REACH of :mod:`vidcolor.propagate`):
+    one at each pixel's centre with its colour and confidence, the default reach."""
+    _, h, w = guide.c.shape
+    ys, xs = torch.nonzero(guide.c[0] > 0, as_tuple=True)
+    ab = guide.ab[:, ys, xs].T
+    xy = torch.stack([(xs.float() + 0.5) / w, (ys.float() + 0.5) / h], 1)
+    return torch.cat([xy, ab, guide.c[0, ys, xs][:, None], torch.zeros(len(xs), 1, device=xy.device)], 1)
+
+
 @dataclass
 class _Anchor:
     """One reference or hint set, placed on the film: at the guide size, with its shot or frame."""
@@ -492,7 +502,11 @@ class Guider:
                         f"--hints {s.path}: {s.rgba.shape[1]}x{s.rgba.shape[0]} does not have the video's aspect "
                         f"({aspects[0]:.3f}); export the frame and paint over it"
                     )
-                groups: dict[float, dict] = {s.t: {"guide": strokes_guide(s.rgba, size, device)}}
+                strokes = strokes_guide(s.rgba, size, device)
+                # on a film, each painted pixel is a point, carried as hint points are (they hold through a
+                # shot; a dense guide would fade, decay, and erode at every warp); a still keeps the paint as it is
+                kind = {"guide": strokes} if still else {"points": stroke_points(strokes)}
+                groups: dict[float, dict] = {s.t: kind}
             else:
                 by_t: dict[float, list] = {}
                 for t, x, y, rgb, reach in s.points:
