@@ -85,6 +85,9 @@ def main() -> None:
     ap.add_argument("--strength", type=float, nargs="+", default=[1.0])
     ap.add_argument("--smoothing", type=float, default=ColorizeConfig.smoothing)
     ap.add_argument("--confidence", nargs="+", default=[ColorizeConfig.confidence], choices=CONFIDENCE_MODES)
+    ap.add_argument(
+        "--confidence-tau", type=float, nargs="+", default=[ColorizeConfig.confidence_tau], help="for pale rows"
+    )
     ap.add_argument("--max-frames", type=int, default=250)
     ap.add_argument("--json", type=Path)
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = default)")
@@ -99,10 +102,18 @@ def main() -> None:
     rows, baseline = [], None
     for model in args.models:
         for render in args.render_size:
-            for strength, confidence in itertools.product(args.strength, args.confidence):
+            settings = [
+                (strength, c, tau)
+                for strength, c in itertools.product(args.strength, args.confidence)
+                for tau in (args.confidence_tau if c == "pale" else [ColorizeConfig.confidence_tau])
+            ]
+            for strength, confidence, tau in settings:
                 cfg = ColorizeConfig(
-                    model=model, render_size=render, strength=strength, smoothing=args.smoothing, confidence=confidence
-                )
+                    model=model, render_size=render, strength=strength, smoothing=args.smoothing,
+                    confidence=confidence, confidence_tau=tau,
+                )  # fmt: skip
+                if tau != ColorizeConfig.confidence_tau:  # said in the row: another setting of pale
+                    confidence = f"{confidence} tau {tau:g}"
                 t = time.perf_counter()
                 colorizer = Colorizer(cfg)
                 results = [evaluate_item(p, colorizer, args.max_frames, []) for p in truth]
