@@ -349,16 +349,13 @@ def point_guide(points: torch.Tensor, h: int, w: int, cfg: PropagationConfig) ->
     conf = points[:, 4:5].expand_as(cx)[keep]
     c = torch.zeros(h * w, device=points.device).scatter_reduce(0, idx, conf, "amax")
     wsum = torch.zeros(h * w, device=points.device).index_add_(0, idx, conf)
-    for ch in range(2):
-        val = points[:, 2 + ch : 3 + ch].expand_as(cx)[keep]
-        g.ab[ch] = (
-            torch.zeros(h * w, device=points.device).index_add_(0, idx, val * conf) / wsum.clamp_min(1e-9)
-        ).reshape(h, w)
+
+    def mean(v: torch.Tensor) -> torch.Tensor:  # (n,) a value per point -> (h, w), confidence-weighted over discs
+        total = torch.zeros(h * w, device=points.device).index_add_(0, idx, v[:, None].expand_as(cx)[keep] * conf)
+        return (total / wsum.clamp_min(1e-9)).reshape(h, w)
+
+    g.ab[0], g.ab[1] = mean(points[:, A]), mean(points[:, B])
     g.c[0] = c.reshape(h, w)
     if points.shape[1] > REACH and bool((points[:, REACH] > 0).any()):  # else every point has the default
-        own = torch.where(points[:, REACH] > 0, points[:, REACH], cfg.spread_sigma)[:, None]
-        val = own.expand_as(cx)[keep]
-        g.reach = (
-            torch.zeros(h * w, device=points.device).index_add_(0, idx, val * conf) / wsum.clamp_min(1e-9)
-        ).reshape(1, h, w)
+        g.reach = mean(torch.where(points[:, REACH] > 0, points[:, REACH], cfg.spread_sigma))[None]
     return g
