@@ -35,7 +35,9 @@ async function send(method, path, body) {
   }
   if (!r.ok) throw new Error(doc.error || r.statusText);
   if (typeof doc.version === "number") version = doc.version;
-  $("error").textContent = "";
+  // an edit that went through clears the last error; a read does not (the reload after a refused
+  // edit would otherwise wipe the message saying why it was refused)
+  if (method !== "GET") $("error").textContent = "";
   return doc;
 }
 const fail = (e) => { $("error").textContent = e.message; };
