@@ -86,8 +86,8 @@ def images_per_s(
 
     def steps(n: int, start: int) -> None:
         for step in range(start, start + n):
-            L, ab, hint = prepare_batch(next(batches).to(device, non_blocking=True), cfg, step, 0, 1)
-            train_step(state, L, ab, hint, gan, cfg.lambda_l1, autocast)
+            L, ab, hint, weight = prepare_batch(next(batches).to(device, non_blocking=True), cfg, step, 0, 1)
+            train_step(state, L, ab, hint, gan, cfg.lambda_l1, autocast, weight)
         if device.type == "cuda":
             torch.cuda.synchronize()
 

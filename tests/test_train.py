@@ -18,7 +18,7 @@ from vidcolor.errors import BadInputError
 from vidcolor.modelfile import load_generator
 from vidcolor.train.bundle import bundle
 from vidcolor.train.config import TrainConfig
-from vidcolor.train.loop import resume_config, train, train_step
+from vidcolor.train.loop import neutral_weight, resume_config, train, train_step
 from vidcolor.train.state import build_state
 
 TINY = GeneratorConfig(base=4, depth=3, max_channels=16)
@@ -370,6 +370,33 @@ def test_train_step_is_one_d_step_and_one_g_step(tmp_path):
     assert set(losses) == {"l1", "g_gan", "d"} and all(isinstance(v, float) for v in losses.values())
     assert not all(torch.equal(a, b) for a, b in zip(d_before, state.D.parameters(), strict=True))
     assert all(p.requires_grad for p in state.D.parameters())  # D frozen only for G's adversarial loss
+
+
+def test_neutral_weight_marks_the_white_of_the_truth_only():
+    from vidcolor.color import rgb_to_model
+
+    # white, pale gray, bright yellow, dark gray, near-white with a faint tint (chroma ~4)
+    rgb = torch.tensor([[1, 1, 1], [0.75, 0.75, 0.75], [1, 0.9, 0.1], [0.1, 0.1, 0.1], [0.97, 0.95, 0.93]])
+    L, ab = rgb_to_model(rgb.T.reshape(1, 3, 1, 5))
+    assert neutral_weight(L, ab, 4.0).flatten().tolist() == [5.0, 5.0, 1.0, 1.0, 5.0]
+
+
+def test_the_neutral_weight_pulls_a_painted_white_subject_back_to_white(tmp_path):
+    """One picture in four is white, three are yellow, alike in gray: L1 alone paints all four
+    yellow (the median); the weight makes painting the white costlier than missing the yellow."""
+    L = torch.full((4, 1, 32, 32), 0.8)  # L* 90: bright
+    ab = torch.zeros(4, 2, 32, 32)
+    ab[1:, 1] = 0.5  # three yellow (b* 55)
+    weight = neutral_weight(L, ab, 10.0)
+    chroma = {}
+    for name, w in (("plain", None), ("weighted", weight)):
+        torch.manual_seed(0)
+        state = build_state(tiny_config(tmp_path, tmp_path / name, lr_g=0.01), torch.device("cpu"), None, quiet)
+        for _ in range(60):
+            train_step(state, L, ab, None, False, 100.0, nullcontext, w)
+        with torch.no_grad():
+            chroma[name] = state.G(L[:1], None).float()[:, 1].mean().item()
+    assert chroma["plain"] > 0.35 and chroma["weighted"] < 0.15, chroma
 
 
 # A run's last.pt as the loop of December 2026 (commit b45b328, before RunState) saved it: 4 pictures,

@@ -38,7 +38,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 
 from vidcolor.atomic import remove_stale_partials
-from vidcolor.color import rgb_to_model
+from vidcolor.color import AB_SCALE, L_SCALE, rgb_to_model
 from vidcolor.config import RESUME_FIELDS
 from vidcolor.device import pick_device, precision_dtype
 from vidcolor.engines import cpu_has_fast_bf16
@@ -155,9 +155,9 @@ def _train(
         while state.step < end:
             step = state.step
             rgb = next(batches).to(device, non_blocking=True)
-            L, ab, hint = prepare_batch(rgb, cfg, step, rank, world)
+            L, ab, hint, weight = prepare_batch(rgb, cfg, step, rank, world)
             gan = step >= cfg.pretrain_steps  # L1 alone first, so D meets a generator that already colours
-            losses = train_step(state, L, ab, hint, gan, cfg.lambda_l1, autocast)
+            losses = train_step(state, L, ab, hint, gan, cfg.lambda_l1, autocast, weight)
             if state.G_ema is not None:
                 update_ema(state.G_ema, unwrap(state.G), cfg.ema_decay, step)
             state.sched_g.step()
@@ -340,19 +340,36 @@ def make_loader(
 @torch.no_grad()
 def prepare_batch(
     rgb: torch.Tensor, cfg: TrainConfig, step: int, rank: int, world: int
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-    """(L, ab, hint) of this rank's batch at ``step``.
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+    """(L, ab, hint, weight) of this rank's batch at ``step``.
 
     rgb: (N, 3, H, W) in [0, 1]. L: (N, 1, H, W) normalised luma, degraded like old film for a
     ``cfg.degrade`` share of the pictures; ab: (N, 2, H, W) in [-1, 1], the clean target; hint:
-    (N, 3, H, W) simulated user clicks for hint-capable generators, else None.
+    (N, 3, H, W) simulated user clicks for hint-capable generators, else None; weight: the L1's
+    per-pixel weight (N, 1, H, W) with ``cfg.neutral_weight``, else None.
     """
     L, ab = rgb_to_model(rgb)
+    weight = neutral_weight(L, ab, cfg.neutral_weight) if cfg.neutral_weight else None  # clean L: the truth
     # Per-step, per-rank randomness: a resumed run degrades and hints exactly as before.
     gen = torch.Generator().manual_seed(sample_seed(cfg.seed + 1, step * world + rank))
     L = degrade(L, cfg.degrade, gen)
     hint = simulate_hints(ab, gen, cfg.hint_none, cfg.hint_points) if cfg.generator.hints else None
-    return L, ab, hint
+    return L, ab, hint, weight
+
+
+# A white subject (a flower, a bird, snow) is what the L1 average paints most confidently wrong: bright
+# textured areas are mostly leaves and skin in the data, so their median colour is yellow-green or
+# pink. These thresholds (Lab units) mark the pixels whose truth says "white".
+NEUTRAL_MIN_L = 70.0
+NEUTRAL_MAX_CHROMA = 8.0
+
+
+def neutral_weight(L: torch.Tensor, ab: torch.Tensor, extra: float) -> torch.Tensor:
+    """Normalised truth L (N,1,H,W) and ab (N,2,H,W) -> the L1's per-pixel weight (N,1,H,W) float32:
+    ``1 + extra`` where the true colour is bright and near neutral (L* > 70, chroma < 8), 1 elsewhere."""
+    bright = (L + 1.0) * L_SCALE > NEUTRAL_MIN_L
+    neutral = torch.hypot(ab[:, :1], ab[:, 1:]) * AB_SCALE < NEUTRAL_MAX_CHROMA
+    return 1.0 + extra * (bright & neutral).float()
 
 
 def train_step(
@@ -363,6 +380,7 @@ def train_step(
     gan: bool,
     lambda_l1: float,
     autocast: Autocast,
+    weight: torch.Tensor | None = None,
 ) -> dict[str, float]:
     """One optimiser step of G, preceded (``gan``) by one of D; returns the batch's losses.
 
@@ -370,6 +388,9 @@ def train_step(
     Pre-training: G minimises L1(G(L), ab). GAN phase: first D, on real and fake pairs in one pass,
     minimises (BCE(real, 1) + BCE(fake, 0)) / 2; then G minimises BCE(D(L, G(L)), 1) + lambda_l1 * L1.
     Leaves the schedulers and the weight average to the caller.
+
+    ``weight`` (N, 1, H, W), from :func:`neutral_weight`: G minimises the weighted mean of the L1
+    instead (the reported ``"l1"`` stays the plain mean, comparable across runs).
 
     Returns ``{"l1": ...}``, and in the GAN phase also ``"g_gan"`` and ``"d"`` (floats).
     """
@@ -393,8 +414,10 @@ def train_step(
             fake_logits = d_plain(L, fake).float()
             loss_g_gan = F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
         d_plain.requires_grad_(True)
-    l1 = (fake.float() - ab).abs().mean()
-    loss_g = loss_g_gan + lambda_l1 * l1 if gan else l1
+    err = (fake.float() - ab).abs()
+    l1 = err.mean()
+    fit = l1 if weight is None else (err * weight).mean() / weight.mean()
+    loss_g = loss_g_gan + lambda_l1 * fit if gan else fit
     state.opt_g.zero_grad(set_to_none=True)
     state.scaler.scale(loss_g).backward()
     state.scaler.step(state.opt_g)

@@ -309,6 +309,12 @@ class TrainConfig:
     beta1: float = doc(0.5, "Adam's beta1 (both networks).")
     beta2: float = doc(0.999, "Adam's beta2 (both networks).")
     lambda_l1: float = doc(100.0, "Weight of the L1 term in the GAN phase.")
+    neutral_weight: float = doc(
+        0.0,
+        "Extra L1 weight on pixels whose true colour is bright and near neutral (L* > 70, chroma < 8): "
+        "a white subject painted costs (1 + this) times as much; 0 = off.",
+        min=0,
+    )
     decay_fraction: float = doc(0.5, "The learning rates decay linearly to 0 over this last fraction of the steps.")
     ema_decay: float = doc(0.999, "EMA of G's weights (validated and saved as best); 0 = off.")
     frames_per_video: int = doc(64, "Frames sampled evenly across each training video.")
@@ -381,6 +387,7 @@ class TrainConfig:
             "lr_g": self.lr_g > 0,
             "lr_d": self.lr_d > 0,
             "lambda_l1": self.lambda_l1 >= 0,
+            "neutral_weight": self.neutral_weight >= 0,
             "val_fraction": 0 <= self.val_fraction < 1,
             "decay_fraction": 0 <= self.decay_fraction <= 1,
             "ema_decay": 0 <= self.ema_decay < 1,

@@ -25,7 +25,7 @@ from vidcolor.errors import BadInputError
 # (it holds a run: --resume it or give --out).
 TRAIN_FIELDS = (
     "out", "steps", "pretrain_steps", "size", "batch_size", "device", "precision", "seed", "val", "split",
-    "val_fraction", "lambda_l1", "lr_g", "lr_d", "workers", "threads", "eval_every", "sample_every", "ckpt_every",
+    "val_fraction", "lambda_l1", "neutral_weight", "lr_g", "lr_d", "workers", "threads", "eval_every", "sample_every", "ckpt_every",
     "log_every", "snapshot_every", "crop_min_area", "ema_decay", "init", "generator.base", "generator.depth",
     "generator.encoder", "encoder_weights", "encoder_lr_scale", "encoder_freeze_steps", "encoder_frozen_stages",
     "encoder_bn",
