@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from vidcolor.color import lab_to_rgb, rgb_to_lab, rgb_to_model
 from vidcolor.config import ColorizeConfig
 from vidcolor.decode import is_image, load_photo
-from vidcolor.evaluate import _frames
+from vidcolor.evaluate import rgb_frames
 from vidcolor.metrics import psnr
 from vidcolor.modelfile import load_generator
 from vidcolor.planes import render_size
@@ -34,7 +34,7 @@ from vidcolor.train.split import read_split
 def pictures(path: Path, per_clip: int) -> list[np.ndarray]:
     if is_image(path):
         return [load_photo(path)]
-    frames = list(_frames(path, 250))
+    frames = list(rgb_frames(path, 250))
     keep = np.linspace(0, len(frames) - 1, min(per_clip, len(frames))).round().astype(int)
     return [frames[i] for i in keep]
 

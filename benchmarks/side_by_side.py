@@ -18,7 +18,7 @@ from PIL import Image
 from vidcolor.colorizer import Colorizer
 from vidcolor.config import ColorizeConfig
 from vidcolor.decode import load_photo, media_kind
-from vidcolor.evaluate import _frames, _gray_rgb
+from vidcolor.evaluate import gray_rgb, rgb_frames
 from vidcolor.pipeline import colorize_array
 from vidcolor.preview import save_sheet
 
@@ -26,7 +26,7 @@ from vidcolor.preview import save_sheet
 def pictures(path: Path, per_clip: int) -> list[np.ndarray]:
     if media_kind(path).kind == "image":
         return [load_photo(path)]
-    frames = list(_frames(path, 250))
+    frames = list(rgb_frames(path, 250))
     idx = np.linspace(0, len(frames) - 1, per_clip + 2).round().astype(int)[1:-1]
     return [frames[i] for i in idx]
 
@@ -43,7 +43,7 @@ def main() -> None:
     rows = []
     for path in args.truth:
         for truth in pictures(path, args.frames_per_clip):
-            gray = np.repeat(_gray_rgb(truth)[..., None], 3, axis=2)  # HxW L* as gray sRGB -> HxWx3
+            gray = np.repeat(gray_rgb(truth)[..., None], 3, axis=2)  # HxW L* as gray sRGB -> HxWx3
             tiles = [gray, *[colorize_array(gray, c) for c in colorizers], truth]
             h, w = truth.shape[:2]
             size = (args.width, max(1, round(h * args.width / w)))

@@ -139,7 +139,7 @@ def test_batch_convention_files_are_not_inputs():
 # ---------------------------------------------------------------- the maths
 
 
-def _L(rgb: np.ndarray) -> torch.Tensor:
+def gray_L(rgb: np.ndarray) -> torch.Tensor:
     from vidcolor.color import uint8_rgb_to_L
 
     return uint8_rgb_to_L(torch.from_numpy(luma_gray(rgb)).permute(2, 0, 1)[None])[0]
@@ -147,15 +147,15 @@ def _L(rgb: np.ndarray) -> torch.Tensor:
 
 def test_match_finds_a_shifted_picture_and_rejects_another():
     ref = gradient_frame(96, 64, t=0.0)
-    ref_L = _L(ref)
+    ref_L = gray_L(ref)
     ref_ab = torch.rand(2, 64, 96) - 0.5
     moved = np.roll(ref, 3, axis=1)  # the same content 3 px to the right
-    g = match(_L(moved), ref_L, ref_ab, CFG)
+    g = match(gray_L(moved), ref_L, ref_ab, CFG)
     assert g.coverage > 0.7
     inner = (slice(8, 56), slice(12, 90))
     err = (g.ab[:, inner[0], inner[1]] - ref_ab[:, 8:56, 9:87]).abs()
     assert float(err[(g.c[:, inner[0], inner[1]] > 0.5).expand_as(err)].mean()) < 0.02
-    other = match(_L(stripes(96, 64, 0.0)), ref_L, ref_ab, CFG)
+    other = match(gray_L(stripes(96, 64, 0.0)), ref_L, ref_ab, CFG)
     assert other.coverage < CFG.gate
 
 
@@ -330,11 +330,11 @@ def test_batch_records_broken_guidance_as_that_files_failure_and_goes_on(tmp_pat
 
 
 def test_eval_gray_copy_of_a_full_range_clip_keeps_its_contrast(tmp_path):
-    from vidcolor.evaluate import _gray_video
+    from vidcolor.evaluate import write_gray_video
 
     frames = [gradient_frame(64, 48, t=i / 4) for i in range(4)]
     truth = write_video(tmp_path / "phone.mkv", frames, codec="mjpeg", pix_fmt="yuvj420p")
-    n = _gray_video(truth, tmp_path / "gray.mkv", 10)
+    n = write_gray_video(truth, tmp_path / "gray.mkv", 10)
     assert n == 4
     got = np.stack(read_frames(tmp_path / "gray.mkv"))[..., 0].astype(float)
     want = np.stack([luma_gray(f) for f in read_frames(truth)])[..., 0].astype(float)
@@ -413,7 +413,7 @@ def test_a_reference_lines_up_when_the_render_size_has_another_aspect():
     guidance = Guidance((Reference(Path("ref.png"), None, frame),))
     shots = ShotMap(np.zeros(1), [0])
     guider = Guider(guidance, shots, (64, 64), torch.device("cpu"), aspects=(96 / 64,), still=True)
-    assert guider(0, _L(squeezed)).coverage > 0.8
+    assert guider(0, gray_L(squeezed)).coverage > 0.8
 
 
 def test_a_faint_colour_reference_is_colour_only_a_gray_one_is_refused(tmp_path):

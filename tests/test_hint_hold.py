@@ -96,7 +96,7 @@ def test_a_hint_follows_a_pan_and_is_dropped_when_its_content_leaves_the_frame()
     the hint, put near the left edge, moves left with its content and is dropped once it is out."""
     from pathlib import Path
 
-    from test_guidance import _L
+    from test_guidance import gray_L
 
     from vidcolor.guidance import Guidance, Guider, Hints
     from vidcolor.shots import ShotMap
@@ -110,7 +110,7 @@ def test_a_hint_follows_a_pan_and_is_dropped_when_its_content_leaves_the_frame()
     guider = Guider(Guidance(hints=(hints,)), shots, (W, H), torch.device("cpu"), aspects=(W / H,))
     xs = []
     for i in range(n):
-        guider(i, _L(np.ascontiguousarray(scene[:, i * step : i * step + W])))
+        guider(i, gray_L(np.ascontiguousarray(scene[:, i * step : i * step + W])))
         xs.append(float(guider.points[0, 0]) * W - 0.5 if len(guider.points) else None)
     tracked = [x for x in xs if x is not None]
     assert len(tracked) >= 5 and None in xs  # followed for a while, then gone

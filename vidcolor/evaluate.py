@@ -153,7 +153,7 @@ def _truth_frames(truth: Path) -> tuple[Iterator[av.VideoFrame], Fraction | None
     return decoded(), rate, time_base
 
 
-def _gray_video(truth: Path, gray: Path, max_frames: int) -> int:
+def write_gray_video(truth: Path, gray: Path, max_frames: int) -> int:
     """Write truth's luma (chroma neutral, lossless H.264) to ``gray``; return the frame count."""
     n = 0
     frames, rate, time_base = _truth_frames(truth)
@@ -185,7 +185,7 @@ def _gray_video(truth: Path, gray: Path, max_frames: int) -> int:
     return n
 
 
-def _frames(path: Path, limit: int | None = None) -> Iterator[np.ndarray]:
+def rgb_frames(path: Path, limit: int | None = None) -> Iterator[np.ndarray]:
     """RGB frames of a video's first stream (or of numbered frames), streamed, at most ``limit``."""
     frames = _truth_frames(path)[0] if is_sequence(path) else None
     if frames is not None:
@@ -259,7 +259,7 @@ def evaluate_item(
     with tempfile.TemporaryDirectory(prefix="vidcolor-eval-") as d:
         if kind == "image":
             truth_np = load_photo(path)
-            gray_np = np.repeat(_gray_rgb(truth_np)[..., None], 3, -1)
+            gray_np = np.repeat(gray_rgb(truth_np)[..., None], 3, -1)
             outs = [colorize_array(gray_np, colorizer)]
             if mode:
                 outs.append(colorize_array(gray_np, colorizer, _guidance(truth_np, mode, seed, Path(d), still=True)))
@@ -269,18 +269,18 @@ def evaluate_item(
         else:
             source.probe(path)  # a clear error for non-video input
             gray_path = Path(d) / "gray.mkv"
-            n = _gray_video(path, gray_path, max_frames)
+            n = write_gray_video(path, gray_path, max_frames)
             outs = [Path(d) / "out.mkv"]
             colorize_video(gray_path, outs[0], colorizer)
             if mode:
-                first = next(_frames(path, 1))
+                first = next(rgb_frames(path, 1))
                 outs.append(Path(d) / "guided.mkv")
                 colorize_video(gray_path, outs[1], colorizer, guidance=_guidance(first, mode, seed, Path(d), False))
             picks = set(np.linspace(0, n - 1, min(per_item, n)).round().astype(int).tolist())
             names = ("truth", "gray copy", *(f"output {i + 1}" for i in range(len(outs))))
             chunk = []
             end = object()
-            streams = zip_longest(_frames(path, n), _frames(gray_path), *map(_frames, outs), fillvalue=end)
+            streams = zip_longest(rgb_frames(path, n), rgb_frames(gray_path), *map(rgb_frames, outs), fillvalue=end)
             for i, frames in enumerate(streams):
                 if any(x is end for x in frames):
                     short = [name for name, x in zip(names, frames, strict=True) if x is end]
@@ -309,7 +309,7 @@ def _score_chunk(chunk: list[tuple[np.ndarray, ...]], scorers: dict[str, Scorer]
     scorers["gray baseline"].add(gray, truth, gray)
 
 
-def _gray_rgb(rgb: np.ndarray) -> np.ndarray:
+def gray_rgb(rgb: np.ndarray) -> np.ndarray:
     """The L* of an sRGB image rendered back as gray sRGB (what a B&W copy looks like)."""
     from vidcolor.color import lab_to_rgb, rgb_to_lab
 
