@@ -6,6 +6,10 @@
 Left: the run's own validation (96 centre crops of split_v4's val photos and clip frames, every 500
 steps): PSNR and colourfulness ratio. Right (``--eval``, compare_models.py JSON of snapshots): the
 ship rule's figures per snapshot, photos and clips above their gray input.
+
+Steps are counted from the start of the chain of runs: a run that started from another run's
+snapshot (its config's ``init``, e.g. ``runs/B/snapshots/step_0008000.safetensors``) is drawn from
+that snapshot's step on.
 """
 
 from __future__ import annotations
@@ -20,6 +24,14 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+INIT = re.compile(r'^init = "(?:.*/)?runs/([^/]+)/snapshots/step_(\d+)\.safetensors"', re.M)
+
+
+def start_step(run: Path) -> int:
+    """The step the run starts from, counting the runs it was initialised from."""
+    m = INIT.search((run / "config.toml").read_text())
+    return int(m[2]) + start_step(run.parent / m[1]) if m else 0
+
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -31,11 +43,11 @@ def main() -> None:
     for run in args.runs:
         rows = [json.loads(x) for x in (run / "log.jsonl").read_text().splitlines() if x.strip()]
         val = [r for r in rows if r.get("kind") == "val"]
-        steps = [r["step"] for r in val]
+        steps = [start_step(run) + r["step"] for r in val]
         axes[0].plot(steps, [r["val_psnr"] for r in val], "o-", label=run.name)
         axes[1].plot(steps, [r["val_colorfulness_ratio"] for r in val], "o-", label=run.name)
-    axes[0].set(title="run's validation crops: PSNR (dB)", xlabel="step")
-    axes[1].set(title="run's validation crops: colourfulness / truth", xlabel="step")
+    axes[0].set(title="run's validation crops: PSNR (dB)", xlabel="step (from the first run of its chain)")
+    axes[1].set(title="run's validation crops: colourfulness / truth", xlabel="step (from the first run of its chain)")
     if args.eval:
         for path in args.eval:
             by_run: dict[str, list[tuple[int, float, float]]] = {}
