@@ -34,7 +34,8 @@ def plot_losses(log_path: Path, png_path: Path) -> None:
     ax1.set_xlabel("step")
     ax1.set_yscale("log")
     ax1.set_title("training losses")
-    ax1.legend()
+    if ax1.lines:  # a run stopped before its first log row has none yet
+        ax1.legend()
     if val:
         steps = [r["step"] for r in val]
         ax2.plot(steps, [r["val_l1"] for r in val], "o-", color="tab:red", label="val L1")
