@@ -357,9 +357,9 @@ def prepare_batch(
     return L, ab, hint, weight
 
 
-# A white subject (a flower, a bird, snow) is what the L1 average paints most confidently wrong: bright
-# textured areas are mostly leaves and skin in the data, so their median colour is yellow-green or
-# pink. These thresholds (Lab units) mark the pixels whose truth says "white".
+# A white subject whose texture reads as a coloured one in gray (petals as sunlit leaves, a white bird
+# as skin) is what the L1 median paints most confidently wrong (RESULTS.md, issue 33, run D). These
+# thresholds (Lab units) mark the pixels whose truth says "white".
 NEUTRAL_MIN_L = 70.0
 NEUTRAL_MAX_CHROMA = 8.0
 
