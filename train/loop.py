@@ -39,7 +39,7 @@ import torch.nn.functional as F
 
 from vidcolor.atomic import remove_stale_partials
 from vidcolor.color import AB_SCALE, L_SCALE, rgb_to_model
-from vidcolor.config import RESUME_FIELDS
+from vidcolor.config import NEUTRAL_MAX_CHROMA, NEUTRAL_MIN_L, RESUME_FIELDS
 from vidcolor.device import pick_device, precision_dtype
 from vidcolor.engines import cpu_has_fast_bf16
 from vidcolor.errors import BadInputError
@@ -357,16 +357,10 @@ def prepare_batch(
     return L, ab, hint, weight
 
 
-# A white subject whose texture reads as a coloured one in gray (petals as sunlit leaves, a white bird
-# as skin) is what the L1 median paints most confidently wrong (RESULTS.md, issue 33, run D). These
-# thresholds (Lab units) mark the pixels whose truth says "white".
-NEUTRAL_MIN_L = 70.0
-NEUTRAL_MAX_CHROMA = 8.0
-
-
 def neutral_weight(L: torch.Tensor, ab: torch.Tensor, extra: float) -> torch.Tensor:
     """Normalised truth L (N,1,H,W) and ab (N,2,H,W) -> the L1's per-pixel weight (N,1,H,W) float32:
-    ``1 + extra`` where the true colour is bright and near neutral (L* > 70, chroma < 8), 1 elsewhere."""
+    ``1 + extra`` where the true colour is bright and near neutral (:data:`~vidcolor.config.NEUTRAL_MIN_L`,
+    :data:`~vidcolor.config.NEUTRAL_MAX_CHROMA`), 1 elsewhere."""
     bright = (L + 1.0) * L_SCALE > NEUTRAL_MIN_L
     neutral = torch.hypot(ab[:, :1], ab[:, 1:]) * AB_SCALE < NEUTRAL_MAX_CHROMA
     return 1.0 + extra * (bright & neutral).float()

@@ -288,6 +288,13 @@ class GeneratorConfig:
 RESUME_FIELDS = ("device", "workers", "threads", "precision")
 
 
+# --neutral-weight's pixels, in Lab units: bright (L* above) and near neutral (chroma below). A white
+# subject whose texture reads as a coloured one in gray (petals as sunlit leaves, a white bird as skin)
+# is what the L1 median paints most confidently wrong (RESULTS.md, issue 33, run D).
+NEUTRAL_MIN_L = 70.0
+NEUTRAL_MAX_CHROMA = 8.0
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """A training run (:mod:`vidcolor.train`), built at the command line and saved in every run.
@@ -311,8 +318,8 @@ class TrainConfig:
     lambda_l1: float = doc(100.0, "Weight of the L1 term in the GAN phase.")
     neutral_weight: float = doc(
         0.0,
-        "Extra L1 weight on pixels whose true colour is bright and near neutral (L* > 70, chroma < 8): "
-        "a white subject painted costs (1 + this) times as much; 0 = off.",
+        f"Extra L1 weight on pixels whose true colour is bright and near neutral (L* > {NEUTRAL_MIN_L:g}, "
+        f"chroma < {NEUTRAL_MAX_CHROMA:g}): a white subject painted costs (1 + this) times as much; 0 = off.",
         min=0,
     )
     decay_fraction: float = doc(0.5, "The learning rates decay linearly to 0 over this last fraction of the steps.")

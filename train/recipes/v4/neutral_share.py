@@ -3,7 +3,7 @@
     .venv/bin/python train/recipes/v4/neutral_share.py [--every 4]
 
 Every ``--every``-th photo of split_v4's train part, at 128 px: the share of pixels with L* > 70,
-and of those with chroma < 8 too (the thresholds of ``vidcolor.train.loop.neutral_weight``).
+and of those with chroma < 8 too (the thresholds of ``--neutral-weight``, in ``vidcolor.config``).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import torch
 from PIL import Image
 
 from vidcolor.color import rgb_to_lab
-from vidcolor.train.loop import NEUTRAL_MAX_CHROMA, NEUTRAL_MIN_L
+from vidcolor.config import NEUTRAL_MAX_CHROMA, NEUTRAL_MIN_L
 
 
 def main() -> None:
